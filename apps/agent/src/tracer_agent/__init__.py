@@ -1,0 +1,1 @@
+"""The Tracer agent: alert delivery, chat about incidents, app connections, local MCP sink."""

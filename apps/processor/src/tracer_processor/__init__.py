@@ -1,0 +1,1 @@
+"""The Tracer processor: log ingest, streaming anomaly detection, alerting."""

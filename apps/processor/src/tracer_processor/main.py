@@ -1,0 +1,18 @@
+"""`tracer processor`: run one processor replica."""
+
+from __future__ import annotations
+
+from tracer_core.runtime import configure_logging, prepared_database, serve
+from tracer_core.settings import load_settings
+from tracer_processor.app import create_app
+from tracer_processor.settings import ProcessorSettings
+
+
+def main(
+    *, host: str | None = None, port: int | None = None, database_url: str | None = None
+) -> None:
+    settings = load_settings(ProcessorSettings, host=host, port=port, database_url=database_url)
+    configure_logging(settings.log_level)
+    with prepared_database(settings.database_url, settings.home) as url:
+        settings = settings.model_copy(update={"database_url": url})
+        serve(create_app(settings), host=settings.host, port=settings.port)

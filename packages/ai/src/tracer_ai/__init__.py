@@ -1,0 +1,1 @@
+"""Tracer's AI pieces shared by both apps: LLM summaries, tool-router sessions, MCP toolbox."""

@@ -1,0 +1,1 @@
+"""Tracer's shared foundation: domain models, settings, the PostgreSQL pool and migrations."""

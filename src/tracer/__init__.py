@@ -1,0 +1,1 @@
+"""The `tracer` command: one front door to the processor, the agent and their tools."""

@@ -1,0 +1,22 @@
+"""The `tracer` command line. Sub-commands live in `tracer.commands`, one module each."""
+
+from __future__ import annotations
+
+import typer
+
+from tracer.commands import migrate, serve, up
+
+app = typer.Typer(
+    name="tracer",
+    help="Tracer: an AI incident assistant for observability.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.command("up")(up.up)
+app.command("migrate")(migrate.migrate_command)
+app.command("processor")(serve.processor)
+app.command("agent")(serve.agent)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""One module per `tracer` sub-command; `tracer.cli` registers them."""

@@ -1,0 +1,30 @@
+"""Turn the configuration and startup errors users can fix into one readable line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+from tracer_core.embedded import EmbeddedPostgresError
+from tracer_core.migrate import MigrationError
+from tracer_core.settings import SettingsError
+
+err_console = Console(stderr=True)
+UserFacingErrors = (SettingsError, EmbeddedPostgresError, MigrationError)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    try:
+        yield
+    except UserFacingErrors as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+def run_reporting_errors(action: Callable[[], None]) -> None:
+    with user_errors():
+        action()

@@ -1,0 +1,131 @@
+"""`tracer up`: the database, the processor replicas and the agent, until Ctrl-C.
+
+Each app runs in its own process (as in production); this process owns the embedded
+PostgreSQL, so it is the last to stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tracer.commands.errors import user_errors
+from tracer.commands.options import DatabaseUrlOption
+from tracer_core.embedded import resolve_database_url
+from tracer_core.migrate import migrate
+from tracer_core.settings import BaseTracerSettings, load_settings
+
+console = Console()
+
+
+@dataclass
+class Child:
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+def spawn(role: str, name: str, host: str, port: int, database_url: str) -> Child:
+    command = [sys.executable, "-m", "tracer", role, "--host", host, "--port", str(port)]
+    env = {**os.environ, "DATABASE_URL": database_url}
+    if role == "processor":
+        env.setdefault("TRACER_PROCESSOR_ID", name)
+    process = subprocess.Popen(command, env=env)
+    return Child(name=name, url=f"http://{host}:{port}", process=process)
+
+
+def wait_healthy(children: list[Child], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    pending = list(children)
+    while pending:
+        for child in list(pending):
+            if child.process.poll() is not None:
+                raise RuntimeError(f"{child.name} exited with code {child.process.returncode}")
+            try:
+                if httpx.get(f"{child.url}/healthz", timeout=1.0).status_code == 200:
+                    pending.remove(child)
+            except httpx.HTTPError:
+                pass
+        if pending and time.monotonic() > deadline:
+            names = ", ".join(c.name for c in pending)
+            raise RuntimeError(f"{names} did not become healthy within {timeout:.0f} s")
+        if pending:
+            time.sleep(0.2)
+
+
+def stop_all(children: list[Child], grace: float = 10.0) -> None:
+    for child in children:
+        if child.process.poll() is None:
+            child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for child in children:
+        remaining = max(deadline - time.monotonic(), 0.1)
+        try:
+            child.process.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            child.process.kill()
+            child.process.wait()
+
+
+def up(
+    database_url: DatabaseUrlOption = None,
+    host: Annotated[str, typer.Option(help="Address the apps listen on.")] = "127.0.0.1",
+    processor_port: Annotated[int, typer.Option(help="First processor's port.")] = 4318,
+    agent_port: Annotated[int, typer.Option(help="Agent's port.")] = 8000,
+    replicas: Annotated[int, typer.Option(min=1, max=16, help="Processor replicas.")] = 1,
+) -> None:
+    """Run Tracer: PostgreSQL (embedded unless DATABASE_URL is set), processors and the agent."""
+    with user_errors():
+        settings = load_settings(BaseTracerSettings, database_url=database_url)
+        url, embedded = resolve_database_url(settings.database_url, settings.home)
+    children: list[Child] = []
+    stopping = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = signal.signal(signal.SIGTERM, request_stop)
+    try:
+        with user_errors():
+            asyncio.run(migrate(url))
+        for index in range(replicas):
+            name = f"processor-{index + 1}"
+            children.append(spawn("processor", name, host, processor_port + index, url))
+        children.append(spawn("agent", "agent", host, agent_port, url))
+        wait_healthy(children)
+        table = Table(title="Tracer is up", show_header=True)
+        table.add_column("part")
+        table.add_column("address")
+        for child in children:
+            table.add_row(child.name, child.url)
+        table.add_row("database", "embedded PostgreSQL" if embedded else "DATABASE_URL")
+        console.print(table)
+        console.print("Press Ctrl-C to stop.")
+        while not stopping:
+            for child in children:
+                if child.process.poll() is not None:
+                    raise RuntimeError(f"{child.name} exited with code {child.process.returncode}")
+            time.sleep(0.25)
+    except KeyboardInterrupt:
+        console.print("stopping…")
+    except RuntimeError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        stop_all(children)
+        if embedded is not None:
+            embedded.stop()
+    console.print("stopped")

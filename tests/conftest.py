@@ -1,0 +1,93 @@
+"""Real PostgreSQL for every test.
+
+One server per test session: `TRACER_TEST_DATABASE_URL` when set (a URL to any database on a
+server where the user may create databases), else an embedded `pgserver` in a temporary
+directory. Migrations run once into a template database; each test gets its own
+`CREATE DATABASE ... TEMPLATE` copy, so tests are isolated and fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tracer_core.db import create_pool, with_database
+from tracer_core.embedded import EmbeddedPostgres
+from tracer_core.migrate import migrate
+
+
+async def _admin_execute(server_url: str, sql: str) -> None:
+    conn = await asyncpg.connect(with_database(server_url, "postgres"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A URL on the test server (its database part is replaced per use)."""
+    configured = os.environ.get("TRACER_TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    home: Path = tmp_path_factory.mktemp("pg")
+    embedded = EmbeddedPostgres(home)
+    url = embedded.start()
+    try:
+        yield url
+    finally:
+        embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def template_database(pg_server_url: str) -> Iterator[str]:
+    name = f"tracer_tpl_{secrets.token_hex(4)}"
+    asyncio.run(_admin_execute(pg_server_url, f"CREATE DATABASE {name}"))
+    asyncio.run(migrate(with_database(pg_server_url, name)))
+    try:
+        yield name
+    finally:
+        asyncio.run(_admin_execute(pg_server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+def _create_database(pg_server_url: str, template: str | None) -> str:
+    name = f"tracer_test_{secrets.token_hex(6)}"
+    suffix = f" TEMPLATE {template}" if template else ""
+    asyncio.run(_admin_execute(pg_server_url, f"CREATE DATABASE {name}{suffix}"))
+    return name
+
+
+@pytest.fixture
+def database_url(pg_server_url: str, template_database: str) -> Iterator[str]:
+    """A fresh, migrated database of its own for this test."""
+    name = _create_database(pg_server_url, template_database)
+    try:
+        yield with_database(pg_server_url, name)
+    finally:
+        asyncio.run(_admin_execute(pg_server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture
+def empty_database_url(pg_server_url: str) -> Iterator[str]:
+    """A fresh database with no schema at all (for migration tests)."""
+    name = _create_database(pg_server_url, None)
+    try:
+        yield with_database(pg_server_url, name)
+    finally:
+        asyncio.run(_admin_execute(pg_server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(database_url, min_size=1, max_size=8)
+    try:
+        yield pool
+    finally:
+        await pool.close()
