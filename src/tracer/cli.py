@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tracer.commands import migrate, serve, up
+from tracer.commands import bench, migrate, serve, up
 
 app = typer.Typer(
     name="tracer",
@@ -16,6 +16,7 @@ app.command("up")(up.up)
 app.command("migrate")(migrate.migrate_command)
 app.command("processor")(serve.processor)
 app.command("agent")(serve.agent)
+app.command("bench")(bench.bench)
 
 
 def main() -> None:
