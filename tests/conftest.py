@@ -17,6 +17,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from tests.fakes.network_guard import NetworkGuard
 from tracer_core.db import create_pool, with_database
 from tracer_core.embedded import EmbeddedPostgres
 from tracer_core.migrate import migrate
@@ -91,3 +92,13 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
         yield pool
     finally:
         await pool.close()
+
+
+@pytest.fixture(autouse=True)
+def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[NetworkGuard]:
+    """Fail any test that reached a non-loopback address: outside services must be faked."""
+    guard = NetworkGuard()
+    guard.install(monkeypatch)
+    yield guard
+    if guard.attempts:
+        pytest.fail("unfaked external request(s): " + ", ".join(guard.attempts))

@@ -88,7 +88,13 @@ def _error_kind(exc: BaseException) -> ErrorKind:
     leaf = _leaf(exc)
     if isinstance(leaf, TimeoutError):
         return "timeout"
-    if isinstance(leaf, MCPError | ValidationError):
+    if isinstance(leaf, MCPError):
+        if leaf.code == mcp_types.REQUEST_TIMEOUT:
+            return "timeout"
+        if leaf.code == mcp_types.CONNECTION_CLOSED or leaf.error.message == "Session terminated":
+            return "transport"
+        return "protocol"
+    if isinstance(leaf, ValidationError):
         return "protocol"
     return "transport"
 
@@ -145,6 +151,7 @@ class McpToolbox:
         self._failure: str | None = None
         self._closing = False
         self._tools: list[ToolSpec] | None = None
+        self._last_http_error: str | None = None
 
     @classmethod
     @asynccontextmanager
@@ -211,8 +218,10 @@ class McpToolbox:
         assert self._ready is not None
         running: set[asyncio.Task[None]] = set()
         try:
+            client = self._factory(dict(self._headers))
+            client.event_hooks["response"].append(self._note_http_status)
             async with (
-                self._factory(dict(self._headers)) as client,
+                client,
                 streamable_http_client(self.url, http_client=client) as (read, write),
                 ClientSession(read, write) as session,
             ):
@@ -230,6 +239,8 @@ class McpToolbox:
                 await asyncio.gather(*running, return_exceptions=True)
         except BaseException as exc:
             self._failure = describe_error(exc)
+            if self._last_http_error:
+                self._failure += f" ({self._last_http_error})"
             if not self._ready.done():
                 self._ready.set_exception(
                     McpConnectError(f"cannot open MCP session at {self.url}: {self._failure}")
@@ -242,6 +253,11 @@ class McpToolbox:
             for task in list(running):
                 task.cancel()
             self._drain(self._failure or "session closed")
+
+    async def _note_http_status(self, response: httpx2.Response) -> None:
+        """The SDK reports HTTP failures without their status; keep it for error messages."""
+        if response.status_code >= 400:
+            self._last_http_error = f"HTTP {response.status_code} from {response.request.url}"
 
     async def _run(
         self,
@@ -356,7 +372,7 @@ class McpToolbox:
             },
             timeout=timeout,
         )
-        if not outer.ok:
+        if outer.error_kind in ("timeout", "transport", "protocol"):
             return outer
         return unwrap_multi_execute(outer, slug)
 
@@ -386,6 +402,8 @@ def unwrap_multi_execute(outer: ToolResult, slug: str) -> ToolResult:
     data = payload.get("data") if isinstance(payload, Mapping) else None
     results = data.get("results") if isinstance(data, Mapping) else None
     if not isinstance(results, list) or not results or not isinstance(results[0], Mapping):
+        if not outer.ok:
+            return outer
         return ToolResult.failure(
             "protocol", f"{META_MULTI_EXECUTE} answer has no results", text=outer.text
         )
