@@ -36,6 +36,15 @@ def _is_local_host(host: object) -> bool:
         return False
 
 
+def _is_ip_literal(host: object) -> bool:
+    text = host.decode("ascii", "replace") if isinstance(host, bytes) else str(host)
+    try:
+        ipaddress.ip_address(text.strip("[]").split("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
 class NetworkGuard:
     def __init__(self) -> None:
         self.attempts: list[str] = []
@@ -68,7 +77,7 @@ class NetworkGuard:
             return real_connect_ex(sock, address)
 
         def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-            if not _is_local_host(host):
+            if not _is_local_host(host) and not _is_ip_literal(host):
                 guard.attempts.append(f"DNS {host}")
                 raise ExternalNetworkError(f"test tried to resolve {host}; fake it instead")
             return real_getaddrinfo(host, *args, **kwargs)

@@ -254,6 +254,7 @@ def _plain_body(summary: AlertSummary, ctx: AlertContext) -> str:
     lines += [f"  {i}. {step}" for i, step in enumerate(summary.next_steps, 1)]
     if ctx.alert_url:
         lines += ["", ctx.alert_url]
+    lines += ["", _source_note(summary).strip("_")]
     return "\n".join(lines)
 
 

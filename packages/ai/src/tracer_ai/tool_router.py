@@ -154,6 +154,13 @@ def translate_error(exc: BaseException, action: str) -> ToolRouterError:
     return ToolRouterError(f"{action}: {type(exc).__name__}: {str(exc)[:300]}")
 
 
+def _require_enabled(toolkit: str, toolkits: Sequence[str]) -> None:
+    if toolkit not in toolkits:
+        raise ToolRouterConfigError(
+            f"toolkit {toolkit!r} is not enabled (enabled: {', '.join(toolkits)})"
+        )
+
+
 def _check_base_url(base_url: str | None) -> None:
     if not base_url:
         return
@@ -289,10 +296,7 @@ class ComposioToolRouter:
         self, user_id: str, toolkit: str, *, callback_url: str | None = None
     ) -> ConnectionRequest:
         """Start an OAuth connection of `toolkit` for `user_id` through their session."""
-        if toolkit not in self.toolkits:
-            raise ToolRouterConfigError(
-                f"toolkit {toolkit!r} is not enabled (enabled: {', '.join(self.toolkits)})"
-            )
+        _require_enabled(toolkit, self.toolkits)
         await self.session(user_id)
         raw_session = self._sessions[user_id][1]
         request = await self._run(
@@ -368,10 +372,7 @@ class LocalToolRouter:
     async def authorize(
         self, user_id: str, toolkit: str, *, callback_url: str | None = None
     ) -> ConnectionRequest:
-        if toolkit not in self.toolkits:
-            raise ToolRouterConfigError(
-                f"toolkit {toolkit!r} is not enabled (enabled: {', '.join(self.toolkits)})"
-            )
+        _require_enabled(toolkit, self.toolkits)
         connection_id = f"local_{toolkit}_{secrets.token_hex(6)}"
         self._connections[connection_id] = (user_id, toolkit)
         redirect = None

@@ -1,0 +1,53 @@
+"""The template summarizer and the alert context's input checks."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from pydantic import ValidationError
+
+from tests.ai.alerts import make_context
+from tracer_ai.summary import format_number, template_summary
+from tracer_core.models import AlertEventKind, AlertType
+
+
+def test_template_is_deterministic_and_marked() -> None:
+    first = template_summary(make_context(), fallback_reason="timeout: slow")
+    assert first == template_summary(make_context(), fallback_reason="timeout: slow")
+    assert first.source == "template"
+    assert first.fallback_reason == "timeout: slow"
+    assert first.confidence == "low"
+    assert first.title == "Error spike on checkout (shop), high"
+    assert "observed 0.42, baseline 0.01, z-score 82" in first.what_happened
+    assert "57 time(s)" in first.likely_cause
+    assert first.next_steps
+
+
+@pytest.mark.parametrize("kind", list(AlertType))
+def test_every_alert_type_has_a_template(kind: AlertType) -> None:
+    summary = template_summary(make_context(alert_type=kind, samples=[]))
+    assert summary.next_steps
+    assert "no log messages" in summary.likely_cause
+
+
+def test_resolved_and_escalated_wording() -> None:
+    resolved = template_summary(make_context(event=AlertEventKind.RESOLVED))
+    assert resolved.title.startswith("Resolved: error spike on checkout")
+    escalated = template_summary(make_context(event=AlertEventKind.ESCALATED))
+    assert escalated.title.startswith("Escalated: ")
+
+
+def test_non_finite_details_are_refused_with_the_field_named() -> None:
+    with pytest.raises(ValidationError, match=r"details\.stats\.z_score"):
+        make_context(details={"stats": {"z_score": math.inf}})
+    with pytest.raises(ValidationError, match="finite"):
+        make_context(details={"values": [1.0, math.nan]})
+
+
+def test_number_formatting() -> None:
+    assert format_number(1234567) == "1,234,567"
+    assert format_number(2.0) == "2"
+    assert format_number(0.000123456) == "0.000123"
+    assert format_number(math.nan) == "n/a"
+    assert format_number(True) == "True"
