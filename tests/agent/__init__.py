@@ -1,0 +1,1 @@
+"""Tests of the agent app (tracer_agent)."""

@@ -1,39 +1,122 @@
-"""The agent's ASGI app: routes and the lifespan that owns the database pool."""
+"""The agent's ASGI app: the HTTP API, the local MCP sink at /sink/mcp, and the lifespan that
+owns the database pool, the LLM client, the tool router and the delivery worker."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from urllib.parse import urlsplit
 
+import httpx2
 from fastapi import FastAPI
+from mcp.server.transport_security import TransportSecuritySettings
 from prometheus_client import CollectorRegistry
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
+from tracer_agent.api import chat, connections, deliveries, sink
+from tracer_agent.routing import load_rules
+from tracer_agent.services import AgentServices, build_services
 from tracer_agent.settings import AgentSettings
 from tracer_core.db import create_pool
 from tracer_core.health import health_routes
 
+log = logging.getLogger(__name__)
 
-def create_app(settings: AgentSettings) -> FastAPI:
+
+def sink_allowed_hosts(settings: AgentSettings) -> TransportSecuritySettings:
+    """Loopback callers plus the agent's own public name: local MCP clients work, a page on
+    another origin cannot reach the sink through DNS rebinding."""
+    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+    origins = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+    for url in (settings.public_url, settings.sink_url):
+        if url:
+            parts = urlsplit(url)
+            if parts.hostname:
+                hosts += [parts.netloc, f"{parts.hostname}:*"]
+                origins.append(f"{parts.scheme}://{parts.netloc}")
+    if settings.host not in ("0.0.0.0", "::", "127.0.0.1", "localhost", ""):
+        hosts.append(f"{settings.host}:*")
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+    )
+
+
+class _SinkEndpoint:
+    """Forwards /sink/mcp to the MCP session manager the lifespan started."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        services: AgentServices | None = getattr(self._app.state, "services", None)
+        if services is None:
+            await JSONResponse({"detail": "the sink is starting"}, status_code=503)(
+                scope, receive, send
+            )
+            return
+        await services.sink_server.session_manager.asgi_app(scope, receive, send)
+
+
+def create_app(
+    settings: AgentSettings, *, llm_http_client: httpx2.AsyncClient | None = None
+) -> FastAPI:
+    """`llm_http_client` lets tests fake the LLM server at the transport."""
     if not settings.database_url:
         raise ValueError("create_app needs a resolved database_url")
     database_url = settings.database_url
+    rules = load_rules(settings.routing_file)  # a bad rules file stops startup, not delivery
     registry = CollectorRegistry()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.pool = await create_pool(
-            database_url,
-            min_size=settings.db_pool_min_size,
-            max_size=settings.db_pool_max_size,
-            application_name="tracer-agent",
-        )
-        try:
-            yield
-        finally:
-            await app.state.pool.close()
+        async with AsyncExitStack() as stack:
+            app.state.pool = await create_pool(
+                database_url,
+                min_size=settings.db_pool_min_size,
+                max_size=settings.db_pool_max_size,
+                application_name="tracer-agent",
+            )
+            stack.push_async_callback(app.state.pool.close)
+            services = await build_services(
+                settings, app.state.pool, rules, registry, llm_http_client=llm_http_client
+            )
+            stack.push_async_callback(services.aclose)
+            services.sink_server.streamable_http_app(
+                streamable_http_path="/sink/mcp",
+                stateless_http=True,
+                json_response=True,
+                transport_security=sink_allowed_hosts(settings),
+            )
+            await stack.enter_async_context(services.sink_server.session_manager.run())
+            app.state.services = services
+            worker_task: asyncio.Task[None] | None = None
+            if services.worker is not None:
+                app.state.worker = services.worker
+                worker_task = asyncio.create_task(services.worker.run(), name="delivery-worker")
+            try:
+                yield
+            finally:
+                if worker_task is not None:
+                    worker_task.cancel()
+                    await asyncio.gather(worker_task, return_exceptions=True)
+                app.state.services = None
 
     app = FastAPI(title="Tracer agent", lifespan=lifespan)
     app.router.routes.extend(health_routes(registry))
+    endpoint = _SinkEndpoint(app)
+    app.router.routes.append(
+        Route("/sink/mcp", endpoint=endpoint, methods=["GET", "POST", "DELETE"])
+    )
+    app.router.routes.append(
+        Route("/sink/mcp/", endpoint=endpoint, methods=["GET", "POST", "DELETE"])
+    )
+    for router in (deliveries.router, sink.router, connections.router, chat.router):
+        app.include_router(router)
     app.state.settings = settings
     app.state.registry = registry
+    app.state.rules = rules
     return app

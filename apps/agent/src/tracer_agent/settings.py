@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 
 from tracer_core.settings import BaseTracerSettings
 
@@ -12,6 +12,11 @@ from tracer_core.settings import BaseTracerSettings
 class AgentSettings(BaseTracerSettings):
     host: str = Field(default="127.0.0.1", validation_alias="TRACER_AGENT_HOST")
     port: int = Field(default=8000, ge=0, le=65535, validation_alias="TRACER_AGENT_PORT")
+    public_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TRACER_AGENT_PUBLIC_URL", "public_url"),
+        description="How browsers and this agent reach the agent (OAuth callbacks, the sink).",
+    )
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key")
     )
@@ -21,6 +26,7 @@ class AgentSettings(BaseTracerSettings):
     llm_model: str = Field(
         default="gpt-4.1-mini", validation_alias=AliasChoices("TRACER_LLM_MODEL", "llm_model")
     )
+    llm_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
     composio_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("COMPOSIO_API_KEY", "composio_api_key")
     )
@@ -30,3 +36,53 @@ class AgentSettings(BaseTracerSettings):
     routing_file: Path | None = Field(
         default=None, validation_alias=AliasChoices("TRACER_ROUTING_FILE", "routing_file")
     )
+    routing_user_id: str = Field(
+        default="tracer-org",
+        min_length=1,
+        max_length=200,
+        description="The tool-router user whose connected apps receive routed alerts.",
+    )
+    sink_url: str | None = Field(
+        default=None,
+        description="MCP URL of the local sink; unset: this agent's own /sink/mcp.",
+    )
+
+    delivery_worker: bool = Field(default=True, description="Run the delivery worker here.")
+    delivery_concurrency: int = Field(default=8, ge=1, le=256)
+    delivery_poll_seconds: float = Field(default=2.0, gt=0, le=300)
+    tool_call_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    delivery_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+    delivery_max_attempts: int = Field(default=8, ge=1, le=100)
+    delivery_backoff_base_seconds: float = Field(default=1.0, gt=0, le=3600)
+    delivery_backoff_max_seconds: float = Field(default=300.0, gt=0, le=86400)
+
+    chat_max_steps: int = Field(default=6, ge=1, le=50)
+    chat_max_tokens: int = Field(default=1200, ge=64, le=32000)
+    chat_history_messages: int = Field(default=30, ge=0, le=500)
+
+    @field_validator("delivery_lease_seconds")
+    @classmethod
+    def _lease_outlives_a_call(cls, value: float, info: ValidationInfo) -> float:
+        # A lease that can expire while its call is in flight lets a second worker send again.
+        timeout = info.data.get("tool_call_timeout_seconds")
+        if timeout is not None and value <= timeout * 2 + 5:
+            raise ValueError(
+                "must exceed twice TRACER_TOOL_CALL_TIMEOUT_SECONDS plus 5 s "
+                f"(here {timeout * 2 + 5:g} s)"
+            )
+        return value
+
+    @property
+    def llm_configured(self) -> bool:
+        return self.openai_api_key is not None or bool(self.openai_base_url)
+
+    @property
+    def agent_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def local_sink_url(self) -> str:
+        return self.sink_url or f"{self.agent_url}/sink/mcp/"

@@ -1,0 +1,1 @@
+"""API keys and the per-endpoint role checks built on them."""

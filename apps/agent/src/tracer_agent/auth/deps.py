@@ -1,0 +1,67 @@
+"""FastAPI dependencies that turn `Authorization: Bearer <key>` into a `Principal`.
+
+401 when the key is missing, malformed, unknown or revoked; 403 when the key is valid but its
+role may not use the endpoint. Neither answer, nor any log line, repeats the key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends, HTTPException, Request, status
+
+from tracer_agent.auth.keys import Principal, authenticate
+from tracer_core.models import Role
+
+log = logging.getLogger(__name__)
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+async def current_principal(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, credential = header.partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing API key: send 'Authorization: Bearer <key>' (create one with "
+            "'tracer keys create --role engineer')",
+            headers=_CHALLENGE,
+        )
+    pool: asyncpg.Pool = request.app.state.pool
+    principal = await authenticate(pool, credential.strip())
+    if principal is None:
+        log.info("refused an unknown or revoked API key on %s", request.url.path)
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "invalid or revoked API key", headers=_CHALLENGE
+        )
+    return principal
+
+
+def require_role(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    allowed = frozenset(roles)
+    names = ", ".join(sorted(r.value for r in allowed))
+
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role not in allowed:
+            log.info(
+                "refused key %s (role %s) on an endpoint for %s",
+                principal.prefix,
+                principal.role.value,
+                names,
+            )
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"this endpoint needs a key with role {names}; this key's role is "
+                f"{principal.role.value}",
+            )
+        return principal
+
+    return check
+
+
+AdminUser = Annotated[Principal, Depends(require_role(Role.ADMIN))]
+StaffUser = Annotated[Principal, Depends(require_role(Role.ADMIN, Role.ENGINEER))]

@@ -1,0 +1,1 @@
+"""App connections (OAuth through the tool router) for the org routing user and engineers."""

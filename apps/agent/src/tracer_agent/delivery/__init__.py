@@ -1,0 +1,1 @@
+"""Delivering alert events: the outbox, leases, rate limits, retries and the worker."""

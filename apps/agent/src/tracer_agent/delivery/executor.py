@@ -1,0 +1,235 @@
+"""Carry out one claimed delivery: summary, plan, rate-limit slot, then each step's tool call.
+
+No transaction or lock is held while a destination is called. Before each call the lease is
+renewed (a worker that lost its lease stops) and an attempt row carrying the step's marker is
+committed; the answer is recorded right after. When an earlier call's fate is unknown (its
+worker died, or it timed out), the step's probe searches the destination for the marker
+first, so a crash between "sent" and "recorded" does not send twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from tracer_agent.delivery.plans import Skip, Step, plan
+from tracer_agent.delivery.results import UnreadableAnswerError
+from tracer_agent.delivery.store import ClaimedDelivery, DeliveryStore, Thread
+from tracer_agent.metrics import AgentMetrics
+from tracer_agent.summaries import SummaryCache, load_context
+from tracer_agent.toolboxes import Toolboxes
+from tracer_ai.errors import TracerAiError
+from tracer_ai.mcp_toolbox import McpToolbox, ToolResult
+from tracer_ai.summary import AlertContext
+from tracer_core.models import Toolkit
+
+log = logging.getLogger(__name__)
+
+# Waiting for a rate-limit slot inline keeps latency low; longer waits free the worker.
+MAX_INLINE_WAIT_SECONDS = 2.0
+RATE_LIMIT_RETRY_SECONDS = 30.0
+_RATE_LIMIT_HINTS = ("ratelimited", "rate_limited", "rate limit", "429", "too many requests")
+
+
+@dataclass(frozen=True)
+class Delivered:
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Retry:
+    error: str
+    retryable: bool = True
+    retry_after: float | None = None
+    counts_as_attempt: bool = True
+
+
+@dataclass(frozen=True)
+class LeaseLost:
+    pass
+
+
+Outcome = Delivered | Retry | LeaseLost
+
+
+class DeliveryExecutor:
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        store: DeliveryStore,
+        summaries: SummaryCache,
+        toolboxes: Toolboxes,
+        metrics: AgentMetrics,
+        routing_user_id: str,
+        worker_id: str,
+        lease_seconds: float,
+        call_timeout_s: float,
+    ) -> None:
+        self._pool = pool
+        self._store = store
+        self._summaries = summaries
+        self._toolboxes = toolboxes
+        self._metrics = metrics
+        self._user = routing_user_id
+        self._worker = worker_id
+        self._lease = lease_seconds
+        self._timeout = call_timeout_s
+
+    async def run(self, delivery: ClaimedDelivery) -> Outcome:
+        ctx = await load_context(self._pool, delivery.event_id)
+        summary = await self._summaries.summary(ctx, delivery.event_id)
+        thread = await self._store.thread(delivery.alert_id, delivery.destination.name)
+        try:
+            planned = plan(delivery, ctx, summary, thread)
+        except ValueError as exc:  # the destination's settings cannot be rendered
+            return Retry(f"cannot build the message: {exc}", retryable=False)
+        base = {"summary_source": summary.source, "event": ctx.event.value}
+        if isinstance(planned, Skip):
+            return Delivered({**base, "skipped": planned.reason})
+        destination = delivery.destination
+        wait = await self._store.reserve_slot(
+            destination.name,
+            per_minute=destination.effective_rate_per_minute,
+            burst=destination.burst,
+        )
+        if wait > MAX_INLINE_WAIT_SECONDS:
+            await self._store.release_slot(
+                destination.name, per_minute=destination.effective_rate_per_minute
+            )
+            return Retry("waiting for the destination's rate limit", retry_after=wait,
+                         counts_as_attempt=False)  # fmt: skip
+        if wait > 0:
+            await asyncio.sleep(wait)
+        try:
+            box = await self._toolboxes.for_user(self._user)
+        except TracerAiError as exc:
+            return Retry(f"cannot reach the tool router: {exc}", retryable=True)
+        return await self._run_steps(delivery, ctx, planned, box, base, thread)
+
+    async def _run_steps(
+        self,
+        delivery: ClaimedDelivery,
+        ctx: AlertContext,
+        steps: list[Step],
+        box: McpToolbox,
+        base: dict[str, Any],
+        thread: Thread | None,
+    ) -> Outcome:
+        done: dict[str, Any] = dict(delivery.result.get("steps") or {})
+        uncertain = await self._store.uncertain_steps(delivery.id)
+        for step in steps:
+            if step.name in done:
+                continue
+            if not await self._store.renew_lease(
+                delivery.id, worker=self._worker, lease_seconds=self._lease
+            ):
+                return LeaseLost()
+            result: dict[str, Any] | None = None
+            if step.name in uncertain and step.probe is not None:
+                result = await self._probe(delivery, step, box, uncertain)
+            if result is None:
+                answer = await self._call(delivery, step, box)
+                if isinstance(answer, Retry):
+                    return answer
+                result = answer
+            new_thread = (
+                self._thread_from(delivery, ctx, step, result) if step.opens_thread else None
+            )
+            if not await self._store.save_step(
+                delivery.id, worker=self._worker, step=step.name, result=result, thread=new_thread
+            ):
+                return LeaseLost()
+            done[step.name] = result
+            thread = new_thread or thread
+        final: dict[str, Any] = {**base, "steps": done}
+        for value in done.values():
+            final.update({k: v for k, v in value.items() if v is not None and k != "found"})
+        if thread is not None:
+            final["thread_ref"] = thread.thread_ref
+        return Delivered(final)
+
+    async def _call(
+        self, delivery: ClaimedDelivery, step: Step, box: McpToolbox
+    ) -> dict[str, Any] | Retry:
+        attempt = await self._store.start_attempt(
+            delivery.id,
+            step=step.name,
+            marker=step.marker,
+            tool=step.call.slug,
+            worker=self._worker,
+        )
+        answer = await box.call_app_tool(step.call, timeout=self._timeout)
+        if not answer.ok:
+            await self._store.finish_attempt(
+                attempt, outcome="failed", error=answer.error,
+                result={"error_kind": answer.error_kind},
+            )  # fmt: skip
+            if answer.error_kind == "transport":
+                await self._toolboxes.reset(self._user)
+            return _retry_for(step, answer)
+        try:
+            result = step.read(answer.structured)
+        except UnreadableAnswerError as exc:
+            # It was sent; sending again would duplicate it. Record what we have.
+            log.warning("delivery %s %s: %s", delivery.id, step.name, exc)
+            result = {"unreadable_answer": str(exc)}
+        await self._store.finish_attempt(attempt, outcome="sent", result=result)
+        return result
+
+    async def _probe(
+        self,
+        delivery: ClaimedDelivery,
+        step: Step,
+        box: McpToolbox,
+        uncertain: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        assert step.probe is not None
+        probe = step.probe(uncertain[step.name])
+        answer = await box.call_app_tool(probe.call, timeout=self._timeout)
+        if not answer.ok:
+            # Cannot tell: sending again risks a duplicate, not sending risks a lost page.
+            log.warning(
+                "delivery %s: cannot check whether step %s arrived (%s); sending again",
+                delivery.id, step.name, answer.error,
+            )  # fmt: skip
+            self._metrics.probes.labels("unavailable").inc()
+            return None
+        found = probe.find(answer.structured, step.marker)
+        outcome = "found" if found is not None else "not_found"
+        self._metrics.probes.labels(outcome).inc()
+        await self._store.close_open_attempts(delivery.id, step=step.name, outcome=outcome)
+        log.info("delivery %s: step %s of a lost call was %s", delivery.id, step.name, outcome)
+        return None if found is None else {**found, "found": True}
+
+    def _thread_from(
+        self, delivery: ClaimedDelivery, ctx: AlertContext, step: Step, result: dict[str, Any]
+    ) -> Thread | None:
+        destination = delivery.destination
+        toolkit = destination.toolkit
+        data: dict[str, Any] = {}
+        channel: str | None = None
+        if toolkit is Toolkit.SLACK:
+            ref, channel = result.get("ts"), result.get("channel") or destination.channel
+        elif toolkit is Toolkit.JIRA:
+            ref = result.get("issue_key")
+        elif toolkit is Toolkit.PAGERDUTY:
+            ref = result.get("incident_key") or ctx.fingerprint
+            data = {"incident_id": result.get("incident_id")}
+        else:
+            ref = result.get("message_id")
+        if not ref:
+            return None
+        return Thread(delivery.alert_id, destination.name, toolkit, channel, str(ref), data)
+
+
+def _retry_for(step: Step, answer: ToolResult) -> Retry:
+    error = f"{step.call.slug}: {answer.error or answer.error_kind}"
+    lowered = (answer.error or "").lower()
+    if any(hint in lowered for hint in _RATE_LIMIT_HINTS):
+        return Retry(error, retry_after=RATE_LIMIT_RETRY_SECONDS)
+    return Retry(error)

@@ -1,0 +1,492 @@
+"""The delivery tables in PostgreSQL: expanding the outbox, leases, attempts, threads.
+
+Every method is one short statement or transaction; none is ever open while a destination is
+being called. The rules that make several agent replicas safe live in the SQL here:
+
+- an outbox event is expanded once (`FOR UPDATE SKIP LOCKED` on the event, `dispatched_at`
+  set in the same transaction as the deliveries), and only after the earlier events of its
+  alert, so a resolution always sees where the opening went;
+- a delivery is claimed with `FOR UPDATE SKIP LOCKED` and a lease that `next_attempt_at`
+  doubles as, so an expired lease makes the row due again with no extra index;
+- a delivery waits while an earlier event of its alert on the same destination is still
+  unfinished, so a thread reply can never overtake the message that opens the thread;
+- completing or failing a delivery requires still holding its lease.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from tracer_agent.dbtypes import Conn
+from tracer_agent.routing import Destination, RoutingRules
+from tracer_core.models import (
+    AlertEventKind,
+    Delivery,
+    DeliveryStatus,
+    Severity,
+    Toolkit,
+)
+
+_DELIVERY_COLUMNS = """
+    d.id, d.alert_id, d.event_id, d.destination, d.toolkit, d.status, d.attempts, d.last_error,
+    d.result, d.next_attempt_at, d.created_at, d.updated_at, d.target, d.delivered_at
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    id: int
+    alert_id: int
+    event_id: int
+    event_kind: AlertEventKind
+    event_severity: Severity
+    destination: Destination
+    attempts: int
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """Where earlier messages about an alert went on one destination."""
+
+    alert_id: int
+    destination: str
+    toolkit: Toolkit
+    channel: str | None
+    thread_ref: str
+    data: dict[str, Any]
+
+
+class DeliveryRecord(Delivery):
+    target: dict[str, Any]
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExpandedEvent:
+    event_id: int
+    alert_id: int
+    created_at: datetime
+    deliveries: int
+
+
+def _record(row: asyncpg.Record) -> DeliveryRecord:
+    return DeliveryRecord.model_validate(dict(row))
+
+
+class DeliveryStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    # -- the outbox ------------------------------------------------------------------------
+
+    async def expand_events(self, rules: RoutingRules, *, limit: int = 100) -> list[ExpandedEvent]:
+        """Turn undispatched alert events into deliveries; returns what was expanded."""
+        expanded: list[ExpandedEvent] = []
+        async with self._pool.acquire() as conn, conn.transaction():
+            events = await conn.fetch(
+                """
+                SELECT e.id, e.alert_id, e.kind, e.severity, e.created_at,
+                       a.service, a.alert_type, a.project
+                FROM alert_events e JOIN alerts a ON a.id = e.alert_id
+                WHERE e.dispatched_at IS NULL
+                  AND NOT EXISTS (
+                      SELECT 1 FROM alert_events p
+                      WHERE p.alert_id = e.alert_id AND p.id < e.id AND p.dispatched_at IS NULL)
+                ORDER BY e.id
+                LIMIT $1
+                FOR UPDATE OF e SKIP LOCKED
+                """,
+                limit,
+            )
+            for event in events:
+                destinations = await self._destinations_for(conn, rules, event)
+                for destination in destinations:
+                    await conn.execute(
+                        """
+                        INSERT INTO deliveries (alert_id, event_id, destination, toolkit, target)
+                        VALUES ($1, $2, $3, $4, $5)
+                        ON CONFLICT (event_id, destination) DO NOTHING
+                        """,
+                        event["alert_id"],
+                        event["id"],
+                        destination.name,
+                        destination.toolkit.value,
+                        destination.model_dump(mode="json"),
+                    )
+                expanded.append(
+                    ExpandedEvent(
+                        event["id"], event["alert_id"], event["created_at"], len(destinations)
+                    )
+                )
+            if events:
+                await conn.execute(
+                    "UPDATE alert_events SET dispatched_at = now() WHERE id = ANY($1::bigint[])",
+                    [e["id"] for e in events],
+                )
+        return expanded
+
+    async def _destinations_for(
+        self, conn: Conn, rules: RoutingRules, event: asyncpg.Record
+    ) -> list[Destination]:
+        kind = AlertEventKind(event["kind"])
+        earlier = await conn.fetch(
+            """
+            SELECT DISTINCT ON (destination) destination, target
+            FROM deliveries WHERE alert_id = $1 AND event_id < $2
+            ORDER BY destination, id
+            """,
+            event["alert_id"],
+            event["id"],
+        )
+        chosen = [Destination.model_validate(row["target"]) for row in earlier]
+        if kind is AlertEventKind.RESOLVED:
+            return chosen
+        for destination in rules.route(
+            severity=Severity(event["severity"]),
+            service=event["service"],
+            alert_type=event["alert_type"],
+            project=event["project"],
+        ):
+            if all(d.name != destination.name for d in chosen):
+                chosen.append(destination)
+        return chosen
+
+    # -- leases ------------------------------------------------------------------------------
+
+    async def claim(
+        self, *, worker: str, limit: int, lease_seconds: float
+    ) -> list[ClaimedDelivery]:
+        rows = await self._pool.fetch(
+            """
+            WITH due AS (
+                SELECT d.id FROM deliveries d
+                WHERE d.status IN ('pending', 'failed', 'in_progress')
+                  AND d.next_attempt_at <= now()
+                  AND NOT EXISTS (
+                      SELECT 1 FROM deliveries p
+                      WHERE p.alert_id = d.alert_id AND p.destination = d.destination
+                        AND p.event_id < d.event_id
+                        AND p.status IN ('pending', 'failed', 'in_progress'))
+                ORDER BY d.next_attempt_at, d.id
+                LIMIT $2
+                FOR UPDATE OF d SKIP LOCKED
+            )
+            UPDATE deliveries d
+            SET status = 'in_progress', lease_owner = $1,
+                lease_expires_at = now() + make_interval(secs => $3),
+                next_attempt_at = now() + make_interval(secs => $3),
+                attempts = d.attempts + 1, updated_at = now()
+            FROM due, alert_events e
+            WHERE d.id = due.id AND e.id = d.event_id
+            RETURNING d.id, d.alert_id, d.event_id, e.kind, e.severity, d.target, d.attempts,
+                      d.result
+            """,
+            worker,
+            limit,
+            lease_seconds,
+        )
+        return [
+            ClaimedDelivery(
+                id=row["id"],
+                alert_id=row["alert_id"],
+                event_id=row["event_id"],
+                event_kind=AlertEventKind(row["kind"]),
+                event_severity=Severity(row["severity"]),
+                destination=Destination.model_validate(row["target"]),
+                attempts=row["attempts"],
+                result=row["result"],
+            )
+            for row in rows
+        ]
+
+    async def renew_lease(self, delivery_id: int, *, worker: str, lease_seconds: float) -> bool:
+        status = await self._pool.execute(
+            """
+            UPDATE deliveries
+            SET lease_expires_at = now() + make_interval(secs => $3),
+                next_attempt_at = now() + make_interval(secs => $3), updated_at = now()
+            WHERE id = $1 AND lease_owner = $2 AND status = 'in_progress'
+            """,
+            delivery_id,
+            worker,
+            lease_seconds,
+        )
+        return status.endswith(" 1")
+
+    async def complete(
+        self, delivery_id: int, *, worker: str, result: dict[str, Any]
+    ) -> float | None:
+        """Mark delivered; returns seconds since the alert event committed (database clock),
+        or None when the lease was lost meanwhile."""
+        value = await self._pool.fetchval(
+            """
+            UPDATE deliveries d
+            SET status = 'delivered', result = $3, last_error = NULL, lease_owner = NULL,
+                lease_expires_at = NULL, delivered_at = clock_timestamp(), updated_at = now()
+            FROM alert_events e
+            WHERE d.id = $1 AND d.lease_owner = $2 AND d.status = 'in_progress'
+              AND e.id = d.event_id
+            RETURNING extract(epoch FROM clock_timestamp() - e.created_at)
+            """,
+            delivery_id,
+            worker,
+            result,
+        )
+        return None if value is None else max(float(value), 0.0)
+
+    async def fail(
+        self,
+        delivery_id: int,
+        *,
+        worker: str,
+        error: str,
+        retry_in_seconds: float | None,
+        counts_as_attempt: bool = True,
+    ) -> DeliveryStatus | None:
+        """Record a failed try: retried after `retry_in_seconds`, or dead when that is None.
+        A try that does not count (rate-limited before calling) gives its attempt back."""
+        if retry_in_seconds is None:
+            new_status = DeliveryStatus.DEAD
+        elif counts_as_attempt:
+            new_status = DeliveryStatus.FAILED
+        else:
+            new_status = DeliveryStatus.PENDING
+        row = await self._pool.fetchrow(
+            """
+            UPDATE deliveries
+            SET status = $3, last_error = $4, lease_owner = NULL, lease_expires_at = NULL,
+                next_attempt_at = now() + make_interval(secs => $5),
+                attempts = attempts - CASE WHEN $6 THEN 0 ELSE 1 END, updated_at = now()
+            WHERE id = $1 AND lease_owner = $2 AND status = 'in_progress'
+            RETURNING status
+            """,
+            delivery_id,
+            worker,
+            new_status.value,
+            error[:2000],
+            retry_in_seconds or 0.0,
+            counts_as_attempt,
+        )
+        return None if row is None else DeliveryStatus(row["status"])
+
+    # -- steps, attempts and threads -------------------------------------------------------
+
+    async def uncertain_steps(self, delivery_id: int) -> dict[str, datetime]:
+        """Steps whose last call may have reached the destination without us learning it:
+        the worker died mid-call (no outcome), or the call timed out or lost its connection.
+        Maps each to when that call started."""
+        rows = await self._pool.fetch(
+            """
+            SELECT DISTINCT ON (step) step, started_at, finished_at, outcome,
+                   result ->> 'error_kind' AS error_kind
+            FROM delivery_attempts WHERE delivery_id = $1 ORDER BY step, id DESC
+            """,
+            delivery_id,
+        )
+        return {
+            row["step"]: row["started_at"]
+            for row in rows
+            if row["finished_at"] is None
+            or (row["outcome"] == "failed" and row["error_kind"] in ("timeout", "transport"))
+        }
+
+    async def start_attempt(
+        self, delivery_id: int, *, step: str, marker: str, tool: str, worker: str
+    ) -> int:
+        """Written and committed before the call, so a crash leaves a trace to look for."""
+        value = await self._pool.fetchval(
+            """
+            INSERT INTO delivery_attempts (delivery_id, step, marker, tool, worker)
+            VALUES ($1, $2, $3, $4, $5) RETURNING id
+            """,
+            delivery_id,
+            step,
+            marker,
+            tool,
+            worker,
+        )
+        return int(value)
+
+    async def finish_attempt(
+        self,
+        attempt_id: int,
+        *,
+        outcome: str,
+        error: str | None = None,
+        result: dict[str, Any] | None = None,
+    ) -> None:
+        await self._pool.execute(
+            """
+            UPDATE delivery_attempts SET finished_at = now(), outcome = $2, error = $3,
+                result = $4
+            WHERE id = $1
+            """,
+            attempt_id,
+            outcome,
+            None if error is None else error[:2000],
+            result or {},
+        )
+
+    async def close_open_attempts(self, delivery_id: int, *, step: str, outcome: str) -> None:
+        """Settle calls a dead worker left open, once a probe has told what became of them."""
+        await self._pool.execute(
+            """
+            UPDATE delivery_attempts SET finished_at = now(), outcome = $3
+            WHERE delivery_id = $1 AND step = $2 AND finished_at IS NULL
+            """,
+            delivery_id,
+            step,
+            outcome,
+        )
+
+    async def save_step(
+        self,
+        delivery_id: int,
+        *,
+        worker: str,
+        step: str,
+        result: dict[str, Any],
+        thread: Thread | None,
+    ) -> bool:
+        """Remember a finished step (so a retry skips it) and the thread it opened, together."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            status = await conn.execute(
+                """
+                UPDATE deliveries
+                SET result = result || jsonb_build_object('steps',
+                        coalesce(result -> 'steps', '{}'::jsonb)
+                        || jsonb_build_object($3::text, $4::jsonb)),
+                    updated_at = now()
+                WHERE id = $1 AND lease_owner = $2 AND status = 'in_progress'
+                """,
+                delivery_id,
+                worker,
+                step,
+                result,
+            )
+            if thread is not None:
+                await conn.execute(
+                    """
+                    INSERT INTO delivery_threads
+                        (alert_id, destination, toolkit, channel, thread_ref, data)
+                    VALUES ($1, $2, $3, $4, $5, $6)
+                    ON CONFLICT (alert_id, destination) DO UPDATE
+                    SET thread_ref = EXCLUDED.thread_ref, channel = EXCLUDED.channel,
+                        data = delivery_threads.data || EXCLUDED.data, updated_at = now()
+                    """,
+                    thread.alert_id,
+                    thread.destination,
+                    thread.toolkit.value,
+                    thread.channel,
+                    thread.thread_ref,
+                    thread.data,
+                )
+            return status.endswith(" 1")
+
+    async def thread(self, alert_id: int, destination: str) -> Thread | None:
+        row = await self._pool.fetchrow(
+            """
+            SELECT alert_id, destination, toolkit, channel, thread_ref, data
+            FROM delivery_threads WHERE alert_id = $1 AND destination = $2
+            """,
+            alert_id,
+            destination,
+        )
+        if row is None:
+            return None
+        return Thread(
+            alert_id=row["alert_id"],
+            destination=row["destination"],
+            toolkit=Toolkit(row["toolkit"]),
+            channel=row["channel"],
+            thread_ref=row["thread_ref"],
+            data=row["data"],
+        )
+
+    # -- what the API shows and changes ----------------------------------------------------
+
+    async def for_alert(self, alert_id: int) -> list[DeliveryRecord]:
+        rows = await self._pool.fetch(
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d WHERE d.alert_id = $1 ORDER BY d.id",
+            alert_id,
+        )
+        return [_record(row) for row in rows]
+
+    async def list_deliveries(
+        self, *, status: DeliveryStatus | None, limit: int
+    ) -> list[DeliveryRecord]:
+        rows = await self._pool.fetch(
+            f"""
+            SELECT {_DELIVERY_COLUMNS} FROM deliveries d
+            WHERE $1::text IS NULL OR d.status = $1 ORDER BY d.id DESC LIMIT $2
+            """,
+            None if status is None else status.value,
+            limit,
+        )
+        return [_record(row) for row in rows]
+
+    async def retry(self, delivery_id: int) -> DeliveryRecord | None:
+        """Make a dead or failed delivery due now, with a fresh attempt budget."""
+        row = await self._pool.fetchrow(
+            f"""
+            UPDATE deliveries d
+            SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
+            WHERE d.id = $1 AND d.status IN ('dead', 'failed')
+            RETURNING {_DELIVERY_COLUMNS}
+            """,
+            delivery_id,
+        )
+        return None if row is None else _record(row)
+
+    async def get(self, delivery_id: int) -> DeliveryRecord | None:
+        row = await self._pool.fetchrow(
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d WHERE d.id = $1", delivery_id
+        )
+        return None if row is None else _record(row)
+
+    async def next_due_in(self) -> float | None:
+        """Seconds until the next delivery becomes due (None when nothing waits)."""
+        value = await self._pool.fetchval(
+            """
+            SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM deliveries
+            WHERE status IN ('pending', 'failed', 'in_progress')
+            """
+        )
+        return None if value is None else max(float(value), 0.0)
+
+    # -- rate limits -------------------------------------------------------------------------
+
+    async def reserve_slot(self, destination: str, *, per_minute: float, burst: int) -> float:
+        """Take a send slot on `destination`; returns how many seconds to wait before sending
+        (0 when it may go now). Shared by all replicas: a generic cell rate algorithm on one
+        row, one statement."""
+        interval = 60.0 / per_minute
+        value = await self._pool.fetchval(
+            """
+            INSERT INTO destination_rate_limits AS r (destination, tat)
+            VALUES ($1, now() + make_interval(secs => $2))
+            ON CONFLICT (destination) DO UPDATE
+            SET tat = greatest(r.tat, now()) + make_interval(secs => $2)
+            RETURNING extract(epoch FROM tat - now()) - $2 * $3
+            """,
+            destination,
+            interval,
+            burst,
+        )
+        return max(float(value), 0.0)
+
+    async def release_slot(self, destination: str, *, per_minute: float) -> None:
+        """Give back a slot taken by a send that did not happen."""
+        await self._pool.execute(
+            """
+            UPDATE destination_rate_limits
+            SET tat = tat - make_interval(secs => $2) WHERE destination = $1
+            """,
+            destination,
+            60.0 / per_minute,
+        )

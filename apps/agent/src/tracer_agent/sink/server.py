@@ -1,0 +1,252 @@
+"""The local MCP sink: a real MCP server (streamable HTTP) with Composio's tool names and
+argument shapes for Slack, Jira, PagerDuty and Gmail, which stores every call in PostgreSQL.
+
+It is the embedded default destination: without a Composio key the agent routes alerts here
+through the same MCP client code it would use for a tool-router session, so the whole path
+(rendering, MCP, thread bookkeeping, crash recovery) runs for real on one machine. Answers are
+wrapped the way Composio wraps tool results (`successful`, `data`, `error`); a call a real
+service would refuse fails the same way (an MCP error result).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field
+
+from tracer_agent.sink.store import SinkError, SinkStore
+from tracer_agent.sink.tickets import TicketSinkStore
+
+Text = Annotated[str, Field(min_length=1)]
+
+_JQL_LABEL = re.compile(r"""labels\s*(?:=|in)\s*\(?\s*["']?([\w.:-]+)["']?\s*\)?""", re.IGNORECASE)
+_JQL_PROJECT = re.compile(r"""project\s*=\s*["']?([A-Z][A-Z0-9_]*)["']?""", re.IGNORECASE)
+
+
+def _ok(data: dict[str, Any]) -> dict[str, Any]:
+    return {"successful": True, "data": data, "error": None}
+
+
+def _given(**arguments: Any) -> dict[str, Any]:
+    return {key: value for key, value in arguments.items() if value is not None}
+
+
+def create_sink_server(sink: SinkStore, tickets: TicketSinkStore) -> MCPServer[Any]:
+    server: MCPServer[Any] = MCPServer(
+        "tracer-sink",
+        instructions="Tracer's local sink: Slack, Jira, PagerDuty and Gmail calls are stored, "
+        "not sent. Inspect them at GET /api/sink/messages.",
+    )
+
+    async def slack_send_message(
+        channel: Annotated[str, Field(min_length=1, description="Channel name or id")],
+        text: str | None = None,
+        markdown_text: str | None = None,
+        thread_ts: Annotated[str | None, Field(description="Parent message ts")] = None,
+        reply_broadcast: bool = False,
+    ) -> dict[str, Any]:
+        """Posts a message to a Slack channel, or into a thread when thread_ts is given."""
+        body = text or markdown_text
+        if not body:
+            raise ToolError("no_text: give text or markdown_text")
+        arguments = _given(
+            channel=channel, text=text, markdown_text=markdown_text, thread_ts=thread_ts,
+            reply_broadcast=reply_broadcast or None,
+        )  # fmt: skip
+        try:
+            return _ok(
+                await sink.slack_post(
+                    channel=channel, text=body, thread_ts=thread_ts, arguments=arguments
+                )
+            )
+        except SinkError as exc:
+            raise ToolError(str(exc)) from None
+
+    async def slack_fetch_conversation_history(
+        channel: Text,
+        oldest: str | None = None,
+        limit: Annotated[int, Field(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        """Top-level messages of a channel, newest first."""
+        messages = await sink.slack_messages(
+            channel=channel, thread_ts=None, oldest=oldest, limit=limit
+        )
+        return _ok({"ok": True, "messages": messages, "has_more": False})
+
+    async def slack_fetch_message_thread_from_a_conversation(
+        channel: Text, ts: Text, limit: Annotated[int, Field(ge=1, le=1000)] = 200
+    ) -> dict[str, Any]:
+        """A thread: its parent message and the replies, newest first."""
+        messages = await sink.slack_messages(
+            channel=channel, thread_ts=ts, oldest=None, limit=limit
+        )
+        return _ok({"ok": True, "messages": messages, "has_more": False})
+
+    async def jira_create_issue(
+        project_key: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")],
+        summary: Annotated[str, Field(min_length=1, max_length=255)],
+        description: str = "",
+        issue_type: str = "Task",
+        labels: list[str] | None = None,
+        priority: str | None = None,
+    ) -> dict[str, Any]:
+        """Creates a Jira issue and returns its id and key."""
+        arguments = _given(
+            project_key=project_key, summary=summary, description=description,
+            issue_type=issue_type, labels=labels, priority=priority,
+        )  # fmt: skip
+        return _ok(
+            await tickets.jira_create(
+                project_key=project_key, summary=summary, labels=labels or [], arguments=arguments
+            )
+        )
+
+    async def jira_add_comment(issue_id_or_key: Text, comment: Text) -> dict[str, Any]:
+        """Adds a comment to an existing Jira issue."""
+        arguments = {"issue_id_or_key": issue_id_or_key, "comment": comment}
+        try:
+            return _ok(
+                await tickets.jira_comment(
+                    issue_key=issue_id_or_key, comment=comment, arguments=arguments
+                )
+            )
+        except SinkError as exc:
+            raise ToolError(str(exc)) from None
+
+    async def jira_transition_issue(
+        issue_id_or_key: Text, transition_id_or_name: Text
+    ) -> dict[str, Any]:
+        """Moves a Jira issue through its workflow (e.g. to Done)."""
+        arguments = {
+            "issue_id_or_key": issue_id_or_key,
+            "transition_id_or_name": transition_id_or_name,
+        }
+        try:
+            return _ok(
+                await tickets.jira_transition(
+                    issue_key=issue_id_or_key, status=transition_id_or_name, arguments=arguments
+                )
+            )
+        except SinkError as exc:
+            raise ToolError(str(exc)) from None
+
+    async def jira_search_for_issues_using_jql_post(
+        jql: Text, max_results: Annotated[int, Field(ge=1, le=100)] = 50
+    ) -> dict[str, Any]:
+        """Searches issues with JQL (the sink understands `labels = X` and `project = X`)."""
+        label = _JQL_LABEL.search(jql)
+        project = _JQL_PROJECT.search(jql)
+        if label is None and project is None:
+            raise ToolError("the local sink supports JQL on labels and project only")
+        issues = await tickets.jira_issues(
+            label=label.group(1) if label else None,
+            project_key=project.group(1).upper() if project else None,
+            limit=max_results,
+        )
+        return _ok({"issues": issues, "total": len(issues)})
+
+    async def jira_list_issue_comments(issue_id_or_key: Text) -> dict[str, Any]:
+        """The comments of a Jira issue, oldest first."""
+        comments = await tickets.jira_comments(issue_key=issue_id_or_key)
+        return _ok({"comments": comments, "total": len(comments)})
+
+    async def pagerduty_create_incident_record(
+        incident__title: Annotated[str, Field(min_length=1, max_length=1024)],
+        incident__service__id: Text,
+        incident__type: Literal["incident"] = "incident",
+        incident__service__type: Literal["service_reference"] = "service_reference",
+        incident__urgency: Literal["high", "low"] = "high",
+        incident__incident__key: str | None = None,
+        incident__body__type: Literal["incident_body"] = "incident_body",
+        incident__body__details: str = "",
+    ) -> dict[str, Any]:
+        """Creates a PagerDuty incident; an open incident with the same key is returned."""
+        arguments = _given(
+            incident__type=incident__type, incident__title=incident__title,
+            incident__service__id=incident__service__id,
+            incident__service__type=incident__service__type, incident__urgency=incident__urgency,
+            incident__incident__key=incident__incident__key,
+            incident__body__type=incident__body__type,
+            incident__body__details=incident__body__details,
+        )  # fmt: skip
+        return _ok(
+            await tickets.pagerduty_trigger(
+                service_id=incident__service__id,
+                title=incident__title,
+                urgency=incident__urgency,
+                dedup_key=incident__incident__key or incident__title,
+                arguments=arguments,
+            )
+        )
+
+    async def pagerduty_update_incident_by_id(
+        id: Text,
+        incident__type: Literal["incident", "incident_reference"] = "incident",
+        incident__status: Literal["acknowledged", "resolved"] | None = None,
+        incident__urgency: Literal["high", "low"] | None = None,
+        incident__title: str | None = None,
+    ) -> dict[str, Any]:
+        """Updates a PagerDuty incident's status, urgency or title."""
+        arguments = _given(
+            id=id, incident__type=incident__type, incident__status=incident__status,
+            incident__urgency=incident__urgency, incident__title=incident__title,
+        )  # fmt: skip
+        try:
+            return _ok(
+                await tickets.pagerduty_update(
+                    incident_id=id,
+                    status=incident__status,
+                    urgency=incident__urgency,
+                    title=incident__title,
+                    arguments=arguments,
+                )
+            )
+        except SinkError as exc:
+            raise ToolError(str(exc)) from None
+
+    async def gmail_send_email(
+        recipient_email: Annotated[str, Field(pattern=r"^[^@\s<>,;]+@[^@\s<>,;]+$")],
+        subject: str = "",
+        body: str = "",
+        is_html: bool = False,
+        extra_recipients: list[str] | None = None,
+        cc: list[str] | None = None,
+        bcc: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Sends an email from the connected Gmail account."""
+        arguments = _given(
+            recipient_email=recipient_email, subject=subject, body=body, is_html=is_html,
+            extra_recipients=extra_recipients, cc=cc, bcc=bcc,
+        )  # fmt: skip
+        recipients = [recipient_email, *(extra_recipients or [])]
+        return _ok(
+            await sink.gmail_send(recipients=recipients, subject=subject, arguments=arguments)
+        )
+
+    async def gmail_fetch_emails(
+        query: str = "", max_results: Annotated[int, Field(ge=1, le=500)] = 10
+    ) -> dict[str, Any]:
+        """Lists sent mail; the sink matches the query's free text against subject and body."""
+        words = [w for w in query.split() if ":" not in w]
+        messages = await sink.gmail_search(text=" ".join(words).strip('"'), limit=max_results)
+        return _ok({"messages": messages, "resultSizeEstimate": len(messages)})
+
+    for function in (
+        slack_send_message,
+        slack_fetch_conversation_history,
+        slack_fetch_message_thread_from_a_conversation,
+        jira_create_issue,
+        jira_add_comment,
+        jira_transition_issue,
+        jira_search_for_issues_using_jql_post,
+        jira_list_issue_comments,
+        pagerduty_create_incident_record,
+        pagerduty_update_incident_by_id,
+        gmail_send_email,
+        gmail_fetch_emails,
+    ):
+        server.add_tool(function, name=function.__name__.upper())
+    return server

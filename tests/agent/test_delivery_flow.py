@@ -1,0 +1,107 @@
+"""The delivery worker against the local MCP sink, over real HTTP and a real database: an
+alert reaches each routed destination once, and its escalation and resolution follow it into
+the same Slack thread, Jira issue and PagerDuty incident."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from tests.agent.helpers import add_event, agent_settings, eventually, open_alert, run_agent
+
+
+async def _deliveries(pool: asyncpg.Pool, alert_id: int) -> list[dict[str, Any]]:
+    rows = await pool.fetch(
+        """
+        SELECT d.id, d.destination, d.toolkit, d.status, d.result, d.attempts, e.kind
+        FROM deliveries d JOIN alert_events e ON e.id = d.event_id
+        WHERE d.alert_id = $1 ORDER BY d.id
+        """,
+        alert_id,
+    )
+    return [dict(row) for row in rows]
+
+
+async def _all_delivered(
+    pool: asyncpg.Pool, alert_id: int, count: int
+) -> list[dict[str, Any]] | None:
+    found = await _deliveries(pool, alert_id)
+    if len(found) == count and all(d["status"] == "delivered" for d in found):
+        return found
+    return None
+
+
+async def _sink(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+    rows = await pool.fetch(
+        "SELECT tool, toolkit, target, external_id, thread_ref, arguments FROM sink_messages "
+        "ORDER BY id"
+    )
+    return [dict(row) for row in rows]
+
+
+async def test_high_alert_reaches_jira_and_slack_once(
+    database_url: str, pool: asyncpg.Pool
+) -> None:
+    async with run_agent(agent_settings(database_url)):
+        alert_id, _ = await open_alert(pool, severity="high")
+        done = await eventually(lambda: _all_delivered(pool, alert_id, 2))
+    by_toolkit = {d["toolkit"]: d for d in done}
+    assert set(by_toolkit) == {"jira", "slack"}
+    sink = await _sink(pool)
+    assert [m["tool"] for m in sink].count("SLACK_SEND_MESSAGE") == 1
+    assert [m["tool"] for m in sink].count("JIRA_CREATE_ISSUE") == 1
+    issue = next(m for m in sink if m["tool"] == "JIRA_CREATE_ISSUE")
+    assert by_toolkit["jira"]["result"]["issue_key"] == issue["external_id"] == "OPS-1"
+    slack = next(m for m in sink if m["tool"] == "SLACK_SEND_MESSAGE")
+    assert by_toolkit["slack"]["result"]["ts"] == slack["external_id"]
+    assert "checkout" in slack["arguments"]["text"]
+    assert by_toolkit["slack"]["result"]["summary_source"] == "template"
+
+
+async def test_escalation_and_resolution_follow_the_first_message(
+    database_url: str, pool: asyncpg.Pool
+) -> None:
+    async with run_agent(agent_settings(database_url)):
+        alert_id, _ = await open_alert(pool, severity="high")
+        await eventually(lambda: _all_delivered(pool, alert_id, 2))
+        await add_event(pool, alert_id, "escalated", "critical")
+        # Escalated to critical: Slack and Jira follow up, and PagerDuty now pages.
+        await eventually(lambda: _all_delivered(pool, alert_id, 5))
+        await add_event(pool, alert_id, "resolved", "critical")
+        done = await eventually(lambda: _all_delivered(pool, alert_id, 8))
+
+    sink = await _sink(pool)
+    slack = [m for m in sink if m["toolkit"] == "slack"]
+    parent_ts = slack[0]["external_id"]
+    assert slack[0]["thread_ref"] is None
+    assert [m["thread_ref"] for m in slack[1:]] == [parent_ts, parent_ts]
+    assert slack[1]["arguments"].get("reply_broadcast") is True
+
+    jira = [m for m in sink if m["toolkit"] == "jira"]
+    assert [m["tool"] for m in jira] == [
+        "JIRA_CREATE_ISSUE", "JIRA_ADD_COMMENT", "JIRA_ADD_COMMENT", "JIRA_TRANSITION_ISSUE",
+    ]  # fmt: skip
+    assert {m["thread_ref"] for m in jira} == {"OPS-1"}
+    assert (
+        await pool.fetchval("SELECT status FROM sink_jira_issues WHERE issue_key = 'OPS-1'")
+        == "Done"
+    )
+
+    pagerduty = [m for m in sink if m["toolkit"] == "pagerduty"]
+    assert [m["tool"] for m in pagerduty] == [
+        "PAGERDUTY_CREATE_INCIDENT_RECORD", "PAGERDUTY_UPDATE_INCIDENT_BY_ID",
+    ]  # fmt: skip
+    assert {m["thread_ref"] for m in pagerduty} == {"default/checkout/error_spike"}
+    assert pagerduty[1]["arguments"]["incident__status"] == "resolved"
+    incident = await pool.fetchrow("SELECT status, dedup_key FROM sink_pagerduty_incidents")
+    assert incident is not None
+    assert incident["status"] == "resolved"
+
+    threads = await pool.fetch("SELECT destination, thread_ref FROM delivery_threads ORDER BY 1")
+    assert {r["destination"]: r["thread_ref"] for r in threads} == {
+        "jira-ops": "OPS-1",
+        "pagerduty-oncall": "default/checkout/error_spike",
+        "slack-incidents": parent_ts,
+    }
+    assert all(d["attempts"] == 1 for d in done)
