@@ -35,7 +35,7 @@ class InvalidAlertError(AlertStoreError, ValueError):
     """The detection or recovery is malformed (bad window, unknown type, ...)."""
 
 
-_TRANSIENT_POSTGRES = (
+_TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.TransactionRollbackError,  # 40001 serialization, 40P01 deadlock
     asyncpg.exceptions.PostgresConnectionError,  # 08xxx: the connection broke
     asyncpg.exceptions.OperatorInterventionError,  # 57xxx: terminated, shutting down, canceled
@@ -43,12 +43,14 @@ _TRANSIENT_POSTGRES = (
     asyncpg.exceptions.LockNotAvailableError,  # 55P03
     # Only reachable if a writer bypassed the fingerprint lock; a retry re-decides and merges.
     asyncpg.exceptions.UniqueViolationError,
+    OSError,  # refused, reset, unreachable
+    TimeoutError,  # pool acquire or statement timeout
 )
 
 
 def is_transient(exc: BaseException) -> bool:
     """True for failures of the database or the network, not of the request."""
-    if isinstance(exc, _TRANSIENT_POSTGRES | OSError | TimeoutError):
+    if isinstance(exc, _TRANSIENT):
         return True
     if isinstance(exc, asyncpg.exceptions.InterfaceError):
         # e.g. "connection is closed" / "pool is closing": the client side lost the link.

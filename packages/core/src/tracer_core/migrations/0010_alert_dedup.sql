@@ -43,6 +43,35 @@ AS $$
            OR window_start = alert.window_start
 $$;
 
+-- Start a decision: serialise on the fingerprint, then look for this report's receipt (a
+-- retry of a report that already committed). Returns the receipt, or NULL.
+CREATE FUNCTION tracer_begin_decision(p_fingerprint text, p_report_id uuid)
+RETURNS alert_reports
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    v_receipt alert_reports;
+BEGIN
+    PERFORM tracer_lock_fingerprint(p_fingerprint);
+    SELECT * INTO v_receipt FROM alert_reports r WHERE r.report_id = p_report_id;
+    RETURN v_receipt;
+END;
+$$;
+
+-- Finish a decision: its outbox event (when there is news to send) and its receipt.
+CREATE FUNCTION tracer_finish_decision(
+    p_report_id uuid, p_alert_id bigint, p_decision text, p_now timestamptz
+) RETURNS void
+LANGUAGE sql VOLATILE
+AS $$
+    INSERT INTO alert_events (alert_id, kind, severity, created_at)
+    SELECT a.id, p_decision, a.severity, p_now FROM alerts a
+    WHERE a.id = p_alert_id AND p_decision IN ('opened', 'escalated', 'reopened', 'resolved');
+
+    INSERT INTO alert_reports (report_id, alert_id, decision, created_at)
+    VALUES (p_report_id, p_alert_id, p_decision, p_now);
+$$;
+
 -- A detection: open, merge into, escalate or reopen the alert for its fingerprint.
 CREATE FUNCTION tracer_report_alert(
     p_report_id uuid,
@@ -62,6 +91,7 @@ CREATE FUNCTION tracer_report_alert(
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
+    v_receipt  alert_reports;
     v_now      timestamptz;
     v_alert    alerts%ROWTYPE;
     v_decision text;
@@ -69,12 +99,9 @@ DECLARE
     v_rank     integer := tracer_severity_rank(p_severity);
     v_target   bigint;
 BEGIN
-    PERFORM tracer_lock_fingerprint(p_fingerprint);
-
-    SELECT r.decision, r.alert_id INTO v_decision, v_id
-        FROM alert_reports r WHERE r.report_id = p_report_id;
-    IF FOUND THEN
-        RETURN QUERY SELECT v_decision, v_id;
+    v_receipt := tracer_begin_decision(p_fingerprint, p_report_id);
+    IF v_receipt.report_id IS NOT NULL THEN
+        RETURN QUERY SELECT v_receipt.decision, v_receipt.alert_id;
         RETURN;
     END IF;
 
@@ -151,13 +178,7 @@ BEGIN
         RETURNING a.id INTO v_id;
     END IF;
 
-    IF v_decision IN ('opened', 'escalated', 'reopened') THEN
-        INSERT INTO alert_events (alert_id, kind, severity, created_at)
-        SELECT v_id, v_decision, a.severity, v_now FROM alerts a WHERE a.id = v_id;
-    END IF;
-
-    INSERT INTO alert_reports (report_id, alert_id, decision, created_at)
-    VALUES (p_report_id, v_id, v_decision, v_now);
+    PERFORM tracer_finish_decision(p_report_id, v_id, v_decision, v_now);
 
     RETURN QUERY SELECT v_decision, v_id;
 END;
@@ -173,17 +194,15 @@ CREATE FUNCTION tracer_recover_alert(
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
+    v_receipt  alert_reports;
     v_now      timestamptz;
     v_alert    alerts%ROWTYPE;
     v_decision text;
     v_id       bigint;
 BEGIN
-    PERFORM tracer_lock_fingerprint(p_fingerprint);
-
-    SELECT r.decision, r.alert_id INTO v_decision, v_id
-        FROM alert_reports r WHERE r.report_id = p_report_id;
-    IF FOUND THEN
-        RETURN QUERY SELECT v_decision, v_id;
+    v_receipt := tracer_begin_decision(p_fingerprint, p_report_id);
+    IF v_receipt.report_id IS NOT NULL THEN
+        RETURN QUERY SELECT v_receipt.decision, v_receipt.alert_id;
         RETURN;
     END IF;
 
@@ -206,12 +225,9 @@ BEGIN
                            ELSE a.details || jsonb_build_object('recovery', p_details) END
         WHERE a.id = v_alert.id
         RETURNING a.id INTO v_id;
-        INSERT INTO alert_events (alert_id, kind, severity, created_at)
-        VALUES (v_id, 'resolved', v_alert.severity, v_now);
     END IF;
 
-    INSERT INTO alert_reports (report_id, alert_id, decision, created_at)
-    VALUES (p_report_id, v_id, v_decision, v_now);
+    PERFORM tracer_finish_decision(p_report_id, v_id, v_decision, v_now);
 
     RETURN QUERY SELECT v_decision, v_id;
 END;
