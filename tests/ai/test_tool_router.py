@@ -219,6 +219,8 @@ async def test_local_router_points_everyone_at_the_sink() -> None:
     assert await router.connection_status(request.id) is ConnectionStatus.ACTIVE
     with pytest.raises(ToolRouterNotFound):
         await router.connection_status("ca_elsewhere")
+    await router.disconnect(request.id)
+    assert await router.connection_status(request.id) is ConnectionStatus.INACTIVE
     with pytest.raises(ToolRouterConfigError):
         await router.authorize("org", "github")
 

@@ -354,6 +354,7 @@ class LocalToolRouter:
     headers: Mapping[str, str] = field(default_factory=dict)
     toolkits: tuple[str, ...] = DEFAULT_TOOLKITS
     _connections: dict[str, tuple[str, str]] = field(default_factory=dict)
+    _disconnected: set[str] = field(default_factory=set)
 
     async def session(self, user_id: str) -> ToolSession:
         if not user_id:
@@ -383,12 +384,16 @@ class LocalToolRouter:
         return ConnectionRequest(connection_id, redirect, ConnectionStatus.ACTIVE, toolkit, user_id)
 
     async def connection_status(self, connection_id: str) -> ConnectionStatus:
+        """Local connections need no OAuth: ACTIVE until disconnected (also after a restart)."""
+        if connection_id in self._disconnected:
+            return ConnectionStatus.INACTIVE
         if connection_id in self._connections or connection_id.startswith("local_"):
             return ConnectionStatus.ACTIVE
         raise ToolRouterNotFound(f"unknown local connection {connection_id!r}", status_code=404)
 
     async def disconnect(self, connection_id: str) -> None:
         self._connections.pop(connection_id, None)
+        self._disconnected.add(connection_id)
 
     def invalidate(self, user_id: str) -> None:
         return None
