@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tracer.commands import bench, migrate, serve, up
+from tracer.commands import bench, keys, migrate, serve, up
 
 app = typer.Typer(
     name="tracer",
@@ -17,6 +17,7 @@ app.command("migrate")(migrate.migrate_command)
 app.command("processor")(serve.processor)
 app.command("agent")(serve.agent)
 app.command("bench")(bench.bench)
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:

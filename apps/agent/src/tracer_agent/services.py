@@ -16,6 +16,7 @@ import httpx2
 from mcp.server.mcpserver import MCPServer
 from prometheus_client import CollectorRegistry
 
+from tracer_agent.chat.engine import ChatEngine
 from tracer_agent.delivery.backoff import Backoff
 from tracer_agent.delivery.executor import DeliveryExecutor
 from tracer_agent.delivery.store import DeliveryStore
@@ -49,6 +50,7 @@ class AgentServices:
     summaries: SummaryCache
     sink_server: MCPServer[object]
     worker: DeliveryWorker | None
+    chat: ChatEngine | None
 
     @property
     def uses_composio(self) -> bool:
@@ -131,6 +133,18 @@ async def build_services(
             ),
             rng=random.Random(),
         )
+    chat: ChatEngine | None = None
+    if llm is not None:
+        chat = ChatEngine(
+            pool=pool,
+            llm=llm,
+            toolboxes=toolboxes,
+            max_steps=settings.chat_max_steps,
+            max_tokens=settings.chat_max_tokens,
+            token_budget=settings.chat_token_budget,
+            history_messages=settings.chat_history_messages,
+            tool_timeout_s=settings.tool_call_timeout_seconds,
+        )
     return AgentServices(
         settings=settings,
         pool=pool,
@@ -143,4 +157,5 @@ async def build_services(
         summaries=summaries,
         sink_server=sink_server,
         worker=worker,
+        chat=chat,
     )

@@ -58,6 +58,7 @@ class AgentSettings(BaseTracerSettings):
 
     chat_max_steps: int = Field(default=6, ge=1, le=50)
     chat_max_tokens: int = Field(default=1200, ge=64, le=32000)
+    chat_token_budget: int = Field(default=40000, ge=1000, le=2_000_000)
     chat_history_messages: int = Field(default=30, ge=0, le=500)
 
     @field_validator("delivery_lease_seconds")
