@@ -73,3 +73,10 @@ class AlertStore(Protocol):
     async def list_alerts(
         self, *, status: AlertStatus | None, service: str | None, limit: int
     ) -> list[Alert]: ...
+
+
+class AlertSink(Protocol):
+    """Where the detection path hands its decisions: must never block and never raise
+    (the buffered writer over an `AlertStore` is the production implementation)."""
+
+    def submit(self, item: AlertCandidate | Recovery) -> None: ...

@@ -1,38 +1,133 @@
-"""The processor's ASGI app: routes and the lifespan that owns the database pool."""
+"""The processor's ASGI app: routes, and the lifespan that owns the pool, the alert writer,
+the detection pipeline and its clock tick."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
+from tracer_core.clock import Clock, SystemClock
 from tracer_core.db import create_pool
 from tracer_core.health import health_routes
+from tracer_core.ids import instance_id
+from tracer_processor.alert_writer import AlertWriter
+from tracer_processor.auth import KeyVerifier
+from tracer_processor.batch import IngestLimits
+from tracer_processor.buckets import BucketConfig
+from tracer_processor.metrics import ProcessorMetrics, WriterCollector
+from tracer_processor.pipeline import Pipeline
+from tracer_processor.routes import api_routes
+from tracer_processor.scoring import DetectorConfig
 from tracer_processor.settings import ProcessorSettings
+from tracer_processor.store import PostgresAlertStore
+
+log = logging.getLogger(__name__)
+WRITER_FLUSH_SECONDS = 5.0
 
 
-def create_app(settings: ProcessorSettings) -> Starlette:
+def detector_config(settings: ProcessorSettings) -> DetectorConfig:
+    return DetectorConfig(
+        bucket_seconds=settings.bucket_seconds,
+        window_buckets=settings.window_seconds // settings.bucket_seconds,
+        warmup_buckets=settings.warmup_buckets,
+        z_threshold=settings.z_threshold,
+        min_count=settings.min_count,
+        min_errors=settings.min_errors,
+        confirm_buckets=settings.confirm_buckets,
+        resolve_buckets=settings.resolve_buckets,
+        silence_buckets=settings.silence_buckets,
+        adopt_buckets=settings.adopt_buckets,
+        traffic_spike=settings.traffic_spike_alerts,
+    )
+
+
+def bucket_config(settings: ProcessorSettings, detector: DetectorConfig) -> BucketConfig:
+    return BucketConfig(
+        bucket_seconds=settings.bucket_seconds,
+        allowed_lateness=settings.allowed_lateness_seconds,
+        max_future=settings.max_future_seconds,
+        live_horizon=settings.live_horizon_seconds,
+        skip_gap_after=2 * detector.window_buckets + detector.critical_silence_buckets + 2,
+    )
+
+
+def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> Starlette:
     if not settings.database_url:
         raise ValueError("create_app needs a resolved database_url")
     database_url = settings.database_url
+    clock = clock or SystemClock()
     registry = CollectorRegistry()
+    metrics = ProcessorMetrics(registry)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.pool = await create_pool(
+        pool = await create_pool(
             database_url,
             min_size=settings.db_pool_min_size,
             max_size=settings.db_pool_max_size,
             application_name="tracer-processor",
         )
+        processor_id = settings.processor_id or instance_id("processor")
+        store = PostgresAlertStore(pool, processor_id=processor_id)
+        writer = AlertWriter(
+            store, max_buffer=settings.writer_max_buffer, on_result=metrics.count_decision
+        )
+        registry.register(WriterCollector(writer))
+        detector = detector_config(settings)
+        pipeline = Pipeline(
+            buckets=bucket_config(settings, detector),
+            detector=detector,
+            sink=writer,
+            clock=clock,
+            metrics=metrics,
+            max_services=settings.max_services,
+            service_idle_ttl=settings.service_idle_ttl_seconds,
+        )
+        app.state.pool = pool
+        app.state.store = store
+        app.state.writer = writer
+        app.state.pipeline = pipeline
+        if settings.require_ingest_key:
+            app.state.keys = KeyVerifier(
+                pool, clock=clock, cache_seconds=settings.api_key_cache_seconds
+            )
+        await writer.start()
+        ticker = asyncio.create_task(_tick(pipeline, settings.tick_seconds), name="tick")
+        log.info("processor %s ready (buckets of %s s)", processor_id, settings.bucket_seconds)
         try:
             yield
         finally:
-            await app.state.pool.close()
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            await writer.stop(timeout=WRITER_FLUSH_SECONDS)
+            await pool.close()
 
-    app = Starlette(routes=health_routes(registry), lifespan=lifespan)
+    app = Starlette(routes=[*health_routes(registry), *api_routes()], lifespan=lifespan)
     app.state.settings = settings
     app.state.registry = registry
+    app.state.metrics = metrics
+    app.state.clock = clock
+    app.state.keys = None
+    app.state.limits = IngestLimits(
+        max_records=settings.max_records_per_request,
+        max_event_age_seconds=settings.max_event_age_seconds,
+        max_future_seconds=settings.max_future_seconds,
+    )
     return app
+
+
+async def _tick(pipeline: Pipeline, interval: float) -> None:
+    """The processor's clock: closes buckets of silent live services, flushes idle replays."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            pipeline.tick()
+        except Exception:  # a bug here must not stop the clock for good
+            log.exception("pipeline tick failed")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from tracer_core.settings import BaseTracerSettings
 
@@ -13,3 +13,51 @@ class ProcessorSettings(BaseTracerSettings):
     processor_id: str | None = Field(
         default=None, description="Replica identity recorded on alerts; generated when unset."
     )
+
+    # Ingest limits: a request beyond them is refused whole (413), a record beyond them alone.
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    max_records_per_request: int = Field(default=100_000, ge=1, le=10_000_000)
+    max_services: int = Field(default=50_000, ge=1, le=10_000_000)
+    max_event_age_seconds: float = Field(default=7 * 86_400, gt=0)
+    max_future_seconds: float = Field(default=30.0, ge=0, le=3600)
+    require_ingest_key: bool = Field(
+        default=False,
+        description="Require `Authorization: Bearer <key>` (role ingest or admin) on ingest "
+        "and a valid key of any role on the read endpoints.",
+    )
+    api_key_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
+
+    # Event time.
+    bucket_seconds: int = Field(default=10, ge=1, le=3600)
+    allowed_lateness_seconds: float = Field(default=10.0, ge=0, le=3600)
+    live_horizon_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="A service whose newest event is this close to the processor clock is "
+        "live: its buckets then close on the clock, so silence is noticed.",
+    )
+    tick_seconds: float = Field(default=1.0, gt=0, le=60)
+    service_idle_ttl_seconds: float = Field(default=86_400.0, gt=0)
+
+    # Detection.
+    window_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
+    warmup_buckets: int = Field(default=30, ge=1)
+    z_threshold: float = Field(default=4.0, gt=0, le=100)
+    min_count: int = Field(default=20, ge=1, description="Records a bucket needs to be judged.")
+    min_errors: int = Field(default=5, ge=1)
+    confirm_buckets: int = Field(default=2, ge=1, le=100)
+    resolve_buckets: int = Field(default=6, ge=1, le=1000)
+    silence_buckets: int = Field(default=3, ge=1, le=1000)
+    adopt_buckets: int = Field(default=60, ge=1)
+    traffic_spike_alerts: bool = False
+
+    writer_max_buffer: int = Field(default=10_000, ge=1, le=10_000_000)
+
+    @model_validator(mode="after")
+    def _window_holds_warmup(self) -> ProcessorSettings:
+        if self.window_seconds // self.bucket_seconds < self.warmup_buckets:
+            raise ValueError(
+                "window_seconds / bucket_seconds must be at least warmup_buckets "
+                f"({self.window_seconds} / {self.bucket_seconds} < {self.warmup_buckets})"
+            )
+        return self

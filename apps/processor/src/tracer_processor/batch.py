@@ -1,0 +1,124 @@
+"""The decoded form of one ingest request: valid records column by column, plus the errors.
+
+Both decoders (JSON/NDJSON in `records`, OTLP in `otlp`) produce a `LogBatch`; the aggregator
+consumes its columns with numpy, so no per-record objects survive decoding.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import numpy.typing as npt
+
+MAX_ERRORS_LISTED = 100  # a response lists at most this many record errors
+
+
+@dataclass(frozen=True, slots=True)
+class RecordError:
+    index: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class IngestLimits:
+    max_records: int = 100_000
+    max_event_age_seconds: float = 7 * 86_400
+    max_future_seconds: float = 30.0
+
+
+class BatchRejectedError(Exception):
+    """The request as a whole cannot be read (answered 400, or 413 when `too_large`)."""
+
+    def __init__(self, message: str, *, too_large: bool = False) -> None:
+        super().__init__(message)
+        self.too_large = too_large
+
+
+@dataclass(slots=True)
+class LogBatch:
+    """Valid records of one request. `durations` is -1.0 where a record had none."""
+
+    timestamps: npt.NDArray[np.float64]  # epoch seconds
+    projects: list[str]
+    services: list[str]
+    is_error: npt.NDArray[np.bool_]
+    durations: npt.NDArray[np.float64]
+    messages: list[str]
+    received: int = 0  # records in the request, good and bad
+    origin: npt.NDArray[np.intp] | None = None  # index in the request of each row (None: same)
+    errors: list[RecordError] = field(default_factory=list)
+    rejected: int = 0  # may exceed len(errors), which is capped
+
+    @property
+    def size(self) -> int:
+        return len(self.services)
+
+    def index_of(self, row: int) -> int:
+        return row if self.origin is None else int(self.origin[row])
+
+    def reject(self, index: int, message: str) -> None:
+        self.rejected += 1
+        if len(self.errors) < MAX_ERRORS_LISTED:
+            self.errors.append(RecordError(index, message))
+
+    def keep(self, mask: npt.NDArray[np.bool_]) -> None:
+        """Drop the records where `mask` is False (already reported through `reject`)."""
+        where = np.flatnonzero(mask)
+        self.origin = where if self.origin is None else self.origin[where]
+        self.timestamps = self.timestamps[where]
+        self.is_error = self.is_error[where]
+        self.durations = self.durations[where]
+        self.projects = [self.projects[i] for i in where]
+        self.services = [self.services[i] for i in where]
+        self.messages = [self.messages[i] for i in where]
+
+
+def empty_batch(received: int = 0) -> LogBatch:
+    return LogBatch(
+        timestamps=np.empty(0, np.float64),
+        projects=[],
+        services=[],
+        is_error=np.empty(0, np.bool_),
+        durations=np.empty(0, np.float64),
+        messages=[],
+        received=received,
+    )
+
+
+def _describe(epoch_seconds: float) -> str:
+    if not math.isfinite(epoch_seconds) or abs(epoch_seconds) > 253_402_300_799:
+        return "a timestamp outside years 1-9999"
+    when = datetime.fromtimestamp(epoch_seconds, UTC)
+    return when.isoformat().replace("+00:00", "Z")
+
+
+def check_time_range(batch: LogBatch, *, now: float, limits: IngestLimits) -> None:
+    """Reject records too old or too far ahead of the processor clock (vectorised).
+
+    Too old protects the per-service state from decades of empty buckets (a common cause:
+    epoch seconds sent where milliseconds are expected); too far ahead protects a live
+    service's watermark from one client with a wrong clock.
+    """
+    ts = batch.timestamps
+    oldest = now - limits.max_event_age_seconds
+    newest = now + limits.max_future_seconds
+    good = (ts >= oldest) & (ts <= newest)
+    if bool(good.all()):
+        return
+    for position in np.flatnonzero(~good):
+        value = float(ts[position])
+        if value < oldest:
+            reason = (
+                f"timestamp {_describe(value)} is more than "
+                f"{limits.max_event_age_seconds:g} s old (epoch timestamps are milliseconds)"
+            )
+        else:
+            reason = (
+                f"timestamp {_describe(value)} is more than {limits.max_future_seconds:g} s "
+                "ahead of the processor clock; check the sender's clock"
+            )
+        batch.reject(batch.index_of(int(position)), reason)
+    batch.keep(good)

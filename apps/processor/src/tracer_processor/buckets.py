@@ -1,0 +1,329 @@
+"""Per-service event-time buckets, the watermark, and when a bucket closes.
+
+Each service has a small ring of open buckets (counts, errors, a latency histogram), all
+services side by side in numpy arrays, so a batch of records is folded in with a few
+vectorised operations. A bucket closes when the service's watermark passes its end:
+
+* event time: the newest timestamp seen for the service minus the allowed lateness, so a
+  replay of hours-old logs closes buckets exactly as the live stream did;
+* the clock, for a *live* service (its newest event is within `live_horizon` of the
+  processor clock): `now - lateness`, so a service that falls silent still closes (empty)
+  buckets and the detector sees the silence;
+* an idle replay (no records for a while) closes every bucket before its newest record.
+
+A record for a bucket that has already closed is late: counted, never folded in. Gaps
+longer than the detector can remember are skipped in one step rather than bucket by bucket.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from tracer_processor.batch import LogBatch
+from tracer_processor.histogram import BINS, bin_index
+from tracer_processor.templates import ErrorSamples
+
+IntArray = npt.NDArray[np.int64]
+SlotArray = npt.NDArray[np.intp]
+_NEVER = -1.0e18  # "no event yet", finite on purpose
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedBuckets:
+    """Bucket `bucket` (event time [bucket * size, (bucket + 1) * size)) of several services."""
+
+    bucket: int
+    slots: SlotArray
+    counts: IntArray
+    errors: IntArray
+    histograms: npt.NDArray[np.uint32]  # (len(slots), BINS)
+    first: npt.NDArray[np.bool_]  # the service's first bucket (likely partial)
+    samples: dict[int, ErrorSamples] = field(default_factory=dict)  # slot -> error sample
+
+
+@dataclass(frozen=True, slots=True)
+class BucketConfig:
+    bucket_seconds: int = 10
+    allowed_lateness: float = 10.0
+    max_future: float = 30.0
+    live_horizon: float = 120.0
+    skip_gap_after: int = 400  # empty buckets processed one by one before a gap is skipped
+
+    @property
+    def ring(self) -> int:
+        """Open buckets a service can hold: lateness behind, max_future ahead, plus slack."""
+        span = self.allowed_lateness + self.max_future
+        return math.ceil(span / self.bucket_seconds) + 2
+
+    @property
+    def idle_flush(self) -> float:
+        return self.allowed_lateness + self.bucket_seconds
+
+
+ClosedHandler = Callable[[ClosedBuckets], None]
+SkipHandler = Callable[[SlotArray, IntArray], None]  # slots, empty buckets skipped
+
+
+class BucketAggregator:
+    def __init__(
+        self, config: BucketConfig, *, on_close: ClosedHandler, on_skip: SkipHandler
+    ) -> None:
+        self.config = config
+        self._on_close = on_close
+        self._on_skip = on_skip
+        self._k = config.ring
+        self._capacity = 0
+        self.started = np.zeros(0, np.bool_)
+        self.live = np.zeros(0, np.bool_)
+        self.open_base = np.zeros(0, np.int64)  # oldest open bucket = next to close
+        self.first_bucket = np.zeros(0, np.int64)
+        self.max_ts = np.zeros(0, np.float64)
+        self.last_arrival = np.zeros(0, np.float64)  # processor clock
+        self._counts = np.zeros((0, self._k), np.int64)
+        self._errors = np.zeros((0, self._k), np.int64)
+        self._hist = np.zeros((0, self._k, BINS), np.uint32)
+        self._samples: dict[int, dict[int, ErrorSamples]] = {}  # bucket -> slot -> sample
+        self.buckets_closed = 0
+
+    # -- capacity and lifecycle -------------------------------------------------------------
+
+    def ensure_capacity(self, needed: int) -> None:
+        if needed <= self._capacity:
+            return
+        size = max(needed, self._capacity * 2, 64)
+        grow = size - self._capacity
+
+        def extend(array: npt.NDArray[np.generic], fill: float) -> npt.NDArray[np.generic]:
+            pad = np.full((grow, *array.shape[1:]), fill, array.dtype)
+            return np.concatenate([array, pad])
+
+        self.started = extend(self.started, False)  # type: ignore[assignment]
+        self.live = extend(self.live, False)  # type: ignore[assignment]
+        self.open_base = extend(self.open_base, 0)  # type: ignore[assignment]
+        self.first_bucket = extend(self.first_bucket, 0)  # type: ignore[assignment]
+        self.max_ts = extend(self.max_ts, _NEVER)  # type: ignore[assignment]
+        self.last_arrival = extend(self.last_arrival, _NEVER)  # type: ignore[assignment]
+        self._counts = extend(self._counts, 0)  # type: ignore[assignment]
+        self._errors = extend(self._errors, 0)  # type: ignore[assignment]
+        self._hist = extend(self._hist, 0)  # type: ignore[assignment]
+        self._capacity = size
+
+    def reset(self, slots: SlotArray) -> None:
+        """Forget everything about `slots` (evicted services; their slots get reused)."""
+        self.started[slots] = False
+        self.live[slots] = False
+        self.max_ts[slots] = _NEVER
+        self.last_arrival[slots] = _NEVER
+        self._counts[slots] = 0
+        self._errors[slots] = 0
+        self._hist[slots] = 0
+        gone = set(slots.tolist())
+        for bucket in list(self._samples):
+            by_slot = self._samples[bucket]
+            for slot in gone.intersection(by_slot):
+                del by_slot[slot]
+            if not by_slot:
+                del self._samples[bucket]
+
+    def bytes_per_service(self) -> int:
+        arrays = (self._counts, self._errors, self._hist, self.open_base, self.max_ts)
+        per_row = sum(a.itemsize * (a.size // max(self._capacity, 1)) for a in arrays)
+        return int(per_row + 4 * 8)
+
+    # -- ingest -----------------------------------------------------------------------------
+
+    def add(self, batch: LogBatch, slots: SlotArray, now: float) -> int:
+        """Fold a batch in; returns how many records were late (dropped, counted)."""
+        if batch.size == 0:
+            return 0
+        size = self.config.bucket_seconds
+        ts = batch.timestamps
+        buckets = np.floor(ts / size).astype(np.int64)
+        touched, inverse = np.unique(slots, return_inverse=True)
+        newest = np.full(touched.size, _NEVER)
+        np.maximum.at(newest, inverse, ts)
+        fresh = ~self.started[touched]
+        if fresh.any():
+            oldest = np.full(touched.size, -_NEVER)
+            np.minimum.at(oldest, inverse, ts)
+            new_slots = touched[fresh]
+            lateness = self.config.allowed_lateness
+            self.open_base[new_slots] = np.floor((oldest[fresh] - lateness) / size)
+            self.first_bucket[new_slots] = np.floor(oldest[fresh] / size)
+            self.started[new_slots] = True
+        self.max_ts[touched] = np.maximum(self.max_ts[touched], newest)
+        self.last_arrival[touched] = now
+        self.live[touched] |= self.max_ts[touched] >= now - self.config.live_horizon
+
+        late = buckets < self.open_base[slots]
+        late_count = int(late.sum())
+        if late_count:
+            keep = np.flatnonzero(~late)
+            self._fold(batch, slots[keep], buckets[keep], keep)
+        else:
+            self._fold(batch, slots, buckets, None)
+        self._close_until(touched, self._watermark_targets(touched, now))
+        return late_count
+
+    def _fold(
+        self,
+        batch: LogBatch,
+        slots: SlotArray,
+        buckets: IntArray,
+        keep: npt.NDArray[np.intp] | None,
+    ) -> None:
+        if slots.size == 0:
+            return
+        is_error = batch.is_error if keep is None else batch.is_error[keep]
+        durations = batch.durations if keep is None else batch.durations[keep]
+        capacity = self._capacity
+        lowest = int(buckets.min())
+        keys = (buckets - lowest) * capacity + slots
+        pairs, inverse = np.unique(keys, return_inverse=True)
+        pair_bucket = pairs // capacity + lowest
+        pair_slot = (pairs % capacity).astype(np.intp)
+        count = np.bincount(inverse, minlength=pairs.size)
+        errors = np.bincount(inverse, weights=is_error, minlength=pairs.size).astype(np.int64)
+        timed = durations >= 0
+        hist = np.bincount(
+            inverse[timed] * BINS + bin_index(durations[timed]), minlength=pairs.size * BINS
+        ).reshape(pairs.size, BINS)
+        self.first_bucket[pair_slot] = np.minimum(self.first_bucket[pair_slot], pair_bucket)
+        if errors.any():
+            self._sample_errors(batch, slots, buckets, keep, is_error)
+
+        pending = np.arange(pairs.size)
+        while pending.size:
+            fits = pair_bucket[pending] < self.open_base[pair_slot[pending]] + self._k
+            now_in = pending[fits]
+            if now_in.size:
+                rows = pair_slot[now_in]
+                positions = pair_bucket[now_in] % self._k
+                self._counts[rows, positions] += count[now_in]
+                self._errors[rows, positions] += errors[now_in]
+                self._hist[rows, positions] += hist[now_in].astype(np.uint32)
+            pending = pending[~fits]
+            if pending.size:
+                # A batch reaching further ahead than the ring: close the oldest buckets of
+                # those services first (pairs are in bucket order, so theirs are all folded).
+                ahead_slots, first_index = np.unique(pair_slot[pending], return_index=True)
+                targets = pair_bucket[pending][first_index] - self._k + 1
+                self._close_until(ahead_slots, targets)
+
+    def _sample_errors(
+        self,
+        batch: LogBatch,
+        slots: SlotArray,
+        buckets: IntArray,
+        keep: npt.NDArray[np.intp] | None,
+        is_error: npt.NDArray[np.bool_],
+    ) -> None:
+        messages = batch.messages
+        samples = self._samples
+        for position in np.flatnonzero(is_error).tolist():
+            slot = int(slots[position])
+            bucket = int(buckets[position])
+            by_slot = samples.get(bucket)
+            if by_slot is None:
+                by_slot = samples[bucket] = {}
+            sample = by_slot.get(slot)
+            if sample is None:
+                sample = by_slot[slot] = ErrorSamples()
+            elif sample.full:
+                continue
+            sample.add(messages[position if keep is None else int(keep[position])])
+
+    # -- closing ----------------------------------------------------------------------------
+
+    def _watermark_targets(self, slots: SlotArray, now: float) -> IntArray:
+        """First bucket that stays open for each slot under its current watermark."""
+        clock = np.where(self.live[slots], now, self.max_ts[slots])
+        mark = clock - self.config.allowed_lateness
+        return np.floor(mark / self.config.bucket_seconds).astype(np.int64)
+
+    def tick(self, now: float) -> None:
+        """Clock-driven closing: silent live services, and replays that went idle."""
+        active = np.flatnonzero(self.started)
+        if active.size == 0:
+            return
+        targets = self._watermark_targets(active, now)
+        idle = ~self.live[active] & (now - self.last_arrival[active] >= self.config.idle_flush)
+        if idle.any():
+            newest_bucket = np.floor(self.max_ts[active] / self.config.bucket_seconds)
+            targets = np.where(idle, newest_bucket.astype(np.int64), targets)
+        self._close_until(active, targets)
+
+    def _close_until(self, slots: SlotArray, targets: IntArray) -> None:
+        """Close every open bucket before `targets[i]` for `slots[i]`, oldest first."""
+        need = targets > self.open_base[slots]
+        if not need.any():
+            return
+        slots, targets = slots[need], targets[need]
+        gap = targets - self.open_base[slots]
+        skip_after = self._k + self.config.skip_gap_after
+        long_gap = gap > skip_after
+        skipped_slots = slots[long_gap]
+        skip_to = targets[long_gap]
+        if skipped_slots.size:
+            targets = targets.copy()
+            targets[long_gap] = self.open_base[skipped_slots] + skip_after
+        while slots.size:
+            base = self.open_base[slots]
+            bucket = int(base.min())
+            self._emit(bucket, slots[base == bucket])
+            open_ = self.open_base[slots] < targets
+            if not open_.all():
+                slots, targets = slots[open_], targets[open_]
+        if skipped_slots.size:
+            # Only empty buckets remain (the ring was drained above): skip them at once.
+            self._on_skip(skipped_slots, skip_to - self.open_base[skipped_slots])
+            self.open_base[skipped_slots] = skip_to
+
+    def _emit(self, bucket: int, slots: SlotArray) -> None:
+        position = bucket % self._k
+        counts = self._counts[slots, position]
+        errors = self._errors[slots, position]
+        hist = self._hist[slots, position]
+        self._counts[slots, position] = 0
+        self._errors[slots, position] = 0
+        self._hist[slots, position] = 0
+        self.open_base[slots] = bucket + 1
+        self.buckets_closed += int(slots.size)
+        samples: dict[int, ErrorSamples] = {}
+        by_slot = self._samples.get(bucket)
+        if by_slot:
+            if len(by_slot) <= slots.size:
+                chosen = set(slots.tolist()).intersection(by_slot)
+            else:
+                chosen = set(by_slot).intersection(slots.tolist())
+            samples = {slot: by_slot.pop(slot) for slot in chosen}
+            if not by_slot:
+                del self._samples[bucket]
+        first_bucket = self.first_bucket[slots]
+        scored = bucket >= first_bucket
+        if not scored.all():  # before a service's first record: nothing to say yet
+            slots, counts, errors, hist = (
+                slots[scored],
+                counts[scored],
+                errors[scored],
+                hist[scored],
+            )
+            first_bucket = first_bucket[scored]
+            if slots.size == 0:
+                return
+        self._on_close(
+            ClosedBuckets(
+                bucket=bucket,
+                slots=slots,
+                counts=counts,
+                errors=errors,
+                histograms=hist,
+                first=first_bucket == bucket,
+                samples=samples,
+            )
+        )

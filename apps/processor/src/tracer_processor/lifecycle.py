@@ -1,0 +1,119 @@
+"""Per-service alert state: when an anomaly becomes an alert, is re-reported, and resolves.
+
+Kept as arrays (slot x alert type) so one bucket's decisions for every service are a few
+vectorised comparisons. An anomaly opens an alert once it has lasted `confirm_buckets`
+(at once when already high or critical, and service_down counts its silence itself); an
+open alert is re-reported when its severity rises and every `report_every` anomalous
+buckets; it resolves after `resolve_buckets` healthy buckets in a row. The store, not this
+state, decides what is new across replicas: this only decides what to tell it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from tracer_core.models import AlertType
+from tracer_processor.scoring import HIGH, DetectorConfig, Verdict
+
+ALERT_TYPES: tuple[AlertType, ...] = tuple(AlertType)
+TYPE_INDEX = {alert_type: index for index, alert_type in enumerate(ALERT_TYPES)}
+SlotArray = npt.NDArray[np.intp]
+
+
+@dataclass(frozen=True, slots=True)
+class Transitions:
+    """Positions (into the scored slots) that must be reported or recovered, per type."""
+
+    report: dict[AlertType, npt.NDArray[np.intp]]
+    recover: dict[AlertType, npt.NDArray[np.intp]]
+    incident_start: dict[AlertType, npt.NDArray[np.int64]]  # first anomalous bucket
+    anomalous_for: dict[AlertType, npt.NDArray[np.int64]]
+    healthy_for: dict[AlertType, npt.NDArray[np.int64]]
+
+
+class AlertLifecycle:
+    def __init__(self, config: DetectorConfig) -> None:
+        self.config = config
+        types = len(ALERT_TYPES)
+        self.open = np.zeros((0, types), np.bool_)
+        self.severity = np.zeros((0, types), np.int8)  # highest reported while open
+        self._anomalous = np.zeros((0, types), np.int64)
+        self._healthy = np.zeros((0, types), np.int64)
+        self._start = np.zeros((0, types), np.int64)
+        self._since_report = np.zeros((0, types), np.int64)
+
+    def ensure_capacity(self, capacity: int) -> None:
+        grow = capacity - self.open.shape[0]
+        if grow <= 0:
+            return
+        types = len(ALERT_TYPES)
+
+        def pad(array: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+            return np.concatenate([array, np.zeros((grow, types), array.dtype)])
+
+        self.open = pad(self.open)  # type: ignore[assignment]
+        self.severity = pad(self.severity)  # type: ignore[assignment]
+        self._anomalous = pad(self._anomalous)  # type: ignore[assignment]
+        self._healthy = pad(self._healthy)  # type: ignore[assignment]
+        self._start = pad(self._start)  # type: ignore[assignment]
+        self._since_report = pad(self._since_report)  # type: ignore[assignment]
+
+    def reset(self, slots: SlotArray) -> None:
+        for array in (
+            self.open,
+            self.severity,
+            self._anomalous,
+            self._healthy,
+            self._start,
+            self._since_report,
+        ):
+            array[slots] = 0
+
+    def has_open(self, slots: SlotArray) -> npt.NDArray[np.bool_]:
+        return np.asarray(self.open[slots].any(axis=1), np.bool_)
+
+    def step(
+        self, bucket: int, slots: SlotArray, verdicts: dict[AlertType, Verdict]
+    ) -> Transitions:
+        config = self.config
+        report: dict[AlertType, npt.NDArray[np.intp]] = {}
+        recover: dict[AlertType, npt.NDArray[np.intp]] = {}
+        starts: dict[AlertType, npt.NDArray[np.int64]] = {}
+        anomalous_for: dict[AlertType, npt.NDArray[np.int64]] = {}
+        healthy_for: dict[AlertType, npt.NDArray[np.int64]] = {}
+        for alert_type, verdict in verdicts.items():
+            column = TYPE_INDEX[alert_type]
+            anomalous = verdict.anomalous
+            healthy = verdict.healthy & ~anomalous
+            streak = np.where(anomalous, self._anomalous[slots, column] + 1, 0)
+            calm = self._healthy[slots, column]
+            calm = np.where(healthy, calm + 1, np.where(anomalous, 0, calm))
+            start = np.where(anomalous & (streak == 1), bucket, self._start[slots, column])
+            is_open = self.open[slots, column]
+            confirm = 1 if alert_type is AlertType.SERVICE_DOWN else config.confirm_buckets
+            opens = ~is_open & anomalous & ((streak >= confirm) | (verdict.severity >= HIGH))
+            ongoing = is_open & anomalous
+            since = np.where(ongoing, self._since_report[slots, column] + 1, 0)
+            reported = self.severity[slots, column]
+            escalates = ongoing & (verdict.severity > reported)
+            due = opens | escalates | (ongoing & (since >= config.report_every))
+            resolves = is_open & ~anomalous & (calm >= config.resolve_buckets)
+
+            self._anomalous[slots, column] = streak
+            self._healthy[slots, column] = calm
+            self._start[slots, column] = start
+            self._since_report[slots, column] = np.where(due, 0, since)
+            self.open[slots, column] = (is_open | opens) & ~resolves
+            self.severity[slots, column] = np.where(
+                opens, verdict.severity,
+                np.where(escalates, verdict.severity, np.where(resolves, 0, reported)),
+            )  # fmt: skip
+            report[alert_type] = np.flatnonzero(due)
+            recover[alert_type] = np.flatnonzero(resolves)
+            starts[alert_type] = start
+            anomalous_for[alert_type] = streak
+            healthy_for[alert_type] = calm
+        return Transitions(report, recover, starts, anomalous_for, healthy_for)

@@ -1,0 +1,234 @@
+"""The detection path, end to end: decoded batch -> buckets -> detector -> alert sink.
+
+Everything here is synchronous and runs on the event loop between requests: a batch is
+folded into the buckets, every bucket that closes is scored at once for all its services,
+and decisions go to the sink (the buffered writer), which never waits on the database.
+`tick()` is the clock: it closes the buckets of live services that went silent, flushes
+idle replays, and forgets services idle for longer than the TTL.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from tracer_core.clock import Clock
+from tracer_processor.alerting import AlertSink
+from tracer_processor.batch import LogBatch, RecordError
+from tracer_processor.buckets import BucketAggregator, BucketConfig, ClosedBuckets
+from tracer_processor.detector import BucketInput, Detector
+from tracer_processor.histogram import quantile
+from tracer_processor.lifecycle import ALERT_TYPES
+from tracer_processor.metrics import ProcessorMetrics
+from tracer_processor.registry import ServiceRegistry
+from tracer_processor.scoring import DetectorConfig
+
+log = logging.getLogger(__name__)
+_EVICTION_INTERVAL = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    accepted: int
+    rejected: int
+    late: int
+    errors: list[RecordError] = field(default_factory=list)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        buckets: BucketConfig,
+        detector: DetectorConfig,
+        sink: AlertSink,
+        clock: Clock,
+        metrics: ProcessorMetrics,
+        max_services: int,
+        service_idle_ttl: float = 86_400.0,
+    ) -> None:
+        if buckets.bucket_seconds != detector.bucket_seconds:
+            raise ValueError("buckets and detector disagree on bucket_seconds")
+        self.registry = ServiceRegistry(max_services)
+        self.detector = Detector(detector, self.registry.key)
+        self.buckets = BucketAggregator(
+            buckets, on_close=self._scored, on_skip=self.detector.skip_empty
+        )
+        self._sink = sink
+        self._clock = clock
+        self.metrics = metrics
+        self._ttl = service_idle_ttl
+        self._next_eviction = 0.0
+        self.detection_seconds: list[float] | None = None  # set to a list to record (bench)
+
+    # -- ingest -----------------------------------------------------------------------------
+
+    def ingest(self, batch: LogBatch, *, source: str = "json") -> IngestOutcome:
+        """Fold a decoded batch in (closing and scoring whatever buckets it completes)."""
+        now = self._clock.now().timestamp()
+        late = 0
+        if batch.size:
+            slots, created, refused = self.registry.lookup(batch.projects, batch.services)
+            if refused:
+                for row in refused:
+                    batch.reject(
+                        batch.index_of(row),
+                        f"too many services: this processor tracks at most "
+                        f"{self.registry.max_services}",
+                    )
+                keep = np.ones(batch.size, np.bool_)
+                keep[refused] = False
+                batch.keep(keep)
+                slots = slots[keep]
+            if created:
+                self._grow()
+            late = self.buckets.add(batch, slots, now)
+        accepted = batch.size
+        self.metrics.accepted.labels(source).inc(accepted)
+        self.metrics.rejected.labels(source).inc(batch.rejected)
+        if late:
+            self.metrics.late.inc(late)
+        return IngestOutcome(accepted, batch.rejected, late, batch.errors)
+
+    def _grow(self) -> None:
+        needed = self.registry.high_water
+        self.buckets.ensure_capacity(needed)
+        self.detector.ensure_capacity(self.buckets_capacity)
+        self.metrics.services.set(len(self.registry))
+
+    @property
+    def buckets_capacity(self) -> int:
+        return int(self.buckets.started.size)
+
+    # -- the clock --------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        now = self._clock.now().timestamp()
+        self.buckets.tick(now)
+        if now >= self._next_eviction:
+            self._next_eviction = now + _EVICTION_INTERVAL
+            self._evict_idle(now)
+        self.metrics.open_alerts.set(int(self.detector.lifecycle.open.sum()))
+
+    def _evict_idle(self, now: float) -> None:
+        active = np.flatnonzero(self.buckets.started)
+        if active.size == 0:
+            return
+        idle = now - self.buckets.last_arrival[active] >= self._ttl
+        idle &= ~self.detector.lifecycle.has_open(active)
+        gone = active[idle]
+        if gone.size == 0:
+            return
+        for slot in gone.tolist():
+            self.registry.remove(slot)
+        self.buckets.reset(gone)
+        self.detector.reset(gone)
+        self.metrics.services.set(len(self.registry))
+        log.info("forgot %d services idle for more than %.0f s", gone.size, self._ttl)
+
+    # -- scoring ----------------------------------------------------------------------------
+
+    def _scored(self, closed: ClosedBuckets) -> None:
+        started = time.perf_counter()
+        histograms = closed.histograms
+        result = self.detector.step(
+            BucketInput(
+                bucket=closed.bucket,
+                slots=closed.slots,
+                counts=closed.counts.astype(np.float64),
+                errors=closed.errors.astype(np.float64),
+                p95_ms=quantile(histograms, 0.95),
+                latency_samples=histograms.sum(axis=1, dtype=np.int64).astype(np.float64),
+                partial=closed.first,
+                samples=closed.samples,
+            )
+        )
+        for item in result.items:
+            self._sink.submit(item)
+        elapsed = time.perf_counter() - started
+        self.metrics.buckets_closed.inc(int(closed.slots.size))
+        self.metrics.detection_seconds.observe(elapsed)
+        if self.detection_seconds is not None:
+            self.detection_seconds.append(elapsed)
+
+    # -- the services view ------------------------------------------------------------------
+
+    def services(
+        self, *, project: str | None = None, service: str | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """Current stats and baselines of each service (GET /api/services)."""
+        size = self.detector.config.bucket_seconds
+        rows: list[dict[str, Any]] = []
+        for (proj, name), slot in self.registry.items():
+            if (project is not None and proj != project) or (
+                service is not None and name != service
+            ):
+                continue
+            if len(rows) >= limit:
+                break
+            rows.append(self._service_row(proj, name, slot, size))
+        return rows
+
+    def _service_row(self, project: str, service: str, slot: int, size: int) -> dict[str, Any]:
+        detector, buckets = self.detector, self.buckets
+        index = np.array([slot], np.intp)
+        bucket, count, errors, p95, timed = detector.last[slot].tolist()
+        baselines: dict[str, Any] = {}
+        for name, baseline in detector.baselines.items():
+            mean, std, n = (float(a[0]) for a in baseline.stats(index))
+            ewma = float(baseline.ewma[slot])
+            if name == "latency_p95_ms" and n:
+                mean, std, ewma = _exp(mean), _exp(mean) * (_exp(std) - 1), _exp(ewma)
+            baselines[name] = {
+                "mean": _round(mean),
+                "std": _round(std),
+                "buckets": int(n),
+                "ewma": _round(ewma) if baseline.ewma_ready[slot] else None,
+            }
+        open_alerts = [
+            {"alert_type": ALERT_TYPES[column].value, "severity": _SEVERITY[int(level)]}
+            for column, level in enumerate(detector.lifecycle.severity[slot].tolist())
+            if detector.lifecycle.open[slot, column]
+        ]
+        has_bucket = detector.steps[slot] > 0
+        return {
+            "project": project,
+            "service": service,
+            "live": bool(buckets.live[slot]),
+            "last_event_at": _iso(float(buckets.max_ts[slot])),
+            "buckets_scored": int(detector.steps[slot]),
+            "last_bucket": {
+                "start": _iso(bucket * size),
+                "count": int(count),
+                "errors": int(errors),
+                "error_rate": _round(errors / count) if count else 0.0,
+                "latency_p95_ms": _round(p95) if timed else None,
+            }
+            if has_bucket
+            else None,
+            "silent_seconds": int(detector.silent_for[slot]) * size,
+            "baselines": baselines,
+            "open_alerts": open_alerts,
+        }
+
+
+_SEVERITY = ("low", "medium", "high", "critical")
+
+
+def _exp(value: float) -> float:
+    return float(np.exp(min(max(value, -30.0), 30.0)))
+
+
+def _round(value: float) -> float:
+    return round(value, 6) if value == value and abs(value) != float("inf") else 0.0
+
+
+def _iso(epoch_seconds: float) -> str | None:
+    if epoch_seconds < 0:
+        return None
+    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat()

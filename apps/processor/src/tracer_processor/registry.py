@@ -1,0 +1,92 @@
+"""Which dense slot each (project, service) owns.
+
+The aggregator and the detector keep per-service state in numpy arrays indexed by slot, so
+all services are scored together. Slots of evicted services are reused; the number of
+services is capped so memory stays bounded whatever the senders do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+
+class ServiceRegistry:
+    def __init__(self, max_services: int) -> None:
+        self.max_services = max_services
+        self._by_key: dict[tuple[str, str], int] = {}
+        self._by_project: dict[str, dict[str, int]] = {}  # project -> service -> slot
+        self._keys: list[tuple[str, str] | None] = []
+        self._free: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    @property
+    def high_water(self) -> int:
+        """One more than the largest slot ever handed out (array sizes must cover it)."""
+        return len(self._keys)
+
+    def key(self, slot: int) -> tuple[str, str]:
+        key = self._keys[slot]
+        if key is None:
+            raise KeyError(f"slot {slot} is free")
+        return key
+
+    def slot(self, project: str, service: str) -> int | None:
+        return self._by_key.get((project, service))
+
+    def active_slots(self) -> npt.NDArray[np.intp]:
+        return np.array(sorted(self._by_key.values()), np.intp)
+
+    def items(self) -> list[tuple[tuple[str, str], int]]:
+        return sorted(self._by_key.items())
+
+    def lookup(
+        self, projects: Sequence[str], services: Sequence[str]
+    ) -> tuple[npt.NDArray[np.intp], list[int], list[int]]:
+        """Slots for each record; also the new slots made and the positions refused (full)."""
+        if projects and projects.count(projects[0]) == len(projects):
+            try:  # one project per request is the common case: one C-level map
+                found = list(map(self._by_project[projects[0]].__getitem__, services))
+                return np.array(found, np.intp), [], []
+            except KeyError:
+                pass
+        slots = np.empty(len(services), np.intp)
+        created: list[int] = []
+        refused: list[int] = []
+        by_key = self._by_key
+        for position, key in enumerate(zip(projects, services, strict=True)):
+            slot = by_key.get(key)
+            if slot is None:
+                slot = self._add(key)
+                if slot < 0:
+                    refused.append(position)
+                else:
+                    created.append(slot)
+            slots[position] = slot
+        return slots, created, refused
+
+    def _add(self, key: tuple[str, str]) -> int:
+        if len(self._by_key) >= self.max_services:
+            return -1
+        slot = self._free.pop() if self._free else len(self._keys)
+        if slot == len(self._keys):
+            self._keys.append(key)
+        else:
+            self._keys[slot] = key
+        self._by_key[key] = slot
+        self._by_project.setdefault(key[0], {})[key[1]] = slot
+        return slot
+
+    def remove(self, slot: int) -> None:
+        key = self.key(slot)
+        del self._by_key[key]
+        services = self._by_project[key[0]]
+        del services[key[1]]
+        if not services:
+            del self._by_project[key[0]]
+        self._keys[slot] = None
+        self._free.append(slot)

@@ -1,0 +1,70 @@
+"""Error messages grouped by template, so an alert can say what broke.
+
+"timeout after 3012 ms calling 10.0.3.7 for order 8f14e45f-..." and the same line with other
+numbers are one template, "timeout after <n> ms calling <ip> for order <uuid>". Each
+(service, bucket) keeps a bounded sample: at most `MAX_SAMPLED` messages are templated and at
+most `MAX_TEMPLATES` templates kept, so a flood of errors costs a fixed amount of work.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+MAX_SAMPLED = 64
+MAX_TEMPLATES = 8
+MAX_MESSAGE_CHARS = 300
+
+_HEX = "[0-9a-fA-F]"
+_MASKS = [
+    (re.compile(rf"\b{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}\b"), "<uuid>"),
+    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
+    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>"),
+    (re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b"), "<hex>"),
+    (re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"), "<n>"),
+]  # fmt: skip
+_SPACES = re.compile(r"\s+")
+
+
+def template_of(message: str) -> str:
+    """The message with its variable parts (ids, numbers, addresses) masked."""
+    text = message[: MAX_MESSAGE_CHARS * 2]
+    for pattern, mask in _MASKS:
+        text = pattern.sub(mask, text)
+    return _SPACES.sub(" ", text).strip()[:MAX_MESSAGE_CHARS]
+
+
+class ErrorSamples:
+    """A bounded sample of one bucket's error messages, counted by template."""
+
+    __slots__ = ("_templates", "other", "sampled")
+
+    def __init__(self) -> None:
+        self._templates: dict[str, list[Any]] = {}  # template -> [count, example]
+        self.sampled = 0
+        self.other = 0  # sampled messages whose template did not fit in the table
+
+    @property
+    def full(self) -> bool:
+        return self.sampled >= MAX_SAMPLED
+
+    def add(self, message: str) -> None:
+        if self.sampled >= MAX_SAMPLED:
+            return
+        self.sampled += 1
+        template = template_of(message)
+        entry = self._templates.get(template)
+        if entry is not None:
+            entry[0] += 1
+        elif len(self._templates) < MAX_TEMPLATES:
+            self._templates[template] = [1, message[:MAX_MESSAGE_CHARS]]
+        else:
+            self.other += 1
+
+    def top(self, limit: int = 5) -> list[dict[str, Any]]:
+        """The most frequent templates, each with its count and one real example."""
+        ranked = sorted(self._templates.items(), key=lambda item: (-item[1][0], item[0]))
+        return [
+            {"template": template, "count": count, "example": example}
+            for template, (count, example) in ranked[:limit]
+        ]
