@@ -17,6 +17,7 @@ import httpx
 import httpx2
 import uvicorn
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from tracer_agent.app import create_app
 from tracer_agent.auth.keys import create_key
@@ -65,17 +66,16 @@ def agent_settings(database_url: str, **overrides: Any) -> AgentSettings:
     return AgentSettings(**values)
 
 
-@asynccontextmanager
-async def run_agent(
-    settings: AgentSettings, *, llm_http_client: httpx2.AsyncClient | None = None
-) -> AsyncIterator[RunningAgent]:
-    """Serve the agent app on 127.0.0.1 (a free port) in this event loop."""
+def loopback_socket() -> tuple[socket.socket, int]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    port = int(sock.getsockname()[1])
-    settings = settings.model_copy(update={"host": "127.0.0.1", "port": port})
-    app = create_app(settings, llm_http_client=llm_http_client)
+    return sock, int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def serve_app(app: ASGIApp, sock: socket.socket) -> AsyncIterator[None]:
+    """Serve `app` on the bound socket in this event loop until the block ends."""
     server = uvicorn.Server(
         uvicorn.Config(app, lifespan="on", log_level="warning", loop="asyncio", access_log=False)
     )
@@ -88,11 +88,23 @@ async def run_agent(
 
     try:
         await eventually(started, within=30)
-        yield RunningAgent(url=f"http://127.0.0.1:{port}", app=app, settings=settings)
+        yield
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 20)
         sock.close()
+
+
+@asynccontextmanager
+async def run_agent(
+    settings: AgentSettings, *, llm_http_client: httpx2.AsyncClient | None = None
+) -> AsyncIterator[RunningAgent]:
+    """Serve the agent app on 127.0.0.1 (a free port) in this event loop."""
+    sock, port = loopback_socket()
+    settings = settings.model_copy(update={"host": "127.0.0.1", "port": port})
+    app = create_app(settings, llm_http_client=llm_http_client)
+    async with serve_app(app, sock):
+        yield RunningAgent(url=f"http://127.0.0.1:{port}", app=app, settings=settings)
 
 
 async def new_key(pool: asyncpg.Pool, role: Role, name: str | None = None) -> str:

@@ -4,11 +4,14 @@ the same Slack thread, Jira issue and PagerDuty incident."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import asyncpg
+import respx
 
 from tests.agent.helpers import add_event, agent_settings, eventually, open_alert, run_agent
+from tests.fakes.openai_bridge import bridged_client, chat_completion
 
 
 async def _deliveries(pool: asyncpg.Pool, alert_id: int) -> list[dict[str, Any]]:
@@ -105,3 +108,38 @@ async def test_escalation_and_resolution_follow_the_first_message(
         "slack-incidents": parent_ts,
     }
     assert all(d["attempts"] == 1 for d in done)
+
+
+async def test_one_llm_summary_per_event_reaches_every_destination(
+    database_url: str, pool: asyncpg.Pool
+) -> None:
+    summary = {
+        "title": "Checkout failing on payment gateway timeouts",
+        "what_happened": "Errors on checkout rose from 1% to 42% in ten seconds.",
+        "impact": "Four in ten orders fail.",
+        "likely_cause": "The payment gateway stopped answering.",
+        "next_steps": ["Check the payment gateway status page"],
+        "confidence": "medium",
+    }
+    api = respx.Router(base_url="https://api.openai.com/v1", assert_all_mocked=True)
+    route = api.post("/chat/completions").respond(json=chat_completion(json.dumps(summary)))
+    settings = agent_settings(database_url, openai_api_key="sk-test")
+    async with run_agent(settings, llm_http_client=bridged_client(api)):
+        alert_id, event_id = await open_alert(pool, severity="high")
+        await eventually(lambda: _all_delivered(pool, alert_id, 2))
+    assert route.call_count == 1  # one summary for the event, shared by Slack and Jira
+    sink = await _sink(pool)
+    slack = next(m for m in sink if m["tool"] == "SLACK_SEND_MESSAGE")
+    issue = next(m for m in sink if m["tool"] == "JIRA_CREATE_ISSUE")
+    assert summary["title"] in slack["arguments"]["text"]
+    assert "Summary by gpt-4.1-mini" in slack["arguments"]["text"]
+    assert summary["title"] in issue["arguments"]["summary"]
+    assert summary["likely_cause"] in issue["arguments"]["description"]
+    stored = await pool.fetchrow(
+        "SELECT source, model FROM alert_summaries WHERE event_id = $1", event_id
+    )
+    assert stored is not None
+    assert (stored["source"], stored["model"]) == ("llm", "gpt-4.1-mini")
+    assert (
+        await pool.fetchval("SELECT count(*) FROM llm_usage WHERE purpose = 'alert_summary'") == 1
+    )

@@ -11,6 +11,7 @@ service would refuse fails the same way (an MCP error result).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
@@ -40,6 +41,13 @@ def create_sink_server(sink: SinkStore, tickets: TicketSinkStore) -> MCPServer[A
         instructions="Tracer's local sink: Slack, Jira, PagerDuty and Gmail calls are stored, "
         "not sent. Inspect them at GET /api/sink/messages.",
     )
+    for name, function in sink_tools(sink, tickets).items():
+        server.add_tool(function, name=name)
+    return server
+
+
+def sink_tools(sink: SinkStore, tickets: TicketSinkStore) -> dict[str, Callable[..., Any]]:
+    """The sink's tool functions by tool name (an MCP server derives each schema from them)."""
 
     async def slack_send_message(
         channel: Annotated[str, Field(min_length=1, description="Channel name or id")],
@@ -234,7 +242,7 @@ def create_sink_server(sink: SinkStore, tickets: TicketSinkStore) -> MCPServer[A
         messages = await sink.gmail_search(text=" ".join(words).strip('"'), limit=max_results)
         return _ok({"messages": messages, "resultSizeEstimate": len(messages)})
 
-    for function in (
+    functions = (
         slack_send_message,
         slack_fetch_conversation_history,
         slack_fetch_message_thread_from_a_conversation,
@@ -247,6 +255,5 @@ def create_sink_server(sink: SinkStore, tickets: TicketSinkStore) -> MCPServer[A
         pagerduty_update_incident_by_id,
         gmail_send_email,
         gmail_fetch_emails,
-    ):
-        server.add_tool(function, name=function.__name__.upper())
-    return server
+    )
+    return {function.__name__.upper(): function for function in functions}
