@@ -88,9 +88,9 @@ def empty_batch(received: int = 0) -> LogBatch:
     )
 
 
-def _describe(epoch_seconds: float) -> str:
+def _describe(epoch_seconds: float) -> str | None:
     if not math.isfinite(epoch_seconds) or abs(epoch_seconds) > 253_402_300_799:
-        return "a timestamp outside years 1-9999"
+        return None
     when = datetime.fromtimestamp(epoch_seconds, UTC)
     return when.isoformat().replace("+00:00", "Z")
 
@@ -110,14 +110,17 @@ def check_time_range(batch: LogBatch, *, now: float, limits: IngestLimits) -> No
         return
     for position in np.flatnonzero(~good):
         value = float(ts[position])
-        if value < oldest:
+        shown = _describe(value)
+        if shown is None:
+            reason = "timestamp is outside years 1-9999 (epoch timestamps are milliseconds)"
+        elif value < oldest:
             reason = (
-                f"timestamp {_describe(value)} is more than "
+                f"timestamp {shown} is more than "
                 f"{limits.max_event_age_seconds:g} s old (epoch timestamps are milliseconds)"
             )
         else:
             reason = (
-                f"timestamp {_describe(value)} is more than {limits.max_future_seconds:g} s "
+                f"timestamp {shown} is more than {limits.max_future_seconds:g} s "
                 "ahead of the processor clock; check the sender's clock"
             )
         batch.reject(batch.index_of(int(position)), reason)

@@ -142,9 +142,13 @@ def error_signals(
     enough = volume & (errors >= config.min_errors)
     anomalous = enough & ((warm & (sudden | sustained)) | static)
     exit_z = config.exit_fraction * config.z_threshold
-    still_high = (z >= exit_z) & (delta >= config.exit_fraction * config.min_error_delta)
+    exit_delta = config.exit_fraction * config.min_error_delta
+    still_high = (z >= exit_z) & (delta >= exit_delta)
+    still_high |= (ewma_z >= exit_z) & (level - mean >= exit_delta)
     healthy = volume & ~still_high & ~static
-    verdict = Verdict(anomalous, healthy, _rank(rate, 0.05, 0.2, 0.5))
+    # Severity from the rate less one standard error, so noise does not flap it up and down.
+    assured = rate - np.sqrt(rate * (1 - rate) / np.maximum(counts, 1.0))
+    verdict = Verdict(anomalous, healthy, _rank(assured, 0.05, 0.2, 0.5))
     return MetricSignals(
         name="error_rate",
         observed=volume,
@@ -195,7 +199,9 @@ def latency_signals(
     sustained &= level - typical >= config.min_latency_delta_ms
     anomalous = observed & warm & (sudden | sustained)
     exit_z = config.exit_fraction * config.z_threshold
-    still_high = (z >= exit_z) & (ratio >= 1 + config.exit_fraction * (config.latency_ratio - 1))
+    exit_ratio = 1 + config.exit_fraction * (config.latency_ratio - 1)
+    still_high = (z >= exit_z) & (ratio >= exit_ratio)
+    still_high |= (ewma_z >= exit_z) & (level / base >= exit_ratio)
     healthy = observed & ~still_high
     verdict = Verdict(anomalous, healthy, _rank(ratio, 2.0, 4.0, 10.0))
     return MetricSignals(
@@ -248,7 +254,10 @@ def traffic_signals(
     drop &= expected & observed & ~silent
     spike = expected & observed & (z >= threshold + 2) & (ratio >= config.spike_ratio)
     exit_z = config.exit_fraction * threshold
-    drop_healthy = ~silent & ~((z <= -exit_z) & (ratio <= 1 - config.exit_fraction * 0.5))
+    exit_ratio = 1 - config.exit_fraction * 0.5
+    still_low = (z <= -exit_z) & (ratio <= exit_ratio)
+    still_low |= (ewma_z <= -exit_z) & (level / base <= exit_ratio)
+    drop_healthy = ~silent & ~still_low
     spike_healthy = observed & ~((z >= exit_z) & (ratio >= 1 + config.exit_fraction))
     down = expected & silent & (silent_for >= config.silence_buckets)
     down_severity = np.where(silent_for >= config.critical_silence_buckets, CRITICAL, HIGH)
