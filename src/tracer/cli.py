@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tracer.commands import bench, keys, migrate, serve, up
+from tracer.commands import bench, demo, keys, migrate, serve, up
 
 app = typer.Typer(
     name="tracer",
@@ -18,6 +18,7 @@ app.command("processor")(serve.processor)
 app.command("agent")(serve.agent)
 app.command("bench")(bench.bench)
 app.add_typer(keys.app, name="keys")
+app.command("demo")(demo.demo)
 
 
 def main() -> None:

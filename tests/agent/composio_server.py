@@ -65,9 +65,8 @@ def session_server(
             except ToolError as exc:
                 results.append({"index": index, "tool_slug": slug, "error": str(exc)})
                 continue
-            results.append(
-                {"index": index, "tool_slug": slug, "response": answer.structured_content}
-            )
+            response = getattr(answer, "structured_content", None)
+            results.append({"index": index, "tool_slug": slug, "response": response})
         failed = sum(1 for r in results if "error" in r)
         return {
             "successful": failed == 0,
