@@ -49,7 +49,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _spawn(role: str, name: str, database_url: str, logs: Path, extra: dict[str, str]) -> Child:
+def spawn_quiet(
+    role: str, name: str, database_url: str, logs: Path, extra: dict[str, str]
+) -> Child:
+    """Start `tracer <role>` on a free loopback port with its output in `logs/<name>.log`,
+    on the local sink and built-in rules whatever this shell configures."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in _NOT_FOR_DEMO}
     env.update({"DATABASE_URL": database_url, "TRACER_LOG_LEVEL": "WARNING", **extra})
@@ -142,8 +146,10 @@ def demo(
             console.print(f"[bold]Tracer demo[/] · {where}")
             for index in (1, 2):
                 name = f"processor-{index}"
-                children.append(_spawn("processor", name, url, logs, {"TRACER_PROCESSOR_ID": name}))
-            children.append(_spawn("agent", "agent", url, logs, {}))
+                children.append(
+                    spawn_quiet("processor", name, url, logs, {"TRACER_PROCESSOR_ID": name})
+                )
+            children.append(spawn_quiet("agent", "agent", url, logs, {}))
             wait_healthy(children)
             for child in children:
                 console.print(f"  {child.name:<12} {child.url}")
