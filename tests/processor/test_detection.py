@@ -6,10 +6,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from tests.processor.traffic import Harness, Service
 from tracer_core.models import AlertType, Severity
 from tracer_processor.alerting import AlertCandidate
-
-from tests.processor.traffic import Harness, Service
 
 HOUR = 3600.0
 FLEET = [Service(f"svc-{i}", rate=4.0 + 3 * i, error_rate=0.01 + 0.004 * i) for i in range(8)]
@@ -81,7 +80,8 @@ def test_permanent_shift_alerts_then_the_baseline_adapts_and_it_resolves() -> No
     harness.run([service], HOUR)
     harness.run([service.but(error_rate=0.15)], 2 * HOUR)
     alerts = harness.candidates(AlertType.ERROR_SPIKE, "ledger")
-    assert alerts and alerts[0].severity is Severity.MEDIUM
+    assert alerts
+    assert alerts[0].severity is Severity.MEDIUM
     recoveries = harness.recoveries(AlertType.ERROR_SPIKE, "ledger")
     assert len(recoveries) == 1, "a shift that lasts must be learnt, and its alert resolve"
     resolved_after = recoveries[0].window_end - alerts[0].window_start
@@ -148,7 +148,8 @@ def test_silence_with_no_traffic_at_all_is_noticed_by_the_clock() -> None:
         harness.clock.advance(10.0)
         harness.pipeline.tick()
     alerts = harness.candidates()
-    assert alerts and {c.alert_type for c in alerts} == {AlertType.SERVICE_DOWN}
+    assert alerts
+    assert {c.alert_type for c in alerts} == {AlertType.SERVICE_DOWN}
 
 
 def _summary(items: list[Any]) -> list[tuple[str, str, str, str]]:

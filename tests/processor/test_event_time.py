@@ -7,11 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from tests.processor.traffic import Harness, Service, generate
 from tracer_core.models import AlertType
 from tracer_processor.alerting import AlertCandidate, Recovery
 from tracer_processor.batch import LogBatch
-
-from tests.processor.traffic import Harness, Service, generate
 
 
 def _batch(times: list[float], service: str = "api", errors: int = 0) -> LogBatch:
@@ -160,7 +159,8 @@ def test_a_gap_longer_than_the_window_is_skipped_not_walked() -> None:
     harness.event_time += 3 * 86_400  # three days without a record
     harness.run([service], 600)
     down = harness.candidates(AlertType.SERVICE_DOWN, "nightly")
-    assert down and down[-1].severity.value == "critical"
+    assert down
+    assert down[-1].severity.value == "critical"
     assert len(harness.recoveries(AlertType.SERVICE_DOWN, "nightly")) == 1
     row = harness.pipeline.services(service="nightly")[0]
     assert row["buckets_scored"] >= 3 * 8640

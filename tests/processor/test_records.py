@@ -90,7 +90,8 @@ def test_good_records_are_kept_and_each_bad_one_gets_its_own_error() -> None:
     assert batch.rejected == 11
     errors = {e.index: e.error for e in batch.errors}
     assert sorted(errors) == list(range(1, 12))
-    assert "Expected `str`, got `int`" in errors[1] and "service" in errors[1]
+    assert "Expected `str`, got `int`" in errors[1]
+    assert "service" in errors[1]
     assert "loud" in errors[2]
     assert "timestamp" in errors[3]
     assert "UTC offset" in errors[4]
@@ -109,8 +110,8 @@ def test_good_records_are_kept_and_each_bad_one_gets_its_own_error() -> None:
         (b"", "empty"),
         (b"   \n ", "empty"),
         (b"[{]", "not valid JSON"),
-        (b"\"just a string\"", "not a JSON array"),
-        (b"{\"logs\": 5}", "`logs` must be an array"),
+        (b'"just a string"', "not a JSON array"),
+        (b'{"logs": 5}', "`logs` must be an array"),
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
     ],
 )

@@ -87,6 +87,9 @@ def parse_logs(body: bytes, *, ndjson: bool, now: float, limits: IngestLimits) -
         raws = _split_envelope(body)
         if raws is not None:
             return _parse_raw(raws, now, limits)
+        if b"\n" not in body.strip():  # one line: a bare record, or broken JSON
+            _require_json(body)
+            return _parse_raw([body], now, limits)
         return _parse_ndjson(body, now, limits)
     raise BatchRejectedError(
         "the body is not a JSON array, an object with `logs`, or NDJSON "
@@ -128,6 +131,15 @@ def _split_array(body: bytes) -> list[msgspec.Raw]:
     except RecursionError:
         raise BatchRejectedError("the JSON is nested too deeply") from None
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise BatchRejectedError(f"the body is not valid JSON: {exc}") from None
+
+
+def _require_json(body: bytes) -> None:
+    try:
+        msgspec.json.decode(body)
+    except RecursionError:
+        raise BatchRejectedError("the JSON is nested too deeply") from None
+    except msgspec.DecodeError as exc:
         raise BatchRejectedError(f"the body is not valid JSON: {exc}") from None
 
 
