@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tracer.commands import bench, demo, keys, migrate, serve, up
+from tracer.commands import backtest, bench, demo, keys, migrate, serve, up
 
 app = typer.Typer(
     name="tracer",
@@ -19,6 +19,7 @@ app.command("agent")(serve.agent)
 app.command("bench")(bench.bench)
 app.add_typer(keys.app, name="keys")
 app.command("demo")(demo.demo)
+app.command("backtest")(backtest.backtest)
 
 
 def main() -> None:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pytest
+
 from tests.processor.traffic import Harness, Service
 from tracer_core.models import AlertType, Severity
 from tracer_processor.alerting import AlertCandidate
 
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # no inf/NaN arithmetic
 HOUR = 3600.0
 FLEET = [Service(f"svc-{i}", rate=4.0 + 3 * i, error_rate=0.01 + 0.004 * i) for i in range(8)]
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 
 from tests.processor.traffic import Harness, Service, generate
 from tracer_core.models import AlertType
 from tracer_processor.alerting import AlertCandidate, Recovery
 from tracer_processor.batch import LogBatch
+
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # no inf/NaN arithmetic
 
 
 def _batch(times: list[float], service: str = "api", errors: int = 0) -> LogBatch:

@@ -19,6 +19,7 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 SlotArray = npt.NDArray[np.intp]
+MAX_VALUE = 1.0e15
 
 
 class RollingBaseline:
@@ -102,6 +103,7 @@ class RollingBaseline:
         `steps` is each slot's bucket counter; every bucket writes its ring entry (a hole when
         not accepted), which is what makes old data fall out of the window.
         """
+        values = np.clip(values, -MAX_VALUE, MAX_VALUE)  # float32 storage, squares in float64
         position = steps % self.window
         old_valid = self._valid[slots, position]
         old = self._values[slots, position].astype(np.float64)

@@ -136,15 +136,15 @@ def error_signals(
     delta = rate - mean
     sudden = (z >= config.z_threshold) & (ratio >= config.min_error_ratio)
     sudden &= delta >= config.min_error_delta
+    exit_z = config.exit_fraction * config.z_threshold
+    exit_delta = config.exit_fraction * config.min_error_delta
+    elevated = (z >= exit_z) & (delta >= exit_delta)  # this bucket itself is off
     sustained = (ewma_z >= config.z_threshold) & (level / base >= 0.75 * config.min_error_ratio)
-    sustained &= level - mean >= config.min_error_delta
+    sustained &= (level - mean >= config.min_error_delta) & elevated
     static = rate >= config.static_error_rate
     enough = volume & (errors >= config.min_errors)
     anomalous = enough & ((warm & (sudden | sustained)) | static)
-    exit_z = config.exit_fraction * config.z_threshold
-    exit_delta = config.exit_fraction * config.min_error_delta
-    still_high = (z >= exit_z) & (delta >= exit_delta)
-    still_high |= (ewma_z >= exit_z) & (level - mean >= exit_delta)
+    still_high = elevated | ((ewma_z >= exit_z) & (level - mean >= exit_delta))
     healthy = volume & ~still_high & ~static
     # Severity from the rate less one standard error, so noise does not flap it up and down.
     assured = rate - np.sqrt(rate * (1 - rate) / np.maximum(counts, 1.0))
@@ -195,13 +195,13 @@ def latency_signals(
     delta = p95_ms - typical
     sudden = (z >= config.z_threshold) & (ratio >= config.latency_ratio)
     sudden &= delta >= config.min_latency_delta_ms
-    sustained = (ewma_z >= config.z_threshold) & (level / base >= 0.8 * config.latency_ratio)
-    sustained &= level - typical >= config.min_latency_delta_ms
-    anomalous = observed & warm & (sudden | sustained)
     exit_z = config.exit_fraction * config.z_threshold
     exit_ratio = 1 + config.exit_fraction * (config.latency_ratio - 1)
-    still_high = (z >= exit_z) & (ratio >= exit_ratio)
-    still_high |= (ewma_z >= exit_z) & (level / base >= exit_ratio)
+    elevated = (z >= exit_z) & (ratio >= exit_ratio)
+    sustained = (ewma_z >= config.z_threshold) & (level / base >= 0.8 * config.latency_ratio)
+    sustained &= (level - typical >= config.min_latency_delta_ms) & elevated
+    anomalous = observed & warm & (sudden | sustained)
+    still_high = elevated | ((ewma_z >= exit_z) & (level / base >= exit_ratio))
     healthy = observed & ~still_high
     verdict = Verdict(anomalous, healthy, _rank(ratio, 2.0, 4.0, 10.0))
     return MetricSignals(
@@ -249,14 +249,14 @@ def traffic_signals(
     expected = warm & (mean >= config.min_count)  # this service is normally busy
     silent = counts <= 0
     threshold = config.z_threshold
-    drop = (z <= -threshold) & (ratio <= config.drop_ratio)
-    drop |= (ewma_z <= -threshold) & (level / base <= config.drop_ratio + 0.1)
-    drop &= expected & observed & ~silent
-    spike = expected & observed & (z >= threshold + 2) & (ratio >= config.spike_ratio)
     exit_z = config.exit_fraction * threshold
     exit_ratio = 1 - config.exit_fraction * 0.5
-    still_low = (z <= -exit_z) & (ratio <= exit_ratio)
-    still_low |= (ewma_z <= -exit_z) & (level / base <= exit_ratio)
+    low = (z <= -exit_z) & (ratio <= exit_ratio)  # this bucket itself is down
+    drop = (z <= -threshold) & (ratio <= config.drop_ratio)
+    drop |= (ewma_z <= -threshold) & (level / base <= config.drop_ratio + 0.1) & low
+    drop &= expected & observed & ~silent
+    spike = expected & observed & (z >= threshold + 2) & (ratio >= config.spike_ratio)
+    still_low = low | ((ewma_z <= -exit_z) & (level / base <= exit_ratio))
     drop_healthy = ~silent & ~still_low
     spike_healthy = observed & ~((z >= exit_z) & (ratio >= 1 + config.exit_fraction))
     down = expected & silent & (silent_for >= config.silence_buckets)
