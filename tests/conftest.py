@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -32,19 +34,22 @@ async def _admin_execute(server_url: str, sql: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server_url() -> Iterator[str]:
     """A URL on the test server (its database part is replaced per use)."""
     configured = os.environ.get("TRACER_TEST_DATABASE_URL")
     if configured:
         yield configured
         return
-    home: Path = tmp_path_factory.mktemp("pg")
+    # Not under pytest's basetemp: a concurrent pytest run prunes old basetemps, which would
+    # delete a live server's data directory.
+    home = Path(tempfile.mkdtemp(prefix="tracer-test-pg-"))
     embedded = EmbeddedPostgres(home)
     url = embedded.start()
     try:
         yield url
     finally:
         embedded.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
