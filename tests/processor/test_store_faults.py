@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable
 
 import asyncpg
 import pytest
@@ -14,6 +15,7 @@ from tracer_core.db import create_pool
 from tracer_core.models import Severity
 from tracer_processor.alerting import Decision
 from tracer_processor.store import PostgresAlertStore
+from tracer_processor.store_connections import WarmConnections
 from tracer_processor.store_retry import RetryPolicy, is_transient
 
 GATE = (7001, 1)  # advisory lock key the test holds to stop a writer mid-transaction
@@ -179,3 +181,40 @@ def test_backoff_is_bounded_and_jittered() -> None:
     assert len(set(delays)) == len(delays)
     with pytest.raises(ValueError, match="attempts"):
         RetryPolicy(attempts=0)
+
+
+async def test_connections_are_reused_for_bursts_and_handed_back_when_idle(
+    database_url: str,
+) -> None:
+    pool = await create_pool(database_url, min_size=1, max_size=4)
+    try:
+        warm = WarmConnections(pool, idle_seconds=0.05)
+        pids = set()
+        for _ in range(5):
+            async with warm.connection() as conn:
+                pids.add(await conn.fetchval("SELECT pg_backend_pid()"))
+        assert len(pids) == 1  # one connection served the whole burst
+        assert warm.idle == 1
+        await _until_true(lambda: warm.idle == 0 and pool.get_idle_size() == pool.get_size())
+        with pytest.raises(asyncpg.exceptions.DivisionByZeroError):
+            async with warm.connection() as conn:
+                await conn.execute("SELECT 1 / 0")
+        assert warm.idle == 0  # a connection whose statement failed goes back to the pool
+        tiny = await create_pool(database_url, min_size=0, max_size=1)
+        try:
+            lone = WarmConnections(tiny)  # never keeps the only connection of a pool
+            async with lone.connection() as conn:
+                await conn.execute("SELECT 1")
+            assert lone.idle == 0
+        finally:
+            await tiny.close()
+    finally:
+        await pool.close()
+
+
+async def _until_true(predicate: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(0.01)

@@ -28,4 +28,7 @@ class BenchOptions:
 Section = Callable[[BenchOptions], list[BenchRow]]
 
 # name -> "module:function", imported lazily so one section's dependencies never slow another.
-SECTIONS: dict[str, str] = {}
+SECTIONS: dict[str, str] = {
+    "dedup": "tracer.benchmarks.dedup:run",
+    "delivery": "tracer.benchmarks.delivery:run",
+}

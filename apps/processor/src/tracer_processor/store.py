@@ -23,6 +23,7 @@ import asyncpg
 
 from tracer_core.models import Alert, AlertStatus
 from tracer_processor.alerting import AlertCandidate, Decision, Recovery, StoreResult
+from tracer_processor.store_connections import WarmConnections
 from tracer_processor.store_payload import candidate_payload, finite_json, recovery_payload
 from tracer_processor.store_retry import (
     AlertStoreUnavailableError,
@@ -92,6 +93,7 @@ class PostgresAlertStore:
         self._timeout = _setting("statement_timeout", statement_timeout, upper=3600)
         self._retention = _setting("report_retention_seconds", report_retention_seconds)
         self._rng = rng or random.Random()
+        self._connections = WarmConnections(pool, acquire_timeout=self._timeout)
         self._last_prune = time.monotonic()
         self.retries = 0  # transient failures retried inside the store
 
@@ -135,6 +137,11 @@ class PostgresAlertStore:
         rows = await self._pool.fetch(_LIST, state, service, limit, timeout=self._timeout)
         return [_alert(row) for row in rows]
 
+    async def close(self) -> None:
+        """Hand the connections kept between decisions back to the pool (they also go back
+        on their own after 50 ms without decisions)."""
+        await self._connections.release_all()
+
     async def prune_reports(self) -> int:
         """Forget report receipts older than the retention; returns how many went."""
         result = await self._pool.execute(_PRUNE, self._retention, timeout=self._timeout)
@@ -144,7 +151,7 @@ class PostgresAlertStore:
         failures = 0
         while True:
             try:
-                async with self._pool.acquire(timeout=self._timeout) as conn:
+                async with self._connections.connection() as conn:
                     row = await conn.fetchrow(sql, *args, timeout=self._timeout)
                 break
             except (asyncpg.exceptions.DataError, asyncpg.exceptions.CheckViolationError) as exc:
