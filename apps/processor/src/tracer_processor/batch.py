@@ -7,6 +7,7 @@ consumes its columns with numpy, so no per-record objects survive decoding.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -46,7 +47,7 @@ class LogBatch:
     services: list[str]
     is_error: npt.NDArray[np.bool_]
     durations: npt.NDArray[np.float64]
-    messages: list[str]
+    messages: Sequence[str]  # read only for error rows: may be a lazy view
     received: int = 0  # records in the request, good and bad
     origin: npt.NDArray[np.intp] | None = None  # index in the request of each row (None: same)
     errors: list[RecordError] = field(default_factory=list)
@@ -67,13 +68,14 @@ class LogBatch:
     def keep(self, mask: npt.NDArray[np.bool_]) -> None:
         """Drop the records where `mask` is False (already reported through `reject`)."""
         where = np.flatnonzero(mask)
+        rows = where.tolist()
         self.origin = where if self.origin is None else self.origin[where]
         self.timestamps = self.timestamps[where]
         self.is_error = self.is_error[where]
         self.durations = self.durations[where]
-        self.projects = [self.projects[i] for i in where]
-        self.services = [self.services[i] for i in where]
-        self.messages = [self.messages[i] for i in where]
+        self.projects = [self.projects[i] for i in rows]
+        self.services = [self.services[i] for i in rows]
+        self.messages = [self.messages[i] for i in rows]
 
 
 def empty_batch(received: int = 0) -> LogBatch:

@@ -141,93 +141,90 @@ class BucketAggregator:
         """Fold a batch in; returns how many records were late (dropped, counted)."""
         if batch.size == 0:
             return 0
-        size = self.config.bucket_seconds
         ts = batch.timestamps
-        buckets = np.floor(ts / size).astype(np.int64)
-        touched, inverse = np.unique(slots, return_inverse=True)
-        newest = np.full(touched.size, _NEVER)
-        np.maximum.at(newest, inverse, ts)
-        fresh = ~self.started[touched]
+        buckets = np.floor(ts / self.config.bucket_seconds).astype(np.int64)
+        pairs = _Pairs.of(buckets, slots, self._capacity)
+        newest = np.full(pairs.size, _NEVER)
+        np.maximum.at(newest, pairs.inverse, ts)
+        fresh = ~self.started[pairs.slot]
         if fresh.any():
-            oldest = np.full(touched.size, -_NEVER)
-            np.minimum.at(oldest, inverse, ts)
-            new_slots = touched[fresh]
-            lateness = self.config.allowed_lateness
-            self.open_base[new_slots] = np.floor((oldest[fresh] - lateness) / size)
-            self.first_bucket[new_slots] = np.floor(oldest[fresh] / size)
-            self.started[new_slots] = True
-        self.max_ts[touched] = np.maximum(self.max_ts[touched], newest)
+            oldest = np.full(pairs.size, -_NEVER)
+            np.minimum.at(oldest, pairs.inverse, ts)
+            self._start_services(pairs.slot[fresh], oldest[fresh])
+        touched = np.unique(pairs.slot)
+        where = np.searchsorted(touched, pairs.slot)
+        touched_newest = np.full(touched.size, _NEVER)
+        np.maximum.at(touched_newest, where, newest)
+        self.max_ts[touched] = np.maximum(self.max_ts[touched], touched_newest)
         self.last_arrival[touched] = now
         self.live[touched] |= self.max_ts[touched] >= now - self.config.live_horizon
 
-        late = buckets < self.open_base[slots]
-        late_count = int(late.sum())
-        if late_count:
-            keep = np.flatnonzero(~late)
-            self._fold(batch, slots[keep], buckets[keep], keep)
-        else:
-            self._fold(batch, slots, buckets, None)
+        late_pair = pairs.bucket < self.open_base[pairs.slot]
+        late = int(pairs.count[late_pair].sum())
+        on_time = ~late_pair
+        errors = np.bincount(pairs.inverse, weights=batch.is_error, minlength=pairs.size)
+        timed = batch.durations >= 0
+        hist = np.bincount(
+            pairs.inverse[timed] * BINS + bin_index(batch.durations[timed]),
+            minlength=pairs.size * BINS,
+        ).reshape(pairs.size, BINS)
+        if errors.any():
+            failed = batch.is_error & on_time[pairs.inverse] if late else batch.is_error
+            self._sample_errors(batch, slots, buckets, failed)
+        kept = np.flatnonzero(on_time)
+        first = self.first_bucket[pairs.slot[kept]]
+        self.first_bucket[pairs.slot[kept]] = np.minimum(first, pairs.bucket[kept])
+        self._fold(pairs, kept, errors.astype(np.int64), hist)
         self._close_until(touched, self._watermark_targets(touched, now))
-        return late_count
+        return late
+
+    def _start_services(self, slots: SlotArray, oldest: npt.NDArray[np.float64]) -> None:
+        """A service's first records: its watermark starts `lateness` before the oldest."""
+        unique = np.unique(slots)
+        first = np.full(unique.size, -_NEVER)
+        np.minimum.at(first, np.searchsorted(unique, slots), oldest)
+        size, lateness = self.config.bucket_seconds, self.config.allowed_lateness
+        self.open_base[unique] = np.floor((first - lateness) / size)
+        self.first_bucket[unique] = np.floor(first / size)
+        self.started[unique] = True
 
     def _fold(
         self,
-        batch: LogBatch,
-        slots: SlotArray,
-        buckets: IntArray,
-        keep: npt.NDArray[np.intp] | None,
+        pairs: _Pairs,
+        pending: npt.NDArray[np.intp],
+        errors: IntArray,
+        hist: npt.NDArray[np.int64],
     ) -> None:
-        if slots.size == 0:
-            return
-        is_error = batch.is_error if keep is None else batch.is_error[keep]
-        durations = batch.durations if keep is None else batch.durations[keep]
-        capacity = self._capacity
-        lowest = int(buckets.min())
-        keys = (buckets - lowest) * capacity + slots
-        pairs, inverse = np.unique(keys, return_inverse=True)
-        pair_bucket = pairs // capacity + lowest
-        pair_slot = (pairs % capacity).astype(np.intp)
-        count = np.bincount(inverse, minlength=pairs.size)
-        errors = np.bincount(inverse, weights=is_error, minlength=pairs.size).astype(np.int64)
-        timed = durations >= 0
-        hist = np.bincount(
-            inverse[timed] * BINS + bin_index(durations[timed]), minlength=pairs.size * BINS
-        ).reshape(pairs.size, BINS)
-        self.first_bucket[pair_slot] = np.minimum(self.first_bucket[pair_slot], pair_bucket)
-        if errors.any():
-            self._sample_errors(batch, slots, buckets, keep, is_error)
-
-        pending = np.arange(pairs.size)
+        """Add each (bucket, service) pair's totals to that service's ring of open buckets."""
         while pending.size:
-            fits = pair_bucket[pending] < self.open_base[pair_slot[pending]] + self._k
+            fits = pairs.bucket[pending] < self.open_base[pairs.slot[pending]] + self._k
             now_in = pending[fits]
             if now_in.size:
-                rows = pair_slot[now_in]
-                positions = pair_bucket[now_in] % self._k
-                self._counts[rows, positions] += count[now_in]
+                rows = pairs.slot[now_in]
+                positions = pairs.bucket[now_in] % self._k
+                self._counts[rows, positions] += pairs.count[now_in]
                 self._errors[rows, positions] += errors[now_in]
                 self._hist[rows, positions] += hist[now_in].astype(np.uint32)
             pending = pending[~fits]
             if pending.size:
                 # A batch reaching further ahead than the ring: close the oldest buckets of
                 # those services first (pairs are in bucket order, so theirs are all folded).
-                ahead_slots, first_index = np.unique(pair_slot[pending], return_index=True)
-                targets = pair_bucket[pending][first_index] - self._k + 1
-                self._close_until(ahead_slots, targets)
+                ahead, first_index = np.unique(pairs.slot[pending], return_index=True)
+                targets = pairs.bucket[pending][first_index] - self._k + 1
+                self._close_until(ahead, targets)
 
     def _sample_errors(
         self,
         batch: LogBatch,
         slots: SlotArray,
         buckets: IntArray,
-        keep: npt.NDArray[np.intp] | None,
-        is_error: npt.NDArray[np.bool_],
+        failed: npt.NDArray[np.bool_],
     ) -> None:
         messages = batch.messages
         samples = self._samples
-        for position in np.flatnonzero(is_error).tolist():
-            slot = int(slots[position])
-            bucket = int(buckets[position])
+        for row in np.flatnonzero(failed).tolist():
+            slot = int(slots[row])
+            bucket = int(buckets[row])
             by_slot = samples.get(bucket)
             if by_slot is None:
                 by_slot = samples[bucket] = {}
@@ -236,7 +233,7 @@ class BucketAggregator:
                 sample = by_slot[slot] = ErrorSamples()
             elif sample.full:
                 continue
-            sample.add(messages[position if keep is None else int(keep[position])])
+            sample.add(messages[row])
 
     # -- closing ----------------------------------------------------------------------------
 
@@ -326,4 +323,38 @@ class BucketAggregator:
                 first=first_bucket == bucket,
                 samples=samples,
             )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Pairs:
+    """A batch grouped by (bucket, service): one entry per pair, in bucket order."""
+
+    bucket: IntArray
+    slot: SlotArray
+    count: IntArray
+    inverse: npt.NDArray[np.intp]  # each record's pair
+
+    @property
+    def size(self) -> int:
+        return int(self.bucket.size)
+
+    @staticmethod
+    def of(buckets: IntArray, slots: SlotArray, capacity: int) -> _Pairs:
+        lowest = int(buckets.min())
+        keys = (buckets - lowest) * capacity + slots
+        span = (int(buckets.max()) - lowest + 1) * capacity
+        if span <= 8 * keys.size:  # few buckets: counting beats sorting
+            counts = np.bincount(keys, minlength=span)
+            present = np.flatnonzero(counts)
+            rank = np.cumsum(counts > 0) - 1
+            inverse = rank[keys]
+            keys_, count = present, counts[present]
+        else:
+            keys_, inverse, count = np.unique(keys, return_inverse=True, return_counts=True)
+        return _Pairs(
+            bucket=keys_ // capacity + lowest,
+            slot=(keys_ % capacity).astype(np.intp),
+            count=count.astype(np.int64),
+            inverse=inverse.astype(np.intp),
         )

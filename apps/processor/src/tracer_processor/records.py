@@ -9,8 +9,9 @@ and each bad one gets its own error. Fields the detector does not use (`trace_id
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Literal, TypeVar, get_args
+from typing import Annotated, Literal, TypeVar, get_args, overload
 
 import msgspec
 import numpy as np
@@ -49,6 +50,27 @@ class LogLine(msgspec.Struct, gc=False):
     project: Name = "default"
     status_code: Annotated[int, msgspec.Meta(ge=0, le=999)] | None = None
     duration_ms: Annotated[float, msgspec.Meta(ge=0, le=MAX_DURATION_MS)] | None = None
+
+
+class _Messages(Sequence[str]):
+    """The messages of decoded records, read on demand: only error rows are ever read."""
+
+    __slots__ = ("_lines",)
+
+    def __init__(self, lines: list[LogLine]) -> None:
+        self._lines = lines
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [line.message for line in self._lines[index]]
+        return self._lines[index].message
 
 
 class _Envelope(msgspec.Struct, gc=False):
@@ -215,19 +237,20 @@ def _epoch_column(values: list[str | int | float]) -> tuple[npt.NDArray[np.float
 
 
 def _utc_strings(values: list[str | int | float]) -> npt.NDArray[np.float64] | None:
+    """Parse equal-length "...Z" strings in one numpy call (None when they are not that)."""
+    width = len(values[0])  # type: ignore[arg-type]
     try:
-        raw = np.array(values, dtype="S")
-    except (UnicodeEncodeError, TypeError, ValueError):
+        if width < 2 or max(map(len, values)) != width or min(map(len, values)) != width:  # type: ignore[arg-type]
+            return None
+        text = bytearray("".join(values).encode("ascii"))  # type: ignore[arg-type]
+    except (TypeError, UnicodeEncodeError):
         return None
-    width = raw.dtype.itemsize
-    if raw.ndim != 1 or width < 2:
-        return None
-    chars = raw.view(np.uint8).reshape(len(values), width)
+    chars = np.frombuffer(text, np.uint8).reshape(len(values), width)
     if not bool((chars[:, width - 1] == _ZULU).all()):
         return None
-    trimmed = np.ascontiguousarray(chars[:, : width - 1]).view(f"S{width - 1}").ravel()
+    chars[:, width - 1] = 0  # numpy ignores trailing NULs: "...Z" becomes "..." (UTC)
     try:
-        micros = trimmed.astype("datetime64[us]").astype(np.int64)
+        micros = chars.view(f"S{width}").ravel().astype("datetime64[us]").astype(np.int64)
     except (ValueError, OverflowError):
         return None
     if bool((micros == _NAT).any()):
@@ -274,16 +297,16 @@ def _columns(
         map(_IS_ERROR_LEVEL.__getitem__, [line.level for line in lines]), np.bool_, n
     )
     statuses = [line.status_code for line in lines]
-    if any(statuses):
-        is_error |= np.array([s or 0 for s in statuses], np.int64) >= 500
-    durations = [line.duration_ms for line in lines]
+    if any(statuses):  # None becomes NaN, which is never >= 500
+        is_error |= np.array(statuses, np.float64) >= 500
+    durations = np.array([line.duration_ms for line in lines], np.float64)
     batch = LogBatch(
         timestamps=seconds,
         projects=[line.project for line in lines],
         services=[line.service for line in lines],
         is_error=is_error,
-        durations=np.array([-1.0 if d is None else d for d in durations], np.float64),
-        messages=[line.message for line in lines],
+        durations=np.where(np.isnan(durations), -1.0, durations),
+        messages=_Messages(lines),
         received=n if received is None else received,
         origin=None if indices is None else np.array(indices, np.intp),
     )

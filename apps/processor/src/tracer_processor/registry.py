@@ -50,8 +50,9 @@ class ServiceRegistry:
         """Slots for each record; also the new slots made and the positions refused (full)."""
         if projects and projects.count(projects[0]) == len(projects):
             try:  # one project per request is the common case: one C-level map
-                found = list(map(self._by_project[projects[0]].__getitem__, services))
-                return np.array(found, np.intp), [], []
+                by_service = self._by_project[projects[0]]
+                found = np.fromiter(map(by_service.__getitem__, services), np.intp, len(services))
+                return found, [], []
             except KeyError:
                 pass
         slots = np.empty(len(services), np.intp)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-MAX_SAMPLED = 64
+MAX_SAMPLED = 24
 MAX_TEMPLATES = 8
 MAX_MESSAGE_CHARS = 300
 
