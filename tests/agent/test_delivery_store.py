@@ -8,6 +8,7 @@ import asyncio
 import asyncpg
 
 from tests.agent.helpers import add_event, open_alert
+from tracer_agent.delivery.ratelimit import RateLimits
 from tracer_agent.delivery.store import DeliveryStore
 from tracer_agent.routing import default_rules
 from tracer_core.db import create_pool
@@ -84,7 +85,7 @@ async def test_claims_are_exclusive_ordered_per_thread_and_leases_expire(
 
 
 async def test_rate_limit_is_shared_and_gives_back_unused_slots(pool: asyncpg.Pool) -> None:
-    store = DeliveryStore(pool)
+    store = RateLimits(pool)
     waits = [await store.reserve_slot("chat", per_minute=60, burst=3) for _ in range(5)]
     assert waits[:3] == [0.0, 0.0, 0.0]
     assert 0.9 < waits[3] <= 1.0

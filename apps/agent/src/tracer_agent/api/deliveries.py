@@ -7,14 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from tracer_agent.auth.deps import AdminUser, StaffUser
-from tracer_agent.delivery.store import DeliveryRecord, DeliveryStore
+from tracer_agent.delivery.records import DeliveryRecord, DeliveryRecords
 from tracer_core.models import DeliveryStatus
 
 router = APIRouter(prefix="/api", tags=["deliveries"])
 
 
-def _store(request: Request) -> DeliveryStore:
-    return DeliveryStore(request.app.state.pool)
+def _store(request: Request) -> DeliveryRecords:
+    return DeliveryRecords(request.app.state.pool)
 
 
 @router.get("/alerts/{alert_id}/deliveries")

@@ -16,9 +16,11 @@ from typing import Any
 
 import asyncpg
 
+from tracer_agent.delivery.journal import DeliveryJournal, Thread
 from tracer_agent.delivery.plans import Skip, Step, plan
+from tracer_agent.delivery.ratelimit import RateLimits
 from tracer_agent.delivery.results import UnreadableAnswerError
-from tracer_agent.delivery.store import ClaimedDelivery, DeliveryStore, Thread
+from tracer_agent.delivery.store import ClaimedDelivery, DeliveryStore
 from tracer_agent.metrics import AgentMetrics
 from tracer_agent.summaries import SummaryCache, load_context
 from tracer_agent.toolboxes import Toolboxes
@@ -72,6 +74,8 @@ class DeliveryExecutor:
     ) -> None:
         self._pool = pool
         self._store = store
+        self._journal = DeliveryJournal(pool)
+        self._limits = RateLimits(pool)
         self._summaries = summaries
         self._toolboxes = toolboxes
         self._metrics = metrics
@@ -83,7 +87,7 @@ class DeliveryExecutor:
     async def run(self, delivery: ClaimedDelivery) -> Outcome:
         ctx = await load_context(self._pool, delivery.event_id)
         summary = await self._summaries.summary(ctx, delivery.event_id)
-        thread = await self._store.thread(delivery.alert_id, delivery.destination.name)
+        thread = await self._journal.thread(delivery.alert_id, delivery.destination.name)
         try:
             planned = plan(delivery, ctx, summary, thread)
         except ValueError as exc:  # the destination's settings cannot be rendered
@@ -92,13 +96,13 @@ class DeliveryExecutor:
         if isinstance(planned, Skip):
             return Delivered({**base, "skipped": planned.reason})
         destination = delivery.destination
-        wait = await self._store.reserve_slot(
+        wait = await self._limits.reserve_slot(
             destination.name,
             per_minute=destination.effective_rate_per_minute,
             burst=destination.burst,
         )
         if wait > MAX_INLINE_WAIT_SECONDS:
-            await self._store.release_slot(
+            await self._limits.release_slot(
                 destination.name, per_minute=destination.effective_rate_per_minute
             )
             return Retry("waiting for the destination's rate limit", retry_after=wait,
@@ -121,7 +125,7 @@ class DeliveryExecutor:
         thread: Thread | None,
     ) -> Outcome:
         done: dict[str, Any] = dict(delivery.result.get("steps") or {})
-        uncertain = await self._store.uncertain_steps(delivery.id)
+        uncertain = await self._journal.uncertain_steps(delivery.id)
         for step in steps:
             if step.name in done:
                 continue
@@ -140,7 +144,7 @@ class DeliveryExecutor:
             new_thread = (
                 self._thread_from(delivery, ctx, step, result) if step.opens_thread else None
             )
-            if not await self._store.save_step(
+            if not await self._journal.save_step(
                 delivery.id, worker=self._worker, step=step.name, result=result, thread=new_thread
             ):
                 return LeaseLost()
@@ -156,7 +160,7 @@ class DeliveryExecutor:
     async def _call(
         self, delivery: ClaimedDelivery, step: Step, box: McpToolbox
     ) -> dict[str, Any] | Retry:
-        attempt = await self._store.start_attempt(
+        attempt = await self._journal.start_attempt(
             delivery.id,
             step=step.name,
             marker=step.marker,
@@ -165,7 +169,7 @@ class DeliveryExecutor:
         )
         answer = await box.call_app_tool(step.call, timeout=self._timeout)
         if not answer.ok:
-            await self._store.finish_attempt(
+            await self._journal.finish_attempt(
                 attempt, outcome="failed", error=answer.error,
                 result={"error_kind": answer.error_kind},
             )  # fmt: skip
@@ -178,7 +182,7 @@ class DeliveryExecutor:
             # It was sent; sending again would duplicate it. Record what we have.
             log.warning("delivery %s %s: %s", delivery.id, step.name, exc)
             result = {"unreadable_answer": str(exc)}
-        await self._store.finish_attempt(attempt, outcome="sent", result=result)
+        await self._journal.finish_attempt(attempt, outcome="sent", result=result)
         return result
 
     async def _probe(
@@ -202,7 +206,7 @@ class DeliveryExecutor:
         found = probe.find(answer.structured, step.marker)
         outcome = "found" if found is not None else "not_found"
         self._metrics.probes.labels(outcome).inc()
-        await self._store.close_open_attempts(delivery.id, step=step.name, outcome=outcome)
+        await self._journal.close_open_attempts(delivery.id, step=step.name, outcome=outcome)
         log.info("delivery %s: step %s of a lost call was %s", delivery.id, step.name, outcome)
         return None if found is None else {**found, "found": True}
 

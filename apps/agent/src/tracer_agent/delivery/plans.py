@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from tracer_agent.delivery.journal import Thread
 from tracer_agent.delivery.results import (
     find_gmail_marker,
     find_jira_comment_marker,
@@ -28,7 +29,7 @@ from tracer_agent.delivery.results import (
     read_slack,
     read_transition,
 )
-from tracer_agent.delivery.store import ClaimedDelivery, Thread
+from tracer_agent.delivery.store import ClaimedDelivery
 from tracer_agent.routing import Destination
 from tracer_ai.render import (
     PAGERDUTY_UPDATE_INCIDENT_BY_ID,

@@ -1,4 +1,4 @@
-"""The delivery tables in PostgreSQL: expanding the outbox, leases, attempts, threads.
+"""The outbox and the leases: expanding alert events into deliveries, and claiming them.
 
 Every method is one short statement or transaction; none is ever open while a destination is
 being called. The rules that make several agent replicas safe live in the SQL here:
@@ -23,18 +23,7 @@ import asyncpg
 
 from tracer_agent.dbtypes import Conn
 from tracer_agent.routing import Destination, RoutingRules
-from tracer_core.models import (
-    AlertEventKind,
-    Delivery,
-    DeliveryStatus,
-    Severity,
-    Toolkit,
-)
-
-_DELIVERY_COLUMNS = """
-    d.id, d.alert_id, d.event_id, d.destination, d.toolkit, d.status, d.attempts, d.last_error,
-    d.result, d.next_attempt_at, d.created_at, d.updated_at, d.target, d.delivered_at
-"""
+from tracer_core.models import AlertEventKind, DeliveryStatus, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,32 +39,11 @@ class ClaimedDelivery:
 
 
 @dataclass(frozen=True, slots=True)
-class Thread:
-    """Where earlier messages about an alert went on one destination."""
-
-    alert_id: int
-    destination: str
-    toolkit: Toolkit
-    channel: str | None
-    thread_ref: str
-    data: dict[str, Any]
-
-
-class DeliveryRecord(Delivery):
-    target: dict[str, Any]
-    delivered_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
 class ExpandedEvent:
     event_id: int
     alert_id: int
     created_at: datetime
     deliveries: int
-
-
-def _record(row: asyncpg.Record) -> DeliveryRecord:
-    return DeliveryRecord.model_validate(dict(row))
 
 
 class DeliveryStore:
@@ -274,181 +242,6 @@ class DeliveryStore:
         )
         return None if row is None else DeliveryStatus(row["status"])
 
-    # -- steps, attempts and threads -------------------------------------------------------
-
-    async def uncertain_steps(self, delivery_id: int) -> dict[str, datetime]:
-        """Steps whose last call may have reached the destination without us learning it:
-        the worker died mid-call (no outcome), or the call timed out or lost its connection.
-        Maps each to when that call started."""
-        rows = await self._pool.fetch(
-            """
-            SELECT DISTINCT ON (step) step, started_at, finished_at, outcome,
-                   result ->> 'error_kind' AS error_kind
-            FROM delivery_attempts WHERE delivery_id = $1 ORDER BY step, id DESC
-            """,
-            delivery_id,
-        )
-        return {
-            row["step"]: row["started_at"]
-            for row in rows
-            if row["finished_at"] is None
-            or (row["outcome"] == "failed" and row["error_kind"] in ("timeout", "transport"))
-        }
-
-    async def start_attempt(
-        self, delivery_id: int, *, step: str, marker: str, tool: str, worker: str
-    ) -> int:
-        """Written and committed before the call, so a crash leaves a trace to look for."""
-        value = await self._pool.fetchval(
-            """
-            INSERT INTO delivery_attempts (delivery_id, step, marker, tool, worker)
-            VALUES ($1, $2, $3, $4, $5) RETURNING id
-            """,
-            delivery_id,
-            step,
-            marker,
-            tool,
-            worker,
-        )
-        return int(value)
-
-    async def finish_attempt(
-        self,
-        attempt_id: int,
-        *,
-        outcome: str,
-        error: str | None = None,
-        result: dict[str, Any] | None = None,
-    ) -> None:
-        await self._pool.execute(
-            """
-            UPDATE delivery_attempts SET finished_at = now(), outcome = $2, error = $3,
-                result = $4
-            WHERE id = $1
-            """,
-            attempt_id,
-            outcome,
-            None if error is None else error[:2000],
-            result or {},
-        )
-
-    async def close_open_attempts(self, delivery_id: int, *, step: str, outcome: str) -> None:
-        """Settle calls a dead worker left open, once a probe has told what became of them."""
-        await self._pool.execute(
-            """
-            UPDATE delivery_attempts SET finished_at = now(), outcome = $3
-            WHERE delivery_id = $1 AND step = $2 AND finished_at IS NULL
-            """,
-            delivery_id,
-            step,
-            outcome,
-        )
-
-    async def save_step(
-        self,
-        delivery_id: int,
-        *,
-        worker: str,
-        step: str,
-        result: dict[str, Any],
-        thread: Thread | None,
-    ) -> bool:
-        """Remember a finished step (so a retry skips it) and the thread it opened, together."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            status = await conn.execute(
-                """
-                UPDATE deliveries
-                SET result = result || jsonb_build_object('steps',
-                        coalesce(result -> 'steps', '{}'::jsonb)
-                        || jsonb_build_object($3::text, $4::jsonb)),
-                    updated_at = now()
-                WHERE id = $1 AND lease_owner = $2 AND status = 'in_progress'
-                """,
-                delivery_id,
-                worker,
-                step,
-                result,
-            )
-            if thread is not None:
-                await conn.execute(
-                    """
-                    INSERT INTO delivery_threads
-                        (alert_id, destination, toolkit, channel, thread_ref, data)
-                    VALUES ($1, $2, $3, $4, $5, $6)
-                    ON CONFLICT (alert_id, destination) DO UPDATE
-                    SET thread_ref = EXCLUDED.thread_ref, channel = EXCLUDED.channel,
-                        data = delivery_threads.data || EXCLUDED.data, updated_at = now()
-                    """,
-                    thread.alert_id,
-                    thread.destination,
-                    thread.toolkit.value,
-                    thread.channel,
-                    thread.thread_ref,
-                    thread.data,
-                )
-            return status.endswith(" 1")
-
-    async def thread(self, alert_id: int, destination: str) -> Thread | None:
-        row = await self._pool.fetchrow(
-            """
-            SELECT alert_id, destination, toolkit, channel, thread_ref, data
-            FROM delivery_threads WHERE alert_id = $1 AND destination = $2
-            """,
-            alert_id,
-            destination,
-        )
-        if row is None:
-            return None
-        return Thread(
-            alert_id=row["alert_id"],
-            destination=row["destination"],
-            toolkit=Toolkit(row["toolkit"]),
-            channel=row["channel"],
-            thread_ref=row["thread_ref"],
-            data=row["data"],
-        )
-
-    # -- what the API shows and changes ----------------------------------------------------
-
-    async def for_alert(self, alert_id: int) -> list[DeliveryRecord]:
-        rows = await self._pool.fetch(
-            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d WHERE d.alert_id = $1 ORDER BY d.id",
-            alert_id,
-        )
-        return [_record(row) for row in rows]
-
-    async def list_deliveries(
-        self, *, status: DeliveryStatus | None, limit: int
-    ) -> list[DeliveryRecord]:
-        rows = await self._pool.fetch(
-            f"""
-            SELECT {_DELIVERY_COLUMNS} FROM deliveries d
-            WHERE $1::text IS NULL OR d.status = $1 ORDER BY d.id DESC LIMIT $2
-            """,
-            None if status is None else status.value,
-            limit,
-        )
-        return [_record(row) for row in rows]
-
-    async def retry(self, delivery_id: int) -> DeliveryRecord | None:
-        """Make a dead or failed delivery due now, with a fresh attempt budget."""
-        row = await self._pool.fetchrow(
-            f"""
-            UPDATE deliveries d
-            SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
-            WHERE d.id = $1 AND d.status IN ('dead', 'failed')
-            RETURNING {_DELIVERY_COLUMNS}
-            """,
-            delivery_id,
-        )
-        return None if row is None else _record(row)
-
-    async def get(self, delivery_id: int) -> DeliveryRecord | None:
-        row = await self._pool.fetchrow(
-            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d WHERE d.id = $1", delivery_id
-        )
-        return None if row is None else _record(row)
-
     async def next_due_in(self) -> float | None:
         """Seconds until the next delivery becomes due (None when nothing waits)."""
         value = await self._pool.fetchval(
@@ -458,35 +251,3 @@ class DeliveryStore:
             """
         )
         return None if value is None else max(float(value), 0.0)
-
-    # -- rate limits -------------------------------------------------------------------------
-
-    async def reserve_slot(self, destination: str, *, per_minute: float, burst: int) -> float:
-        """Take a send slot on `destination`; returns how many seconds to wait before sending
-        (0 when it may go now). Shared by all replicas: a generic cell rate algorithm on one
-        row, one statement."""
-        interval = 60.0 / per_minute
-        value = await self._pool.fetchval(
-            """
-            INSERT INTO destination_rate_limits AS r (destination, tat)
-            VALUES ($1, now() + make_interval(secs => $2))
-            ON CONFLICT (destination) DO UPDATE
-            SET tat = greatest(r.tat, now()) + make_interval(secs => $2)
-            RETURNING extract(epoch FROM tat - now()) - $2 * $3
-            """,
-            destination,
-            interval,
-            burst,
-        )
-        return max(float(value), 0.0)
-
-    async def release_slot(self, destination: str, *, per_minute: float) -> None:
-        """Give back a slot taken by a send that did not happen."""
-        await self._pool.execute(
-            """
-            UPDATE destination_rate_limits
-            SET tat = tat - make_interval(secs => $2) WHERE destination = $1
-            """,
-            destination,
-            60.0 / per_minute,
-        )
