@@ -143,3 +143,39 @@ async def test_one_llm_summary_per_event_reaches_every_destination(
     assert (
         await pool.fetchval("SELECT count(*) FROM llm_usage WHERE purpose = 'alert_summary'") == 1
     )
+
+
+async def test_a_reopened_alert_goes_back_to_its_thread_issue_and_pager(
+    database_url: str, pool: asyncpg.Pool
+) -> None:
+    async with run_agent(agent_settings(database_url)):
+        alert_id, _ = await open_alert(pool, severity="critical")
+        await eventually(lambda: _all_delivered(pool, alert_id, 2))
+        await add_event(pool, alert_id, "resolved", "critical")
+        await eventually(lambda: _all_delivered(pool, alert_id, 4))
+        await add_event(pool, alert_id, "reopened", "critical")
+        await eventually(lambda: _all_delivered(pool, alert_id, 6))
+
+    sink = await _sink(pool)
+    slack = [m for m in sink if m["toolkit"] == "slack"]
+    assert [m["thread_ref"] for m in slack] == [
+        None,
+        slack[0]["external_id"],
+        slack[0]["external_id"],
+    ]
+    pagerduty = [m for m in sink if m["toolkit"] == "pagerduty"]
+    assert [m["tool"] for m in pagerduty] == [
+        "PAGERDUTY_CREATE_INCIDENT_RECORD", "PAGERDUTY_UPDATE_INCIDENT_BY_ID",
+        "PAGERDUTY_CREATE_INCIDENT_RECORD",
+    ]  # fmt: skip
+    incidents = await pool.fetch(
+        "SELECT incident_id, dedup_key, status FROM sink_pagerduty_incidents ORDER BY 1"
+    )
+    assert {r["dedup_key"] for r in incidents} == {"default/checkout/error_spike"}
+    assert sorted(r["status"] for r in incidents) == ["resolved", "triggered"]
+    thread = await pool.fetchrow(
+        "SELECT thread_ref, data FROM delivery_threads WHERE destination = 'pagerduty-oncall'"
+    )
+    assert thread is not None
+    open_incident = next(r["incident_id"] for r in incidents if r["status"] == "triggered")
+    assert thread["data"]["incident_id"] == open_incident  # a later resolve closes the new one
