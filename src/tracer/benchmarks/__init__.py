@@ -31,4 +31,5 @@ Section = Callable[[BenchOptions], list[BenchRow]]
 SECTIONS: dict[str, str] = {
     "dedup": "tracer.benchmarks.dedup:run",
     "delivery": "tracer.benchmarks.delivery:run",
+    "processor": "tracer.benchmarks.processor:run",
 }

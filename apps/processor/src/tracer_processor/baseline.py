@@ -13,8 +13,12 @@ previous few buckets for the rate-of-change signal, and an EWMA tracks the curre
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
+
+from tracer_processor.registry import Rows, take
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -37,61 +41,57 @@ class RollingBaseline:
         self._n = np.zeros(0, np.int64)
         self._recent = np.zeros((0, recent), np.float32)
         self._recent_valid = np.zeros((0, recent), np.bool_)
+        self._recent_total = np.zeros(0, np.float64)
+        self._recent_n = np.zeros(0, np.int64)
         self.ewma = np.zeros(0, np.float64)
         self.ewma_ready = np.zeros(0, np.bool_)
 
     def ensure_capacity(self, capacity: int) -> None:
-        if capacity <= self._capacity:
-            return
         grow = capacity - self._capacity
-        self._values = np.concatenate([self._values, np.zeros((grow, self.window), np.float32)])
-        self._valid = np.concatenate([self._valid, np.zeros((grow, self.window), np.bool_)])
-        self._total = np.concatenate([self._total, np.zeros(grow)])
-        self._total_sq = np.concatenate([self._total_sq, np.zeros(grow)])
-        self._n = np.concatenate([self._n, np.zeros(grow, np.int64)])
-        self._recent = np.concatenate([self._recent, np.zeros((grow, self.recent), np.float32)])
-        self._recent_valid = np.concatenate(
-            [self._recent_valid, np.zeros((grow, self.recent), np.bool_)]
-        )
-        self.ewma = np.concatenate([self.ewma, np.zeros(grow)])
-        self.ewma_ready = np.concatenate([self.ewma_ready, np.zeros(grow, np.bool_)])
+        if grow <= 0:
+            return
+
+        def pad(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            return np.concatenate([array, np.zeros((grow, *array.shape[1:]), array.dtype)])
+
+        self._values, self._valid = pad(self._values), pad(self._valid)
+        self._total, self._total_sq, self._n = pad(self._total), pad(self._total_sq), pad(self._n)
+        self._recent, self._recent_valid = pad(self._recent), pad(self._recent_valid)
+        self._recent_total, self._recent_n = pad(self._recent_total), pad(self._recent_n)
+        self.ewma, self.ewma_ready = pad(self.ewma), pad(self.ewma_ready)
         self._capacity = capacity
 
     def reset(self, slots: SlotArray) -> None:
-        self._values[slots] = 0
-        self._valid[slots] = False
-        self._total[slots] = 0
-        self._total_sq[slots] = 0
-        self._n[slots] = 0
-        self._recent[slots] = 0
-        self._recent_valid[slots] = False
-        self.ewma[slots] = 0
-        self.ewma_ready[slots] = False
-
-    def bytes_per_service(self) -> int:
-        return int(self.window * 5 + self.recent * 5 + 8 * 4 + 1)
+        for array in (
+            self._values, self._valid, self._total, self._total_sq, self._n, self._recent,
+            self._recent_valid, self._recent_total, self._recent_n, self.ewma, self.ewma_ready,
+        ):  # fmt: skip
+            array[slots] = 0
 
     # -- reading ----------------------------------------------------------------------------
 
-    def stats(self, slots: SlotArray) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
+    def stats(self, rows: Rows) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
         """Mean, standard deviation and number of valid entries (0, 0, 0 when empty)."""
-        n = self._n[slots]
+        n = take(self._n, rows)
         safe = np.maximum(n, 1)
-        mean = self._total[slots] / safe
-        variance = np.maximum(self._total_sq[slots] / safe - mean * mean, 0.0)
+        mean = self._total[rows] / safe
+        variance = np.maximum(self._total_sq[rows] / safe - mean * mean, 0.0)
         return np.where(n > 0, mean, 0.0), np.where(n > 1, np.sqrt(variance), 0.0), n
 
-    def previous_mean(self, slots: SlotArray) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+    def previous_mean(self, rows: Rows) -> tuple[FloatArray, npt.NDArray[np.int64]]:
         """Mean of the last `recent` observations (before the current one) and their count."""
-        valid = self._recent_valid[slots]
-        n = valid.sum(axis=1)
-        total = np.where(valid, self._recent[slots], 0.0).sum(axis=1, dtype=np.float64)
-        return np.where(n > 0, total / np.maximum(n, 1), 0.0), n
+        n = take(self._recent_n, rows)
+        return np.where(n > 0, self._recent_total[rows] / np.maximum(n, 1), 0.0), n
+
+    def level(self, rows: Rows) -> tuple[FloatArray, BoolArray]:
+        """The EWMA before this bucket, and whether it has seen a value yet."""
+        return take(self.ewma, rows), take(self.ewma_ready, rows)
 
     # -- writing ----------------------------------------------------------------------------
 
     def push(
         self,
+        rows: Rows,
         slots: SlotArray,
         steps: npt.NDArray[np.int64],
         values: FloatArray,
@@ -104,35 +104,55 @@ class RollingBaseline:
         not accepted), which is what makes old data fall out of the window.
         """
         values = np.clip(values, -MAX_VALUE, MAX_VALUE)  # float32 storage, squares in float64
-        position = steps % self.window
-        old_valid = self._valid[slots, position]
-        old = self._values[slots, position].astype(np.float64)
         stored = np.where(accept, values, 0.0).astype(np.float32)
-        new = stored.astype(np.float64)  # add exactly what will later be subtracted
-        self._total[slots] += np.where(accept, new, 0.0) - np.where(old_valid, old, 0.0)
-        self._total_sq[slots] += np.where(accept, new * new, 0.0) - np.where(
-            old_valid, old * old, 0.0
-        )
-        self._n[slots] += accept.astype(np.int64) - old_valid.astype(np.int64)
-        self._values[slots, position] = stored
-        self._valid[slots, position] = accept
+        _replace(
+            self._values, self._valid, self._total, self._n, rows,
+            slots * self.window + steps % self.window, stored, accept, squares=self._total_sq,
+        )  # fmt: skip
+        # Re-add the window from scratch now and then (each slot once per lap, staggered so
+        # services that started together do not all pay at the same bucket): no float drift.
+        due = (steps + slots) % self.window == 0
+        if due.any():
+            self._recompute(slots[due])
+        recent = np.where(observed, values, 0.0).astype(np.float32)
+        _replace(
+            self._recent, self._recent_valid, self._recent_total, self._recent_n, rows,
+            slots * self.recent + steps % self.recent, recent, observed,
+        )  # fmt: skip
 
-        lap_done = position == self.window - 1
-        if lap_done.any():
-            self._recompute(slots[lap_done])
-
-        recent_position = steps % self.recent
-        self._recent[slots, recent_position] = np.where(observed, values, 0.0)
-        self._recent_valid[slots, recent_position] = observed
-
-        ready = self.ewma_ready[slots]
-        current = self.ewma[slots]
+        ready = take(self.ewma_ready, rows)
+        current = take(self.ewma, rows)
         blended = np.where(ready, self.alpha * values + (1 - self.alpha) * current, values)
-        self.ewma[slots] = np.where(observed, blended, current)
-        self.ewma_ready[slots] = ready | observed
+        self.ewma[rows] = np.where(observed, blended, current)
+        self.ewma_ready[rows] = ready | observed
 
     def _recompute(self, slots: SlotArray) -> None:
         values = np.where(self._valid[slots], self._values[slots], 0.0).astype(np.float64)
         self._total[slots] = values.sum(axis=1)
         self._total_sq[slots] = (values * values).sum(axis=1)
         self._n[slots] = self._valid[slots].sum(axis=1)
+
+
+def _replace(
+    ring: npt.NDArray[np.float32],
+    valid: npt.NDArray[np.bool_],
+    total: FloatArray,
+    count: npt.NDArray[np.int64],
+    rows: Rows,
+    flat: npt.NDArray[np.int64],
+    new: npt.NDArray[np.float32],
+    keep: BoolArray,
+    *,
+    squares: FloatArray | None = None,
+) -> None:
+    """Overwrite one ring entry per slot (flat indices), keeping the running sums exact."""
+    values, flags = ring.reshape(-1), valid.reshape(-1)
+    old_valid = flags[flat]
+    old = np.where(old_valid, values[flat], np.float32(0)).astype(np.float64)
+    added = np.where(keep, new, np.float32(0)).astype(np.float64)  # what is later subtracted
+    total[rows] += added - old
+    if squares is not None:
+        squares[rows] += added * added - old * old
+    count[rows] += keep.astype(np.int64) - old_valid
+    values[flat] = new
+    flags[flat] = keep

@@ -20,12 +20,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from tracer_processor.batch import LogBatch
-from tracer_processor.histogram import BINS, bin_index
+from tracer_processor.histogram import BINS, bin_index, quantile
+from tracer_processor.registry import rows_of, take
 from tracer_processor.templates import ErrorSamples
 
 IntArray = npt.NDArray[np.int64]
@@ -41,7 +43,8 @@ class ClosedBuckets:
     slots: SlotArray
     counts: IntArray
     errors: IntArray
-    histograms: npt.NDArray[np.uint32]  # (len(slots), BINS)
+    p95_ms: npt.NDArray[np.float64]  # 0.0 where no record had a duration
+    timed: IntArray  # records with a duration
     first: npt.NDArray[np.bool_]  # the service's first bucket (likely partial)
     samples: dict[int, ErrorSamples] = field(default_factory=dict)  # slot -> error sample
 
@@ -84,9 +87,10 @@ class BucketAggregator:
         self.first_bucket = np.zeros(0, np.int64)
         self.max_ts = np.zeros(0, np.float64)
         self.last_arrival = np.zeros(0, np.float64)  # processor clock
-        self._counts = np.zeros((0, self._k), np.int64)
-        self._errors = np.zeros((0, self._k), np.int64)
-        self._hist = np.zeros((0, self._k, BINS), np.uint32)
+        # Open buckets: ring position first, so one bucket of all services is one block.
+        self._counts = np.zeros((self._k, 0), np.int64)
+        self._errors = np.zeros((self._k, 0), np.int64)
+        self._hist = np.zeros((self._k, 0, BINS), np.uint32)
         self._samples: dict[int, dict[int, ErrorSamples]] = {}  # bucket -> slot -> sample
         self.buckets_closed = 0
 
@@ -98,19 +102,20 @@ class BucketAggregator:
         size = max(needed, self._capacity * 2, 64)
         grow = size - self._capacity
 
-        def extend(array: npt.NDArray[np.generic], fill: float) -> npt.NDArray[np.generic]:
-            pad = np.full((grow, *array.shape[1:]), fill, array.dtype)
-            return np.concatenate([array, pad])
+        def extend(array: npt.NDArray[Any], fill: float, axis: int = 0) -> npt.NDArray[Any]:
+            shape = list(array.shape)
+            shape[axis] = grow
+            return np.concatenate([array, np.full(shape, fill, array.dtype)], axis=axis)
 
-        self.started = extend(self.started, False)  # type: ignore[assignment]
-        self.live = extend(self.live, False)  # type: ignore[assignment]
-        self.open_base = extend(self.open_base, 0)  # type: ignore[assignment]
-        self.first_bucket = extend(self.first_bucket, 0)  # type: ignore[assignment]
-        self.max_ts = extend(self.max_ts, _NEVER)  # type: ignore[assignment]
-        self.last_arrival = extend(self.last_arrival, _NEVER)  # type: ignore[assignment]
-        self._counts = extend(self._counts, 0)  # type: ignore[assignment]
-        self._errors = extend(self._errors, 0)  # type: ignore[assignment]
-        self._hist = extend(self._hist, 0)  # type: ignore[assignment]
+        self.started = extend(self.started, False)
+        self.live = extend(self.live, False)
+        self.open_base = extend(self.open_base, 0)
+        self.first_bucket = extend(self.first_bucket, 0)
+        self.max_ts = extend(self.max_ts, _NEVER)
+        self.last_arrival = extend(self.last_arrival, _NEVER)
+        self._counts = extend(self._counts, 0, axis=1)
+        self._errors = extend(self._errors, 0, axis=1)
+        self._hist = extend(self._hist, 0, axis=1)
         self._capacity = size
 
     def reset(self, slots: SlotArray) -> None:
@@ -119,9 +124,9 @@ class BucketAggregator:
         self.live[slots] = False
         self.max_ts[slots] = _NEVER
         self.last_arrival[slots] = _NEVER
-        self._counts[slots] = 0
-        self._errors[slots] = 0
-        self._hist[slots] = 0
+        self._counts[:, slots] = 0
+        self._errors[:, slots] = 0
+        self._hist[:, slots] = 0
         gone = set(slots.tolist())
         for bucket in list(self._samples):
             by_slot = self._samples[bucket]
@@ -129,11 +134,6 @@ class BucketAggregator:
                 del by_slot[slot]
             if not by_slot:
                 del self._samples[bucket]
-
-    def bytes_per_service(self) -> int:
-        arrays = (self._counts, self._errors, self._hist, self.open_base, self.max_ts)
-        per_row = sum(a.itemsize * (a.size // max(self._capacity, 1)) for a in arrays)
-        return int(per_row + 4 * 8)
 
     # -- ingest -----------------------------------------------------------------------------
 
@@ -202,9 +202,9 @@ class BucketAggregator:
             if now_in.size:
                 rows = pairs.slot[now_in]
                 positions = pairs.bucket[now_in] % self._k
-                self._counts[rows, positions] += pairs.count[now_in]
-                self._errors[rows, positions] += errors[now_in]
-                self._hist[rows, positions] += hist[now_in].astype(np.uint32)
+                self._counts[positions, rows] += pairs.count[now_in]
+                self._errors[positions, rows] += errors[now_in]
+                self._hist[positions, rows] += hist[now_in].astype(np.uint32)
             pending = pending[~fits]
             if pending.size:
                 # A batch reaching further ahead than the ring: close the oldest buckets of
@@ -283,34 +283,31 @@ class BucketAggregator:
 
     def _emit(self, bucket: int, slots: SlotArray) -> None:
         position = bucket % self._k
-        counts = self._counts[slots, position]
-        errors = self._errors[slots, position]
-        hist = self._hist[slots, position]
-        self._counts[slots, position] = 0
-        self._errors[slots, position] = 0
-        self._hist[slots, position] = 0
-        self.open_base[slots] = bucket + 1
+        rows = rows_of(slots)
+        counts = take(self._counts[position], rows)
+        errors = take(self._errors[position], rows)
+        p95, timed = quantile(self._hist[position, rows], 0.95)
+        self._counts[position, rows] = 0
+        self._errors[position, rows] = 0
+        self._hist[position, rows] = 0
+        self.open_base[rows] = bucket + 1
         self.buckets_closed += int(slots.size)
         samples: dict[int, ErrorSamples] = {}
         by_slot = self._samples.get(bucket)
         if by_slot:
-            if len(by_slot) <= slots.size:
-                chosen = set(slots.tolist()).intersection(by_slot)
+            closing = np.zeros(self._capacity, np.bool_)
+            closing[rows] = True
+            if bool(closing[list(by_slot)].all()):  # the usual case: the bucket closes for all
+                samples = self._samples.pop(bucket)
             else:
-                chosen = set(by_slot).intersection(slots.tolist())
-            samples = {slot: by_slot.pop(slot) for slot in chosen}
-            if not by_slot:
-                del self._samples[bucket]
-        first_bucket = self.first_bucket[slots]
+                samples = {slot: by_slot.pop(slot) for slot in list(by_slot) if closing[slot]}
+                if not by_slot:
+                    del self._samples[bucket]
+        first_bucket = take(self.first_bucket, rows)
         scored = bucket >= first_bucket
         if not scored.all():  # before a service's first record: nothing to say yet
-            slots, counts, errors, hist = (
-                slots[scored],
-                counts[scored],
-                errors[scored],
-                hist[scored],
-            )
-            first_bucket = first_bucket[scored]
+            slots, counts, errors = slots[scored], counts[scored], errors[scored]
+            p95, timed, first_bucket = p95[scored], timed[scored], first_bucket[scored]
             if slots.size == 0:
                 return
         self._on_close(
@@ -319,7 +316,8 @@ class BucketAggregator:
                 slots=slots,
                 counts=counts,
                 errors=errors,
-                histograms=hist,
+                p95_ms=p95,
+                timed=timed,
                 first=first_bucket == bucket,
                 samples=samples,
             )

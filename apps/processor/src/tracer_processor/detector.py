@@ -22,7 +22,8 @@ import numpy.typing as npt
 from tracer_core.models import AlertType, Severity
 from tracer_processor.alerting import AlertCandidate, Recovery
 from tracer_processor.baseline import RollingBaseline
-from tracer_processor.lifecycle import ALERT_TYPES, AlertLifecycle, Transitions
+from tracer_processor.lifecycle import TYPE_INDEX, AlertLifecycle, Transitions
+from tracer_processor.registry import rows_of, take
 from tracer_processor.scoring import (
     DetectorConfig,
     MetricSignals,
@@ -112,10 +113,6 @@ class Detector:
             streak[slots] = 0
         self.last[slots] = 0
 
-    def bytes_per_service(self) -> int:
-        per_baseline = sum(b.bytes_per_service() for b in self.baselines.values())
-        return per_baseline + len(ALERT_TYPES) * 42 + 8 * 10
-
     def skip_empty(self, slots: SlotArray, buckets: npt.NDArray[np.int64]) -> None:
         """Account for a run of empty buckets after `settle_buckets` of them were processed."""
         self.steps[slots] += buckets
@@ -127,17 +124,14 @@ class Detector:
     def step(self, bucket: BucketInput) -> StepResult:
         config = self.config
         slots = bucket.slots
-        steps = self.steps[slots]
+        rows = rows_of(slots)
+        steps = take(self.steps, rows)
         silent = bucket.counts <= 0
-        silent_for = np.where(silent, self.silent_for[slots] + 1, 0)
+        silent_for = np.where(silent, self.silent_for[rows] + 1, 0)
 
         def inputs(name: str) -> tuple[Any, ...]:
             baseline = self.baselines[name]
-            return (
-                baseline.stats(slots),
-                baseline.previous_mean(slots),
-                (baseline.ewma[slots], baseline.ewma_ready[slots]),
-            )
+            return baseline.stats(rows), baseline.previous_mean(rows), baseline.level(rows)
 
         errors = error_signals(config, bucket.counts, bucket.errors, *inputs("error_rate"))
         latency = latency_signals(
@@ -153,22 +147,23 @@ class Detector:
         }
         for metric in (errors, latency, traffic):
             excluded_for = self._excluded_for[metric.name]
+            before = excluded_for[rows]
             streak = np.where(
                 metric.observed & metric.exclude,
-                excluded_for[slots] + 1,
-                np.where(metric.observed, 0, excluded_for[slots]),
+                before + 1,
+                np.where(metric.observed, 0, before),
             )
             adopt = streak > config.adopt_buckets
             if metric.name == "count":
                 adopt &= ~silent  # silence is never learnt as normal while a baseline exists
             accept = metric.observed & (~metric.exclude | adopt)
             self.baselines[metric.name].push(
-                slots, steps, stored[metric.name], metric.observed, accept
+                rows, slots, steps, stored[metric.name], metric.observed, accept
             )
-            excluded_for[slots] = streak
-        self.steps[slots] = steps + 1
-        self.silent_for[slots] = silent_for
-        self.last[slots] = np.column_stack(
+            excluded_for[rows] = streak
+        self.steps[rows] = steps + 1
+        self.silent_for[rows] = silent_for
+        self.last[rows] = np.column_stack(
             [
                 np.full(slots.size, float(bucket.bucket)),
                 bucket.counts,
@@ -179,7 +174,7 @@ class Detector:
         )
 
         verdicts = {**errors.verdicts, **latency.verdicts, **traffic.verdicts}
-        transitions = self.lifecycle.step(bucket.bucket, slots, verdicts)
+        transitions = self.lifecycle.step(bucket.bucket, rows, verdicts)
         signals = {s.name: s for s in (errors, latency, traffic)}
         items = self._items(bucket, signals, transitions)
         return StepResult(signals=signals, transitions=transitions, items=items)
@@ -200,11 +195,12 @@ class Detector:
                 slot = int(bucket.slots[position])
                 project, service = self._names(slot)
                 metric = signals[_METRIC_OF[alert_type]]
-                severity_rank = int(self.lifecycle.severity[slot, ALERT_TYPES.index(alert_type)])
-                start = int(transitions.incident_start[alert_type][position])
+                severity_rank = int(self.lifecycle.severity[slot, TYPE_INDEX[alert_type]])
+                column = TYPE_INDEX[alert_type]
+                start = int(transitions.incident_start[position, column])
                 details = describe(metric, position, alert_type, self.config)
                 details.update(_bucket_context(bucket, position, size))
-                details["anomalous_buckets"] = int(transitions.anomalous_for[alert_type][position])
+                details["anomalous_buckets"] = int(transitions.anomalous_for[position, column])
                 sample = bucket.samples.get(slot)
                 if sample is not None:
                     details["samples"] = sample.top()
@@ -226,7 +222,7 @@ class Detector:
                 slot = int(bucket.slots[position])
                 project, service = self._names(slot)
                 metric = signals[_METRIC_OF[alert_type]]
-                healthy = int(transitions.healthy_for[alert_type][position])
+                healthy = int(transitions.healthy_for[position, TYPE_INDEX[alert_type]])
                 details = {
                     "metric": metric.name,
                     "observed": _num(metric.value[position]),

@@ -8,6 +8,8 @@ to tell "twice as slow" from normal.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -27,11 +29,14 @@ def bin_index(durations_ms: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
     return np.clip(np.floor(scaled).astype(np.intp) + 1, 0, BINS - 1)
 
 
-def quantile(hist: npt.NDArray[np.integer], q: float) -> npt.NDArray[np.float64]:
-    """The q-quantile of each row of `hist` (shape (n, BINS)); 0.0 for an empty row."""
+def quantile(
+    hist: npt.NDArray[np.integer[Any]], q: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """The q-quantile of each row of `hist` (shape (n, BINS)), 0.0 for an empty row, and
+    each row's number of samples."""
     cumulative = np.cumsum(hist, axis=1, dtype=np.int64)
-    total = cumulative[:, -1]
-    rank = np.ceil(total * q).astype(np.int64)
-    index = (cumulative < np.maximum(rank, 1)[:, None]).sum(axis=1)
+    total = cumulative[:, -1].copy()
+    rank = np.maximum(np.ceil(total * q).astype(np.int64), 1)
+    index = (cumulative < rank[:, None]).sum(axis=1)
     values = _MIDPOINTS[np.minimum(index, BINS - 1)]
-    return np.where(total > 0, values, 0.0)
+    return np.where(total > 0, values, 0.0), total

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tracer_core.models import AlertType
+from tracer_processor.registry import Rows
 from tracer_processor.scoring import HIGH, DetectorConfig, Verdict
 
 ALERT_TYPES: tuple[AlertType, ...] = tuple(AlertType)
@@ -25,13 +26,14 @@ SlotArray = npt.NDArray[np.intp]
 
 @dataclass(frozen=True, slots=True)
 class Transitions:
-    """Positions (into the scored slots) that must be reported or recovered, per type."""
+    """Positions (into the scored slots) that must be reported or recovered, per type, and
+    the state rows of the scored slots (columns in `ALERT_TYPES` order)."""
 
     report: dict[AlertType, npt.NDArray[np.intp]]
     recover: dict[AlertType, npt.NDArray[np.intp]]
-    incident_start: dict[AlertType, npt.NDArray[np.int64]]  # first anomalous bucket
-    anomalous_for: dict[AlertType, npt.NDArray[np.int64]]
-    healthy_for: dict[AlertType, npt.NDArray[np.int64]]
+    incident_start: npt.NDArray[np.int64]  # first anomalous bucket of the current run
+    anomalous_for: npt.NDArray[np.int64]
+    healthy_for: npt.NDArray[np.int64]
 
 
 class AlertLifecycle:
@@ -75,45 +77,44 @@ class AlertLifecycle:
     def has_open(self, slots: SlotArray) -> npt.NDArray[np.bool_]:
         return np.asarray(self.open[slots].any(axis=1), np.bool_)
 
-    def step(
-        self, bucket: int, slots: SlotArray, verdicts: dict[AlertType, Verdict]
-    ) -> Transitions:
+    def step(self, bucket: int, rows: Rows, verdicts: dict[AlertType, Verdict]) -> Transitions:
         config = self.config
+        # Rows read once (views when `rows` is a slice), columns worked on, rows written back.
+        is_open_rows, severity_rows = self.open[rows], self.severity[rows]
+        anomalous_rows, healthy_rows = self._anomalous[rows], self._healthy[rows]
+        start_rows, since_rows = self._start[rows], self._since_report[rows]
         report: dict[AlertType, npt.NDArray[np.intp]] = {}
         recover: dict[AlertType, npt.NDArray[np.intp]] = {}
-        starts: dict[AlertType, npt.NDArray[np.int64]] = {}
-        anomalous_for: dict[AlertType, npt.NDArray[np.int64]] = {}
-        healthy_for: dict[AlertType, npt.NDArray[np.int64]] = {}
         for alert_type, verdict in verdicts.items():
             column = TYPE_INDEX[alert_type]
             anomalous = verdict.anomalous
             healthy = verdict.healthy & ~anomalous
-            streak = np.where(anomalous, self._anomalous[slots, column] + 1, 0)
-            calm = self._healthy[slots, column]
+            streak = np.where(anomalous, anomalous_rows[:, column] + 1, 0)
+            calm = healthy_rows[:, column]
             calm = np.where(healthy, calm + 1, np.where(anomalous, 0, calm))
-            start = np.where(anomalous & (streak == 1), bucket, self._start[slots, column])
-            is_open = self.open[slots, column]
+            is_open = is_open_rows[:, column]
             confirm = 1 if alert_type is AlertType.SERVICE_DOWN else config.confirm_buckets
             opens = ~is_open & anomalous & ((streak >= confirm) | (verdict.severity >= HIGH))
             ongoing = is_open & anomalous
-            since = np.where(ongoing, self._since_report[slots, column] + 1, 0)
-            reported = self.severity[slots, column]
+            since = np.where(ongoing, since_rows[:, column] + 1, 0)
+            reported = severity_rows[:, column]
             escalates = ongoing & (verdict.severity > reported)
             due = opens | escalates | (ongoing & (since >= config.report_every))
             resolves = is_open & ~anomalous & (calm >= config.resolve_buckets)
 
-            self._anomalous[slots, column] = streak
-            self._healthy[slots, column] = calm
-            self._start[slots, column] = start
-            self._since_report[slots, column] = np.where(due, 0, since)
-            self.open[slots, column] = (is_open | opens) & ~resolves
-            self.severity[slots, column] = np.where(
-                opens, verdict.severity,
-                np.where(escalates, verdict.severity, np.where(resolves, 0, reported)),
-            )  # fmt: skip
+            anomalous_rows[:, column] = streak
+            healthy_rows[:, column] = calm
+            start_rows[:, column] = np.where(
+                anomalous & (streak == 1), bucket, start_rows[:, column]
+            )
+            since_rows[:, column] = np.where(due, 0, since)
+            is_open_rows[:, column] = (is_open | opens) & ~resolves
+            severity_rows[:, column] = np.where(
+                opens | escalates, verdict.severity, np.where(resolves, 0, reported)
+            )
             report[alert_type] = np.flatnonzero(due)
             recover[alert_type] = np.flatnonzero(resolves)
-            starts[alert_type] = start
-            anomalous_for[alert_type] = streak
-            healthy_for[alert_type] = calm
-        return Transitions(report, recover, starts, anomalous_for, healthy_for)
+        self.open[rows], self.severity[rows] = is_open_rows, severity_rows
+        self._anomalous[rows], self._healthy[rows] = anomalous_rows, healthy_rows
+        self._start[rows], self._since_report[rows] = start_rows, since_rows
+        return Transitions(report, recover, start_rows, anomalous_rows, healthy_rows)

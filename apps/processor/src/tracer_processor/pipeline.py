@@ -22,7 +22,6 @@ from tracer_processor.alerting import AlertSink
 from tracer_processor.batch import LogBatch, RecordError
 from tracer_processor.buckets import BucketAggregator, BucketConfig, ClosedBuckets
 from tracer_processor.detector import BucketInput, Detector
-from tracer_processor.histogram import quantile
 from tracer_processor.lifecycle import ALERT_TYPES
 from tracer_processor.metrics import ProcessorMetrics
 from tracer_processor.registry import ServiceRegistry
@@ -135,15 +134,14 @@ class Pipeline:
 
     def _scored(self, closed: ClosedBuckets) -> None:
         started = time.perf_counter()
-        histograms = closed.histograms
         result = self.detector.step(
             BucketInput(
                 bucket=closed.bucket,
                 slots=closed.slots,
                 counts=closed.counts.astype(np.float64),
                 errors=closed.errors.astype(np.float64),
-                p95_ms=quantile(histograms, 0.95),
-                latency_samples=histograms.sum(axis=1, dtype=np.int64).astype(np.float64),
+                p95_ms=closed.p95_ms,
+                latency_samples=closed.timed.astype(np.float64),
                 partial=closed.first,
                 samples=closed.samples,
             )

@@ -8,9 +8,26 @@ services is capped so memory stays bounded whatever the senders do.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+Rows = slice | npt.NDArray[np.intp]
+
+
+def rows_of(slots: npt.NDArray[np.intp]) -> Rows:
+    """How to index per-service arrays for `slots` (sorted, unique): a slice when they are
+    one contiguous run - numpy then works on views instead of gathering copies, which is
+    what makes scoring thousands of services at once cheap."""
+    if slots.size and int(slots[-1]) - int(slots[0]) + 1 == slots.size:
+        return slice(int(slots[0]), int(slots[-1]) + 1)
+    return slots
+
+
+def take(array: npt.NDArray[Any], rows: Rows) -> npt.NDArray[Any]:
+    """`array[rows]` as a copy of its own (a slice would give a view that later writes change)."""
+    return array[rows].copy() if isinstance(rows, slice) else array[rows]
 
 
 class ServiceRegistry:

@@ -92,6 +92,8 @@ class MetricSignals:
 
 
 def finite(values: FloatArray) -> FloatArray:
+    if bool(np.isfinite(values).all()):  # the rule; the repair below is the safety net
+        return values
     return np.nan_to_num(values, nan=0.0, posinf=MAX_SCORE, neginf=-MAX_SCORE)
 
 

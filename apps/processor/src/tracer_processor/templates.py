@@ -2,8 +2,8 @@
 
 "timeout after 3012 ms calling 10.0.3.7 for order 8f14e45f-..." and the same line with other
 numbers are one template, "timeout after <n> ms calling <ip> for order <uuid>". Each
-(service, bucket) keeps a bounded sample: at most `MAX_SAMPLED` messages are templated and at
-most `MAX_TEMPLATES` templates kept, so a flood of errors costs a fixed amount of work.
+(service, bucket) keeps a bounded sample: at most `MAX_SAMPLED` messages, grouped into at
+most `MAX_TEMPLATES` templates, so a flood of errors costs a fixed amount of work.
 """
 
 from __future__ import annotations
@@ -35,35 +35,41 @@ def template_of(message: str) -> str:
 
 
 class ErrorSamples:
-    """A bounded sample of one bucket's error messages, counted by template."""
+    """A bounded sample of one bucket's error messages, grouped by template when read.
 
-    __slots__ = ("_templates", "other", "sampled")
+    Adding is a list append; templating waits for `top()`, which only runs for the few
+    services that raise an alert, so a storm of errors across thousands of services costs
+    almost nothing until someone needs the summary.
+    """
+
+    __slots__ = ("_messages",)
 
     def __init__(self) -> None:
-        self._templates: dict[str, list[Any]] = {}  # template -> [count, example]
-        self.sampled = 0
-        self.other = 0  # sampled messages whose template did not fit in the table
+        self._messages: list[str] = []
 
     @property
     def full(self) -> bool:
-        return self.sampled >= MAX_SAMPLED
+        return len(self._messages) >= MAX_SAMPLED
+
+    @property
+    def sampled(self) -> int:
+        return len(self._messages)
 
     def add(self, message: str) -> None:
-        if self.sampled >= MAX_SAMPLED:
-            return
-        self.sampled += 1
-        template = template_of(message)
-        entry = self._templates.get(template)
-        if entry is not None:
-            entry[0] += 1
-        elif len(self._templates) < MAX_TEMPLATES:
-            self._templates[template] = [1, message[:MAX_MESSAGE_CHARS]]
-        else:
-            self.other += 1
+        if len(self._messages) < MAX_SAMPLED:
+            self._messages.append(message[: MAX_MESSAGE_CHARS * 2])
 
     def top(self, limit: int = 5) -> list[dict[str, Any]]:
         """The most frequent templates, each with its count and one real example."""
-        ranked = sorted(self._templates.items(), key=lambda item: (-item[1][0], item[0]))
+        grouped: dict[str, list[Any]] = {}  # template -> [count, example]
+        for message in self._messages:
+            template = template_of(message)
+            entry = grouped.get(template)
+            if entry is not None:
+                entry[0] += 1
+            elif len(grouped) < MAX_TEMPLATES:
+                grouped[template] = [1, message[:MAX_MESSAGE_CHARS]]
+        ranked = sorted(grouped.items(), key=lambda item: (-item[1][0], item[0]))
         return [
             {"template": template, "count": count, "example": example}
             for template, (count, example) in ranked[:limit]

@@ -1,0 +1,343 @@
+"""`tracer bench` section "processor": ingest throughput, request and detection latency, and
+memory per service.
+
+* HTTP: one `tracer processor` process (its own scratch database) on a loopback port; client
+  processes send JSON batches of 1,000 current records (~200 bytes each) over keep-alive
+  connections for a fixed time. Throughput counts records the server accepted.
+* In process: the same bodies through decoding, bucketing and detection, without HTTP.
+* Detection: 10,000 services closing buckets in lock step (a mass incident included); the
+  time from a bucket closing to its alert decisions handed to the writer, and the state
+  kept per service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import multiprocessing
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import httpx
+import numpy as np
+from prometheus_client import CollectorRegistry
+
+from tracer.benchmarks import BenchOptions, BenchRow
+from tracer_core.clock import ManualClock
+from tracer_core.embedded import resolve_database_url
+from tracer_core.settings import BaseTracerSettings, load_settings
+from tracer_processor.alerting import AlertCandidate, Recovery
+from tracer_processor.batch import IngestLimits
+from tracer_processor.buckets import BucketConfig
+from tracer_processor.metrics import ProcessorMetrics
+from tracer_processor.pipeline import Pipeline
+from tracer_processor.records import parse_logs
+from tracer_processor.scoring import DetectorConfig
+from tracer_processor.store_scratch import scratch_database
+from tracer_processor.synthetic import TrafficShape, body_templates, bucket_batch, stamp
+
+SECTION = "processor"
+BATCH = 1000
+BATCHES_PER_EVENT_SECOND = 200  # 200,000 records per second of event time
+
+
+class _Discard:
+    def __init__(self) -> None:
+        self.items = 0
+
+    def submit(self, item: AlertCandidate | Recovery) -> None:
+        self.items += 1
+
+
+def _pipeline(clock: ManualClock, sink: _Discard) -> Pipeline:
+    config = DetectorConfig()
+    return Pipeline(
+        buckets=BucketConfig(skip_gap_after=2 * config.window_buckets + 40),
+        detector=config,
+        sink=sink,
+        clock=clock,
+        metrics=ProcessorMetrics(CollectorRegistry()),
+        max_services=100_000,
+    )
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q)) if values else 0.0
+
+
+# -- in process -------------------------------------------------------------------------------
+
+
+def _in_process(options: BenchOptions) -> list[BenchRow]:
+    templates = body_templates(TrafficShape(seed=options.seed), 40)
+    batches = 600 if options.quick else 4000
+    second = int(time.time()) - 3600
+    clock = ManualClock(datetime.fromtimestamp(second, UTC))
+    pipeline = _pipeline(clock, _Discard())
+    limits = IngestLimits()
+    busy = 0.0
+    records = 0
+    for index in range(batches):
+        event_second = second + index // BATCHES_PER_EVENT_SECOND
+        body = stamp(templates[index % len(templates)], event_second)
+        clock.set(datetime.fromtimestamp(event_second + 1, UTC))
+        started = time.perf_counter()
+        batch = parse_logs(body, ndjson=False, now=event_second + 1.0, limits=limits)
+        records += pipeline.ingest(batch).accepted
+        busy += time.perf_counter() - started
+    rate = records / busy
+    return [
+        BenchRow(SECTION, "in-process parse+detect throughput", rate, "logs/s", ">= 2000000",
+                 rate >= 2_000_000),
+        BenchRow(SECTION, "in-process time per 1,000-record batch", busy / batches * 1e3, "ms"),
+    ]  # fmt: skip
+
+
+# -- detection at 10,000 services ---------------------------------------------------------------
+
+
+def _detection(options: BenchOptions) -> list[BenchRow]:
+    services, per_service = 10_000, 25
+    buckets = 45 if options.quick else 80
+    rng = np.random.default_rng(options.seed)
+    start = float(int(time.time()) // 10 * 10 - 86_400)
+    clock = ManualClock(datetime.fromtimestamp(start, UTC))
+    sink = _Discard()
+    pipeline = _pipeline(clock, sink)
+    pipeline.detection_seconds = []
+    incident = np.full(services, 0.01)
+    for bucket in range(buckets):
+        rates = incident
+        if bucket in (buckets - 8, buckets - 7, buckets - 6):  # 1 % of services start failing
+            rates = incident.copy()
+            rates[::100] = 0.5
+        at = start + bucket * 10
+        batch = bucket_batch(rng, services=services, start=at, seconds=10,
+                             per_service=per_service, error_rates=rates)  # fmt: skip
+        clock.set(datetime.fromtimestamp(at + 10, UTC))
+        pipeline.ingest(batch)
+        pipeline.tick()
+    closes = pipeline.detection_seconds
+    p99 = _percentile(closes, 99) * 1e3
+    return [
+        BenchRow(SECTION, "bucket close -> decision p99 (10,000 services)", p99, "ms", "< 10",
+                 p99 < 10),
+        BenchRow(SECTION, "bucket close -> decision p50 (10,000 services)",
+                 _percentile(closes, 50) * 1e3, "ms"),
+        BenchRow(SECTION, "alert decisions in that run", float(sink.items), "items"),
+        *_memory(options),
+    ]  # fmt: skip
+
+
+def _memory(options: BenchOptions) -> list[BenchRow]:
+    """State per service at 10,000 services, and its growth when 3x more logs arrive."""
+    services = 10_000
+    rng = np.random.default_rng(options.seed + 1)
+    start = float(int(time.time()) // 10 * 10 - 86_400)
+    clock = ManualClock(datetime.fromtimestamp(start, UTC))
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        pipeline = _pipeline(clock, _Discard())
+        sizes = []
+        for bucket in range(15):
+            at = start + bucket * 10
+            batch = bucket_batch(rng, services=services, start=at, seconds=10, per_service=20)
+            clock.set(datetime.fromtimestamp(at + 10, UTC))
+            pipeline.ingest(batch)
+            pipeline.tick()
+            del batch
+            if bucket in (4, 14):
+                sizes.append(tracemalloc.get_traced_memory()[0] - before)
+    finally:
+        tracemalloc.stop()
+    per_service = sizes[0] / services
+    growth = (sizes[1] - sizes[0]) / services
+    return [
+        BenchRow(SECTION, "memory per service (10,000 services)", per_service / 1024, "KiB"),
+        BenchRow(SECTION, "state growth per service with 3x the logs", growth, "bytes", "~ 0",
+                 abs(growth) < 0.05 * per_service),
+    ]  # fmt: skip
+
+
+# -- over HTTP ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _ClientJob:
+    port: int
+    connections: int
+    seconds: float
+    warmup: float
+    seed: int
+
+
+def _client(job: _ClientJob, out: Connection) -> None:
+    """One load-generating process: `connections` keep-alive connections in threads."""
+    templates = body_templates(TrafficShape(seed=job.seed), 16)
+    stamped: dict[int, list[bytes]] = {}
+    lock = threading.Lock()
+    results: list[tuple[float, float, int]] = []  # (sent at, latency, accepted)
+    begin = time.monotonic()
+
+    def bodies(second: int) -> list[bytes]:
+        with lock:
+            if second not in stamped:
+                stamped.clear()
+                stamped[second] = [stamp(t, second) for t in templates]
+            return stamped[second]
+
+    def connection(index: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", job.port, timeout=30)
+        headers = {"content-type": "application/json"}
+        sent = index
+        while (now := time.monotonic()) - begin < job.warmup + job.seconds:
+            body = bodies(int(time.time()))[sent % len(templates)]
+            sent += job.connections
+            started = time.perf_counter()
+            conn.request("POST", "/api/logs", body, headers)
+            response = conn.getresponse()
+            answer = response.read()
+            latency = time.perf_counter() - started
+            match = re.search(rb'"accepted":(\d+)', answer)
+            accepted = int(match.group(1)) if response.status == 202 and match else 0
+            with lock:
+                results.append((now - begin, latency, accepted))
+        conn.close()
+
+    threads = [threading.Thread(target=connection, args=(i,)) for i in range(job.connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    measured = [(latency, accepted) for at, latency, accepted in results if at >= job.warmup]
+    out.send(measured)
+    out.close()
+
+
+def _run_clients(
+    port: int, processes: int, connections: int, seconds: float, seed: int
+) -> tuple[list[float], int, float]:
+    context = multiprocessing.get_context("spawn")
+    warmup = 1.0
+    pipes, workers = [], []
+    for index in range(processes):
+        receive, send = context.Pipe(duplex=False)
+        job = _ClientJob(port, connections, seconds, warmup, seed + index)
+        worker = context.Process(target=_client, args=(job, send), daemon=True)
+        worker.start()
+        pipes.append(receive)
+        workers.append(worker)
+    latencies: list[float] = []
+    accepted = 0
+    for receive in pipes:
+        for latency, count in receive.recv():
+            latencies.append(latency)
+            accepted += count
+    for worker in workers:
+        worker.join(timeout=30)
+    return latencies, accepted, seconds
+
+
+def _http(options: BenchOptions) -> list[BenchRow]:
+    settings = load_settings(BaseTracerSettings, database_url=options.database_url)
+    server_url, embedded = resolve_database_url(settings.database_url, settings.home)
+    try:
+        return asyncio.run(_http_on(server_url, options))
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+async def _http_on(server_url: str, options: BenchOptions) -> list[BenchRow]:
+    async with scratch_database(server_url, "tracer_bench_processor") as database_url:
+        return await asyncio.to_thread(_http_load, database_url, options)
+
+
+def _http_load(database_url: str, options: BenchOptions) -> list[BenchRow]:
+    with tempfile.TemporaryDirectory(prefix="tracer-bench-") as home:
+        port = _free_port()
+        env = {**os.environ, "DATABASE_URL": database_url, "TRACER_HOME": home,
+               "TRACER_LOG_LEVEL": "WARNING", "TRACER_PROCESSOR_ID": "bench"}  # fmt: skip
+        log = Path(home) / "processor.log"
+        with log.open("wb") as log_file:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "tracer", "processor", "--port", str(port)],
+                env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            try:
+                _wait_healthy(port, server, log)
+                return _measure_http(port, options)
+            finally:
+                server.send_signal(signal.SIGTERM)
+                try:
+                    server.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+
+
+def _measure_http(port: int, options: BenchOptions) -> list[BenchRow]:
+    seconds = 4.0 if options.quick else 15.0
+    processes = 1 if options.quick else 2
+    latencies, accepted, _ = _run_clients(port, processes, 2, seconds, options.seed)
+    rate = accepted / seconds
+    single, _, _ = _run_clients(port, 1, 1, 2.0 if options.quick else 5.0, options.seed + 50)
+    served = _metric(port, 'tracer_processor_records_accepted_total{source="json"}')
+    p99_loaded = _percentile(latencies, 99) * 1e3
+    p99_single = _percentile(single, 99) * 1e3
+    return [
+        BenchRow(SECTION, f"HTTP ingest throughput ({processes * 2} connections)", rate, "logs/s",
+                 ">= 250000", rate >= 250_000),
+        BenchRow(SECTION, "HTTP request p50 under that load", _percentile(latencies, 50) * 1e3,
+                 "ms"),
+        BenchRow(SECTION, "HTTP request p99 under that load", p99_loaded, "ms"),
+        BenchRow(SECTION, "HTTP request p50 (one connection)", _percentile(single, 50) * 1e3, "ms"),
+        BenchRow(SECTION, "HTTP request p99 (one connection)", p99_single, "ms", "< 10",
+                 p99_single < 10),
+        BenchRow(SECTION, "records the server counted", served, "logs"),
+    ]  # fmt: skip
+
+
+def _metric(port: int, name: str) -> float:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the processor exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("the processor did not become healthy within 60 s")
+
+
+def run(options: BenchOptions) -> list[BenchRow]:
+    return [*_in_process(options), *_detection(options), *_http(options)]
