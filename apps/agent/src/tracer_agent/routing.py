@@ -206,6 +206,8 @@ def load_rules(path: Path | None) -> RoutingRules:
         return RoutingRules.model_validate({**data, "source": str(path)})
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc']) or 'file'}: "
+            f"{e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
         )
         raise RoutingError(f"{path}: {problems}") from None

@@ -43,6 +43,7 @@ class DeliveryWorker:
         lease_seconds: float,
         backoff: Backoff,
         rng: random.Random | None = None,
+        shutdown_grace: float = 5.0,
     ) -> None:
         self._store = store
         self._executor = executor
@@ -54,6 +55,7 @@ class DeliveryWorker:
         self._lease = lease_seconds
         self._backoff = backoff
         self._rng = rng or random.Random()
+        self._shutdown_grace = shutdown_grace
         self._wake = asyncio.Event()
         self._listener = AlertListener(database_url, self._wake)
         self._running: set[asyncio.Task[None]] = set()
@@ -66,7 +68,7 @@ class DeliveryWorker:
         self._wake.set()
 
     async def run(self) -> None:
-        """Deliver until cancelled; cancellation lets in-flight deliveries' leases lapse."""
+        """Deliver until cancelled; on cancellation, in-flight deliveries get a short grace."""
         listener = asyncio.create_task(self._listener.run(), name="tracer-alert-listener")
         log.info("delivery worker %s started (%s)", self.worker_id, self._rules.source)
         try:
@@ -75,14 +77,27 @@ class DeliveryWorker:
                 try:
                     await self._round()
                     timeout = await self._sleep_seconds()
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                except (
+                    OSError,
+                    TimeoutError,
+                    asyncpg.PostgresError,
+                    asyncpg.InterfaceError,
+                ) as exc:
                     log.warning("delivery round failed (%s); retrying", exc)
                     timeout = min(self._poll, 1.0)
+                except Exception:  # a bug must not stop deliveries for good
+                    log.exception("delivery round failed unexpectedly; retrying")
+                    timeout = self._poll
                 if not self._wake.is_set():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout)
         finally:
             listener.cancel()
+            # Let calls already under way finish and be recorded; what is still running after
+            # the grace period keeps its lease and attempt row, and another replica's probe
+            # settles it.
+            if self._running:
+                await asyncio.wait(list(self._running), timeout=self._shutdown_grace)
             for task in list(self._running):
                 task.cancel()
             await asyncio.gather(listener, *self._running, return_exceptions=True)
