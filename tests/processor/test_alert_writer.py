@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -43,7 +44,7 @@ async def store(pool: asyncpg.Pool) -> PostgresAlertStore:
 async def outage(database_url: str) -> AsyncIterator[Callable[[bool], object]]:
     """`await outage(True)` cuts every connection to the test database and refuses new
     ones; `await outage(False)` lets them in again."""
-    name = database_url.rsplit("/", 1)[-1]
+    name = urlsplit(database_url).path.lstrip("/")
     admin = await asyncpg.connect(with_database(database_url, "postgres"))
 
     async def set_down(down: bool) -> None:
