@@ -44,7 +44,7 @@ from tracer_ai.summary import AlertContext, AlertSummary
 from tracer_core.models import AlertEventKind, Toolkit
 
 JIRA_TRANSITION_ISSUE = "JIRA_TRANSITION_ISSUE"
-JIRA_SEARCH_ISSUES = "JIRA_SEARCH_FOR_ISSUES_USING_JQL_POST"
+JIRA_SEARCH_ISSUES = "JIRA_SEARCH_ISSUES"
 JIRA_LIST_COMMENTS = "JIRA_LIST_ISSUE_COMMENTS"
 SLACK_HISTORY = "SLACK_FETCH_CONVERSATION_HISTORY"
 SLACK_THREAD = "SLACK_FETCH_MESSAGE_THREAD_FROM_A_CONVERSATION"
@@ -150,7 +150,7 @@ def _jira(
 
         def find_issue(started: datetime) -> Probe:
             return Probe(
-                ToolCall(JIRA_SEARCH_ISSUES, {"jql": f'labels = "{marker}"', "max_results": 5}),
+                ToolCall(JIRA_SEARCH_ISSUES, {"jql": f'labels = "{marker}"'}),
                 find_jira_issue_marker,
             )
 

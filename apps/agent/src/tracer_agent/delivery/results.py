@@ -107,13 +107,19 @@ def find_slack_marker(payload: Any, marker: str) -> dict[str, Any] | None:
 
 
 def find_jira_issue_marker(payload: Any, marker: str) -> dict[str, Any] | None:
-    for issue in _list(payload, "issues"):
-        if not isinstance(issue, Mapping):
-            continue
+    """The issue labelled with `marker`. The search asked for that label; an answer that
+    omits labels is trusted only when it holds a single issue."""
+    issues = [i for i in _list(payload, "issues") if isinstance(i, Mapping)]
+    for issue in issues:
         fields = issue.get("fields")
-        labels = fields.get("labels") if isinstance(fields, Mapping) else None
-        if isinstance(labels, list) and marker in labels and isinstance(issue.get("key"), str):
-            return {"issue_key": issue["key"]}
+        labels = fields.get("labels") if isinstance(fields, Mapping) else issue.get("labels")
+        key = issue.get("key")
+        if not isinstance(key, str):
+            continue
+        if isinstance(labels, list) and marker in labels:
+            return {"issue_key": key}
+        if labels is None and len(issues) == 1:
+            return {"issue_key": key}
     return None
 
 

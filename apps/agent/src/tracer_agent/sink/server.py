@@ -141,7 +141,7 @@ def sink_tools(sink: SinkStore, tickets: TicketSinkStore) -> dict[str, Callable[
         except SinkError as exc:
             raise ToolError(str(exc)) from None
 
-    async def jira_search_for_issues_using_jql_post(
+    async def jira_search_issues(
         jql: Text, max_results: Annotated[int, Field(ge=1, le=100)] = 50
     ) -> dict[str, Any]:
         """Searches issues with JQL (the sink understands `labels = X` and `project = X`)."""
@@ -249,7 +249,7 @@ def sink_tools(sink: SinkStore, tickets: TicketSinkStore) -> dict[str, Callable[
         jira_create_issue,
         jira_add_comment,
         jira_transition_issue,
-        jira_search_for_issues_using_jql_post,
+        jira_search_issues,
         jira_list_issue_comments,
         pagerduty_create_incident_record,
         pagerduty_update_incident_by_id,
