@@ -1,4 +1,5 @@
-"""Routing rules: the built-in defaults, TOML and YAML files, matching, and clear errors."""
+"""Routing rules (built-in defaults, TOML and YAML files, matching, clear errors), retry
+backoff, and the agent settings that choose them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import pytest
 
 from tracer_agent.delivery.backoff import Backoff
 from tracer_agent.routing import RoutingError, default_rules, load_rules
+from tracer_agent.settings import AgentSettings
 from tracer_core.models import Severity
+from tracer_core.settings import load_settings
 
 
 def _names(rules_path: Path | None, severity: Severity, service: str = "checkout") -> list[str]:
@@ -130,3 +133,14 @@ def test_backoff_grows_with_jitter_and_stops() -> None:
     capped = Backoff(base_seconds=1.0, max_seconds=20.0, max_attempts=100).delay(60, rng)
     assert capped is not None
     assert 10.0 <= capped <= 20.0
+
+
+def test_blank_variables_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_API_KEY", "COMPOSIO_API_KEY", "TRACER_ROUTING_FILE", "TRACER_LLM_MODEL"):
+        monkeypatch.setenv(name, "")
+    settings = load_settings(AgentSettings)
+    assert settings.openai_api_key is None
+    assert settings.composio_api_key is None
+    assert settings.routing_file is None
+    assert settings.llm_model == "gpt-4.1-mini"
+    assert not settings.llm_configured

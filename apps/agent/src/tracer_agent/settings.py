@@ -61,6 +61,17 @@ class AgentSettings(BaseTracerSettings):
     chat_token_budget: int = Field(default=40000, ge=1000, le=2_000_000)
     chat_history_messages: int = Field(default=30, ge=0, le=500)
 
+    @field_validator(
+        "openai_api_key", "openai_base_url", "composio_api_key", "composio_base_url",
+        "routing_file", "public_url", "sink_url", "llm_model", mode="before",
+    )  # fmt: skip
+    @classmethod
+    def _blank_is_unset(cls, value: object, info: ValidationInfo) -> object:
+        # docker compose passes `${VAR:-}` as an empty string: that means "not set".
+        if isinstance(value, str) and not value.strip():
+            return "gpt-4.1-mini" if info.field_name == "llm_model" else None
+        return value
+
     @field_validator("delivery_lease_seconds")
     @classmethod
     def _lease_outlives_a_call(cls, value: float, info: ValidationInfo) -> float:
