@@ -8,6 +8,7 @@ import asyncio
 import asyncpg
 
 from tests.agent.helpers import add_event, open_alert
+from tracer_agent.delivery.journal import DeliveryJournal
 from tracer_agent.delivery.ratelimit import RateLimits
 from tracer_agent.delivery.store import DeliveryStore
 from tracer_agent.routing import default_rules
@@ -94,3 +95,26 @@ async def test_rate_limit_is_shared_and_gives_back_unused_slots(pool: asyncpg.Po
     again = await store.reserve_slot("chat", per_minute=60, burst=3)
     assert 1.9 < again <= 2.0
     assert await store.reserve_slot("other", per_minute=60, burst=3) == 0.0
+
+
+async def test_an_answer_recorded_after_losing_the_lease_still_counts(pool: asyncpg.Pool) -> None:
+    await open_alert(pool, severity="medium")
+    store, journal = DeliveryStore(pool), DeliveryJournal(pool)
+    await store.expand_events(default_rules())
+    [mine] = await store.claim(worker="slow", limit=1, lease_seconds=30)
+    attempt = await journal.start_attempt(
+        mine.id, step="post", marker="m", tool="SLACK_SEND_MESSAGE", worker="slow"
+    )
+    await pool.execute("UPDATE deliveries SET next_attempt_at = now() - interval '1 s'")
+    [taken] = await store.claim(worker="fast", limit=1, lease_seconds=30)
+    assert taken.id == mine.id
+    assert (await journal.history(mine.id)).uncertain.keys() == {"post"}
+    # The slow worker's answer arrives after all: it has lost the lease, but the message is out.
+    held = await journal.record_step(
+        mine.id, worker="slow", step="post", result={"ts": "1.000001"}, thread=None,
+        attempt_id=attempt,
+    )  # fmt: skip
+    assert held is False
+    history = await journal.history(mine.id)
+    assert history.done == {"post": {"ts": "1.000001"}}  # the new owner will not post again
+    assert history.uncertain == {}

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -124,29 +126,34 @@ class DeliveryExecutor:
         base: dict[str, Any],
         thread: Thread | None,
     ) -> Outcome:
-        done: dict[str, Any] = dict(delivery.result.get("steps") or {})
-        uncertain = await self._journal.uncertain_steps(delivery.id)
+        history = await self._journal.history(delivery.id)
+        done: dict[str, Any] = {**(delivery.result.get("steps") or {}), **history.done}
+        started = time.monotonic()
         for step in steps:
             if step.name in done:
                 continue
-            if not await self._store.renew_lease(
+            # Renewed before every call but the first, which follows the claim at once.
+            if time.monotonic() - started > self._lease / 4 and not await self._store.renew_lease(
                 delivery.id, worker=self._worker, lease_seconds=self._lease
             ):
                 return LeaseLost()
             result: dict[str, Any] | None = None
-            if step.name in uncertain and step.probe is not None:
-                result = await self._probe(delivery, step, box, uncertain)
+            attempt: int | None = None
+            if step.name in history.uncertain and step.probe is not None:
+                result = await self._probe(delivery, step, box, history.uncertain[step.name])
             if result is None:
                 answer = await self._call(delivery, step, box)
                 if isinstance(answer, Retry):
                     return answer
-                result = answer
+                attempt, result = answer
             new_thread = (
                 self._thread_from(delivery, ctx, step, result) if step.opens_thread else None
             )
-            if not await self._journal.save_step(
-                delivery.id, worker=self._worker, step=step.name, result=result, thread=new_thread
-            ):
+            held = await self._journal.record_step(
+                delivery.id, worker=self._worker, step=step.name, result=result,
+                thread=new_thread, attempt_id=attempt,
+            )  # fmt: skip
+            if not held:
                 return LeaseLost()
             done[step.name] = result
             thread = new_thread or thread
@@ -159,7 +166,7 @@ class DeliveryExecutor:
 
     async def _call(
         self, delivery: ClaimedDelivery, step: Step, box: McpToolbox
-    ) -> dict[str, Any] | Retry:
+    ) -> tuple[int, dict[str, Any]] | Retry:
         attempt = await self._journal.start_attempt(
             delivery.id,
             step=step.name,
@@ -169,31 +176,24 @@ class DeliveryExecutor:
         )
         answer = await box.call_app_tool(step.call, timeout=self._timeout)
         if not answer.ok:
-            await self._journal.finish_attempt(
-                attempt, outcome="failed", error=answer.error,
-                result={"error_kind": answer.error_kind},
-            )  # fmt: skip
+            await self._journal.record_failure(
+                attempt, error=answer.error or "failed", error_kind=answer.error_kind or "unknown"
+            )
             if answer.error_kind == "transport":
                 await self._toolboxes.reset(self._user)
             return _retry_for(step, answer)
         try:
-            result = step.read(answer.structured)
+            return attempt, step.read(answer.structured)
         except UnreadableAnswerError as exc:
             # It was sent; sending again would duplicate it. Record what we have.
             log.warning("delivery %s %s: %s", delivery.id, step.name, exc)
-            result = {"unreadable_answer": str(exc)}
-        await self._journal.finish_attempt(attempt, outcome="sent", result=result)
-        return result
+            return attempt, {"unreadable_answer": str(exc)}
 
     async def _probe(
-        self,
-        delivery: ClaimedDelivery,
-        step: Step,
-        box: McpToolbox,
-        uncertain: dict[str, Any],
+        self, delivery: ClaimedDelivery, step: Step, box: McpToolbox, lost_call_started: datetime
     ) -> dict[str, Any] | None:
         assert step.probe is not None
-        probe = step.probe(uncertain[step.name])
+        probe = step.probe(lost_call_started)
         answer = await box.call_app_tool(probe.call, timeout=self._timeout)
         if not answer.ok:
             # Cannot tell: sending again risks a duplicate, not sending risks a lost page.
@@ -204,11 +204,15 @@ class DeliveryExecutor:
             self._metrics.probes.labels("unavailable").inc()
             return None
         found = probe.find(answer.structured, step.marker)
-        outcome = "found" if found is not None else "not_found"
-        self._metrics.probes.labels(outcome).inc()
-        await self._journal.close_open_attempts(delivery.id, step=step.name, outcome=outcome)
-        log.info("delivery %s: step %s of a lost call was %s", delivery.id, step.name, outcome)
-        return None if found is None else {**found, "found": True}
+        self._metrics.probes.labels("found" if found is not None else "not_found").inc()
+        log.info(
+            "delivery %s: the lost call of step %s was %s", delivery.id, step.name,
+            "found" if found is not None else "not found; sending it",
+        )  # fmt: skip
+        if found is None:
+            await self._journal.record_not_found(delivery.id, step=step.name)
+            return None
+        return {**found, "found": True}
 
     def _thread_from(
         self, delivery: ClaimedDelivery, ctx: AlertContext, step: Step, result: dict[str, Any]

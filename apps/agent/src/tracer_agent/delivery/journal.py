@@ -1,6 +1,13 @@
 """What a delivery leaves behind between tries: the attempt log (written before every call,
 so a crash leaves a marker to look for), the steps already done, and the thread each
-destination keeps for an alert (Slack ts, Jira key, PagerDuty incident, mail id)."""
+destination keeps for an alert (Slack ts, Jira key, PagerDuty incident, mail id).
+
+The attempt log is the source of truth for a step: its latest attempt says whether the step
+is done (`sent`, or `found` by a probe, with what the destination answered), uncertain (no
+outcome: the worker died mid-call; or a timeout or lost connection: the call may have
+arrived), or still to do. A step's answer, its attempt's outcome and the thread it opened are
+written in one transaction.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from typing import Any
 
 import asyncpg
 
+from tracer_agent.dbtypes import Conn
 from tracer_core.models import Toolkit
 
 
@@ -25,28 +33,35 @@ class Thread:
     data: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class StepHistory:
+    done: dict[str, dict[str, Any]]  # step -> what the destination answered
+    uncertain: dict[str, datetime]  # step -> when the call of unknown fate started
+
+
 class DeliveryJournal:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def uncertain_steps(self, delivery_id: int) -> dict[str, datetime]:
-        """Steps whose last call may have reached the destination without us learning it:
-        the worker died mid-call (no outcome), or the call timed out or lost its connection.
-        Maps each to when that call started."""
+    async def history(self, delivery_id: int) -> StepHistory:
         rows = await self._pool.fetch(
             """
-            SELECT DISTINCT ON (step) step, started_at, finished_at, outcome,
-                   result ->> 'error_kind' AS error_kind
+            SELECT DISTINCT ON (step) step, started_at, finished_at, outcome, result
             FROM delivery_attempts WHERE delivery_id = $1 ORDER BY step, id DESC
             """,
             delivery_id,
         )
-        return {
-            row["step"]: row["started_at"]
-            for row in rows
-            if row["finished_at"] is None
-            or (row["outcome"] == "failed" and row["error_kind"] in ("timeout", "transport"))
-        }
+        done: dict[str, dict[str, Any]] = {}
+        uncertain: dict[str, datetime] = {}
+        for row in rows:
+            if row["outcome"] in ("sent", "found"):
+                done[row["step"]] = row["result"]
+            elif row["finished_at"] is None or (
+                row["outcome"] == "failed"
+                and row["result"].get("error_kind") in ("timeout", "transport")
+            ):
+                uncertain[row["step"]] = row["started_at"]
+        return StepHistory(done, uncertain)
 
     async def start_attempt(
         self, delivery_id: int, *, step: str, marker: str, tool: str, worker: str
@@ -65,39 +80,30 @@ class DeliveryJournal:
         )
         return int(value)
 
-    async def finish_attempt(
-        self,
-        attempt_id: int,
-        *,
-        outcome: str,
-        error: str | None = None,
-        result: dict[str, Any] | None = None,
-    ) -> None:
+    async def record_failure(self, attempt_id: int, *, error: str, error_kind: str) -> None:
         await self._pool.execute(
             """
-            UPDATE delivery_attempts SET finished_at = now(), outcome = $2, error = $3,
-                result = $4
+            UPDATE delivery_attempts
+            SET finished_at = now(), outcome = 'failed', error = $2, result = $3
             WHERE id = $1
             """,
             attempt_id,
-            outcome,
-            None if error is None else error[:2000],
-            result or {},
+            error[:2000],
+            {"error_kind": error_kind},
         )
 
-    async def close_open_attempts(self, delivery_id: int, *, step: str, outcome: str) -> None:
-        """Settle calls a dead worker left open, once a probe has told what became of them."""
+    async def record_not_found(self, delivery_id: int, *, step: str) -> None:
+        """A probe found no trace of the calls a dead worker left open: they never arrived."""
         await self._pool.execute(
             """
-            UPDATE delivery_attempts SET finished_at = now(), outcome = $3
+            UPDATE delivery_attempts SET finished_at = now(), outcome = 'not_found'
             WHERE delivery_id = $1 AND step = $2 AND finished_at IS NULL
             """,
             delivery_id,
             step,
-            outcome,
         )
 
-    async def save_step(
+    async def record_step(
         self,
         delivery_id: int,
         *,
@@ -105,9 +111,29 @@ class DeliveryJournal:
         step: str,
         result: dict[str, Any],
         thread: Thread | None,
+        attempt_id: int | None,
     ) -> bool:
-        """Remember a finished step (so a retry skips it) and the thread it opened, together."""
+        """A step's answer: from the call `attempt_id` made, or (None) found by a probe among
+        the calls left open. Returns whether this worker still holds the lease; the answer is
+        kept either way, since the message is out."""
         async with self._pool.acquire() as conn, conn.transaction():
+            if attempt_id is not None:
+                await conn.execute(
+                    "UPDATE delivery_attempts SET finished_at = now(), outcome = 'sent', "
+                    "result = $2 WHERE id = $1",
+                    attempt_id,
+                    result,
+                )
+            else:
+                await conn.execute(
+                    """
+                    UPDATE delivery_attempts SET finished_at = now(), outcome = 'found', result = $3
+                    WHERE delivery_id = $1 AND step = $2 AND finished_at IS NULL
+                    """,
+                    delivery_id,
+                    step,
+                    result,
+                )
             status = await conn.execute(
                 """
                 UPDATE deliveries
@@ -123,22 +149,7 @@ class DeliveryJournal:
                 result,
             )
             if thread is not None:
-                await conn.execute(
-                    """
-                    INSERT INTO delivery_threads
-                        (alert_id, destination, toolkit, channel, thread_ref, data)
-                    VALUES ($1, $2, $3, $4, $5, $6)
-                    ON CONFLICT (alert_id, destination) DO UPDATE
-                    SET thread_ref = EXCLUDED.thread_ref, channel = EXCLUDED.channel,
-                        data = delivery_threads.data || EXCLUDED.data, updated_at = now()
-                    """,
-                    thread.alert_id,
-                    thread.destination,
-                    thread.toolkit.value,
-                    thread.channel,
-                    thread.thread_ref,
-                    thread.data,
-                )
+                await _keep_thread(conn, thread)
             return status.endswith(" 1")
 
     async def thread(self, alert_id: int, destination: str) -> Thread | None:
@@ -160,3 +171,21 @@ class DeliveryJournal:
             thread_ref=row["thread_ref"],
             data=row["data"],
         )
+
+
+async def _keep_thread(conn: Conn, thread: Thread) -> None:
+    await conn.execute(
+        """
+        INSERT INTO delivery_threads (alert_id, destination, toolkit, channel, thread_ref, data)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (alert_id, destination) DO UPDATE
+        SET thread_ref = EXCLUDED.thread_ref, channel = EXCLUDED.channel,
+            data = delivery_threads.data || EXCLUDED.data, updated_at = now()
+        """,
+        thread.alert_id,
+        thread.destination,
+        thread.toolkit.value,
+        thread.channel,
+        thread.thread_ref,
+        thread.data,
+    )
