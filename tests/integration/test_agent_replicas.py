@@ -86,11 +86,12 @@ async def test_two_replicas_deliver_each_message_once_even_when_one_dies(
             *(open_alert(pool, service=f"svc-{i}", severity="medium") for i in range(alerts))
         )
 
-        async def some_delivered() -> bool:
-            done = await pool.fetchval("SELECT count(*) FROM deliveries WHERE status = 'delivered'")
-            return bool(done >= 10)
+        async def both_at_work() -> bool:
+            workers = await pool.fetch("SELECT DISTINCT worker FROM delivery_attempts")
+            pids = {agent.pid for agent in agents}
+            return {p for p in pids if any(f"-{p}-" in r["worker"] for r in workers)} == pids
 
-        await eventually(some_delivered)
+        await eventually(both_at_work)
         agents[0].send_signal(signal.SIGKILL)
         agents[0].wait(timeout=10)
         # Whatever the dead replica held comes back once its lease runs out.
