@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from tests.ai.alerts import make_context
+from tracer_ai.render import render_slack
 from tracer_ai.summary import format_number, template_summary
 from tracer_core.models import AlertEventKind, AlertType
 
@@ -33,9 +34,20 @@ def test_every_alert_type_has_a_template(kind: AlertType) -> None:
 
 def test_resolved_and_escalated_wording() -> None:
     resolved = template_summary(make_context(event=AlertEventKind.RESOLVED))
-    assert resolved.title.startswith("Resolved: error spike on checkout")
+    assert resolved.title.startswith("Error spike on checkout")
+    assert "back within its normal band" in resolved.what_happened
     escalated = template_summary(make_context(event=AlertEventKind.ESCALATED))
-    assert escalated.title.startswith("Escalated: ")
+    assert escalated.title.startswith("Error spike on checkout")
+
+
+def test_rendered_event_word_appears_once() -> None:
+    for event, word in (
+        (AlertEventKind.ESCALATED, "Escalated"),
+        (AlertEventKind.RESOLVED, "Resolved"),
+    ):
+        ctx = make_context(event=event)
+        text = render_slack(template_summary(ctx), ctx, channel="#incidents").arguments["text"]
+        assert text.count(f"{word}:") == 1, text
 
 
 def test_non_finite_details_are_refused_with_the_field_named() -> None:

@@ -236,19 +236,14 @@ def template_summary(ctx: AlertContext, *, fallback_reason: str | None = None) -
     label = _metric_label(ctx)
     numbers = _observed_vs_baseline(ctx)
     window = f"{ctx.window_start:%Y-%m-%d %H:%M:%S} to {ctx.window_end:%H:%M:%S} UTC"
+    # The renderers put the event word (Escalated, Resolved, ...) in front of the title.
     if ctx.event is AlertEventKind.RESOLVED:
-        title = f"Resolved: {headline.lower()} on {ctx.service} ({ctx.project})"
+        title = f"{headline} on {ctx.service} ({ctx.project})"
         what = f"The {label} of {ctx.service} is back within its normal band."
         impact = "No ongoing impact detected."
         steps = [f"Review what caused the {headline.lower()} on {ctx.service}"]
     else:
-        prefix = {
-            AlertEventKind.ESCALATED: "Escalated",
-            AlertEventKind.REOPENED: "Reopened",
-        }.get(ctx.event, "")
         title = f"{headline} on {ctx.service} ({ctx.project}), {ctx.severity.value}"
-        if prefix:
-            title = f"{prefix}: {title}"
         what = f"The {label} of {ctx.service} left its normal band during {window}"
         what += f" ({numbers})." if numbers else "."
         impact = (
