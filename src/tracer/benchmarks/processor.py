@@ -86,20 +86,23 @@ def _in_process(options: BenchOptions) -> list[BenchRow]:
     clock = ManualClock(datetime.fromtimestamp(second, UTC))
     pipeline = _pipeline(clock, _Discard())
     limits = IngestLimits()
-    busy = 0.0
+    busy = cpu = 0.0
     records = 0
     for index in range(batches):
         event_second = second + index // BATCHES_PER_EVENT_SECOND
         body = stamp(templates[index % len(templates)], event_second)
         clock.set(datetime.fromtimestamp(event_second + 1, UTC))
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         batch = parse_logs(body, ndjson=False, now=event_second + 1.0, limits=limits)
         records += pipeline.ingest(batch).accepted
         busy += time.perf_counter() - started
-    rate = records / busy
+        cpu += time.process_time() - cpu_started
+    rate, cpu_rate = records / busy, records / cpu
     return [
-        BenchRow(SECTION, "in-process parse+detect throughput", rate, "logs/s", ">= 2000000",
-                 rate >= 2_000_000),
+        BenchRow(SECTION, "in-process parse+detect throughput (wall clock)", rate, "logs/s",
+                 ">= 2000000", rate >= 2_000_000),
+        BenchRow(SECTION, "in-process parse+detect per CPU-second", cpu_rate, "logs/s",
+                 ">= 2000000", cpu_rate >= 2_000_000),
         BenchRow(SECTION, "in-process time per 1,000-record batch", busy / batches * 1e3, "ms"),
     ]  # fmt: skip
 
@@ -128,13 +131,15 @@ def _detection(options: BenchOptions) -> list[BenchRow]:
         clock.set(datetime.fromtimestamp(at + 10, UTC))
         pipeline.ingest(batch)
         pipeline.tick()
-    closes = pipeline.detection_seconds
-    p99 = _percentile(closes, 99) * 1e3
+    wall = [elapsed for elapsed, _ in pipeline.detection_seconds]
+    cpu = [spent for _, spent in pipeline.detection_seconds]
+    p99, cpu_p99 = _percentile(wall, 99) * 1e3, _percentile(cpu, 99) * 1e3
     return [
-        BenchRow(SECTION, "bucket close -> decision p99 (10,000 services)", p99, "ms", "< 10",
-                 p99 < 10),
-        BenchRow(SECTION, "bucket close -> decision p50 (10,000 services)",
-                 _percentile(closes, 50) * 1e3, "ms"),
+        BenchRow(SECTION, f"bucket close -> decision p99, {len(wall)} closes of 10,000 services",
+                 p99, "ms", "< 10", p99 < 10),
+        BenchRow(SECTION, "bucket close -> decision p50", _percentile(wall, 50) * 1e3, "ms"),
+        BenchRow(SECTION, "bucket close -> decision p99 in CPU time", cpu_p99, "ms", "< 10",
+                 cpu_p99 < 10),
         BenchRow(SECTION, "alert decisions in that run", float(sink.items), "items"),
         *_memory(options),
     ]  # fmt: skip

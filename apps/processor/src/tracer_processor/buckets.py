@@ -151,10 +151,12 @@ class BucketAggregator:
             oldest = np.full(pairs.size, -_NEVER)
             np.minimum.at(oldest, pairs.inverse, ts)
             self._start_services(pairs.slot[fresh], oldest[fresh])
-        touched = np.unique(pairs.slot)
-        where = np.searchsorted(touched, pairs.slot)
-        touched_newest = np.full(touched.size, _NEVER)
-        np.maximum.at(touched_newest, where, newest)
+        if pairs.one_bucket:  # the live case: each service appears in one pair only
+            touched, touched_newest = pairs.slot, newest
+        else:
+            touched = np.unique(pairs.slot)
+            touched_newest = np.full(touched.size, _NEVER)
+            np.maximum.at(touched_newest, np.searchsorted(touched, pairs.slot), newest)
         self.max_ts[touched] = np.maximum(self.max_ts[touched], touched_newest)
         self.last_arrival[touched] = now
         self.live[touched] |= self.max_ts[touched] >= now - self.config.live_horizon
@@ -332,6 +334,7 @@ class _Pairs:
     slot: SlotArray
     count: IntArray
     inverse: npt.NDArray[np.intp]  # each record's pair
+    one_bucket: bool  # every record in the same bucket (slots are then unique and sorted)
 
     @property
     def size(self) -> int:
@@ -339,20 +342,21 @@ class _Pairs:
 
     @staticmethod
     def of(buckets: IntArray, slots: SlotArray, capacity: int) -> _Pairs:
-        lowest = int(buckets.min())
-        keys = (buckets - lowest) * capacity + slots
-        span = (int(buckets.max()) - lowest + 1) * capacity
+        lowest, highest = int(buckets.min()), int(buckets.max())
+        keys = slots if lowest == highest else (buckets - lowest) * capacity + slots
+        span = (highest - lowest + 1) * capacity
         if span <= 8 * keys.size:  # few buckets: counting beats sorting
             counts = np.bincount(keys, minlength=span)
             present = np.flatnonzero(counts)
             rank = np.cumsum(counts > 0) - 1
             inverse = rank[keys]
-            keys_, count = present, counts[present]
+            unique, count = present, counts[present]
         else:
-            keys_, inverse, count = np.unique(keys, return_inverse=True, return_counts=True)
+            unique, inverse, count = np.unique(keys, return_inverse=True, return_counts=True)
         return _Pairs(
-            bucket=keys_ // capacity + lowest,
-            slot=(keys_ % capacity).astype(np.intp),
-            count=count.astype(np.int64),
-            inverse=inverse.astype(np.intp),
+            bucket=unique // capacity + lowest,
+            slot=(unique % capacity).astype(np.intp, copy=False),
+            count=count.astype(np.int64, copy=False),
+            inverse=inverse.astype(np.intp, copy=False),
+            one_bucket=lowest == highest,
         )

@@ -25,8 +25,7 @@ _MIDPOINTS = np.concatenate(([_LOWEST_MS / 2], _EDGES * 2.0 ** (0.5 / _PER_OCTAV
 
 def bin_index(durations_ms: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
     """The bin of each (non-negative, finite) duration."""
-    scaled = np.log2(np.maximum(durations_ms, _LOWEST_MS / 2) / _LOWEST_MS) * _PER_OCTAVE
-    return np.clip(np.floor(scaled).astype(np.intp) + 1, 0, BINS - 1)
+    return np.searchsorted(_EDGES, durations_ms, side="right")
 
 
 def quantile(

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from prometheus_client import Counter
 
 from tracer_core.clock import Clock
 from tracer_processor.alerting import AlertSink
@@ -63,7 +64,9 @@ class Pipeline:
         self.metrics = metrics
         self._ttl = service_idle_ttl
         self._next_eviction = 0.0
-        self.detection_seconds: list[float] | None = None  # set to a list to record (bench)
+        # Set to a list to record (wall, CPU) seconds of every bucket close (benchmarks).
+        self.detection_seconds: list[tuple[float, float]] | None = None
+        self._by_source: dict[str, tuple[Counter, Counter]] = {}
 
     # -- ingest -----------------------------------------------------------------------------
 
@@ -88,11 +91,23 @@ class Pipeline:
                 self._grow()
             late = self.buckets.add(batch, slots, now)
         accepted = batch.size
-        self.metrics.accepted.labels(source).inc(accepted)
-        self.metrics.rejected.labels(source).inc(batch.rejected)
+        accepted_counter, rejected_counter = self._counters(source)
+        accepted_counter.inc(accepted)
+        if batch.rejected:
+            rejected_counter.inc(batch.rejected)
         if late:
             self.metrics.late.inc(late)
         return IngestOutcome(accepted, batch.rejected, late, batch.errors)
+
+    def _counters(self, source: str) -> tuple[Counter, Counter]:
+        """The labelled counters of one ingest format (looked up once, not per request)."""
+        pair = self._by_source.get(source)
+        if pair is None:
+            pair = self._by_source[source] = (
+                self.metrics.accepted.labels(source),
+                self.metrics.rejected.labels(source),
+            )
+        return pair
 
     def _grow(self) -> None:
         needed = self.registry.high_water
@@ -133,7 +148,7 @@ class Pipeline:
     # -- scoring ----------------------------------------------------------------------------
 
     def _scored(self, closed: ClosedBuckets) -> None:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         result = self.detector.step(
             BucketInput(
                 bucket=closed.bucket,
@@ -152,7 +167,7 @@ class Pipeline:
         self.metrics.buckets_closed.inc(int(closed.slots.size))
         self.metrics.detection_seconds.observe(elapsed)
         if self.detection_seconds is not None:
-            self.detection_seconds.append(elapsed)
+            self.detection_seconds.append((elapsed, time.thread_time() - cpu_started))
 
     # -- the services view ------------------------------------------------------------------
 

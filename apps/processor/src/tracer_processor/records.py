@@ -10,12 +10,10 @@ and each bad one gets its own error. Fields the detector does not use (`trace_id
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Annotated, Literal, TypeVar, get_args, overload
 
 import msgspec
 import numpy as np
-import numpy.typing as npt
 
 from tracer_processor.batch import (
     BatchRejectedError,
@@ -24,6 +22,7 @@ from tracer_processor.batch import (
     check_time_range,
     empty_batch,
 )
+from tracer_processor.timestamps import epoch_seconds
 
 MAX_DURATION_MS = 1e12  # about 31 years; also rules out inf
 
@@ -37,7 +36,7 @@ _IS_ERROR_LEVEL: dict[str, bool] = {
 }
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Timestamp = str | int | float  # parsed per batch in `_epoch_column`
+Timestamp = str | int | float  # parsed per batch by `timestamps.epoch_seconds`
 
 
 class LogLine(msgspec.Struct, gc=False):
@@ -209,77 +208,6 @@ def _parse_raw(raws: list[msgspec.Raw] | list[bytes], now: float, limits: Ingest
     return batch
 
 
-def _epoch_column(values: list[str | int | float]) -> tuple[npt.NDArray[np.float64], list[str]]:
-    """Epoch seconds of each timestamp, and an error text per position ("" when fine).
-
-    The common batch - RFC 3339 strings in UTC ("...Z"), all the same length - is parsed by
-    numpy in one call; anything else (offsets, mixed forms, epoch milliseconds) goes value by
-    value through `datetime.fromisoformat`, which gives precise errors.
-    """
-    first = values[0]
-    if first.__class__ is str:
-        parsed = _utc_strings(values)
-        if parsed is not None:
-            return parsed, []
-    elif first.__class__ is not bool:
-        try:
-            numbers = np.array(values, np.float64)
-        except (TypeError, ValueError, OverflowError):
-            pass
-        else:
-            if numbers.dtype == np.float64 and np.isfinite(numbers).all():
-                return numbers * 0.001, []
-    out = np.empty(len(values), np.float64)
-    errors = [""] * len(values)
-    for position, value in enumerate(values):
-        out[position], errors[position] = _one_epoch(value)
-    return out, errors
-
-
-def _utc_strings(values: list[str | int | float]) -> npt.NDArray[np.float64] | None:
-    """Parse equal-length "...Z" strings in one numpy call (None when they are not that)."""
-    width = len(values[0])  # type: ignore[arg-type]
-    try:
-        if width < 2 or max(map(len, values)) != width or min(map(len, values)) != width:  # type: ignore[arg-type]
-            return None
-        text = bytearray("".join(values).encode("ascii"))  # type: ignore[arg-type]
-    except (TypeError, UnicodeEncodeError):
-        return None
-    chars = np.frombuffer(text, np.uint8).reshape(len(values), width)
-    if not bool((chars[:, width - 1] == _ZULU).all()):
-        return None
-    chars[:, width - 1] = 0  # numpy ignores trailing NULs: "...Z" becomes "..." (UTC)
-    try:
-        micros = chars.view(f"S{width}").ravel().astype("datetime64[us]").astype(np.int64)
-    except (ValueError, OverflowError):
-        return None
-    if bool((micros == _NAT).any()):
-        return None
-    return np.asarray(micros * 1e-6, np.float64)
-
-
-_ZULU = ord("Z")
-_NAT = np.iinfo(np.int64).min
-
-
-def _one_epoch(value: str | int | float) -> tuple[float, str]:
-    try:
-        if isinstance(value, str):
-            parsed = datetime.fromisoformat(value)
-            if parsed.tzinfo is None:
-                return 0.0, (
-                    f"timestamp {value[:64]!r} has no UTC offset; use RFC 3339, "
-                    "e.g. 2026-01-01T12:00:00Z"
-                )
-            return parsed.timestamp(), ""
-        seconds = float(value) * 0.001
-    except (ValueError, OverflowError, OSError):
-        return 0.0, f"timestamp {str(value)[:64]!r} is not RFC 3339 or epoch milliseconds"
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):
-        return 0.0, "timestamp is not a finite number"
-    return seconds, ""
-
-
 def _columns(
     lines: list[LogLine],
     now: float,
@@ -292,7 +220,7 @@ def _columns(
     if not lines:
         return empty_batch(received or 0)
     n = len(lines)
-    seconds, time_errors = _epoch_column([line.timestamp for line in lines])
+    seconds, time_errors = epoch_seconds([line.timestamp for line in lines])
     is_error = np.fromiter(
         map(_IS_ERROR_LEVEL.__getitem__, [line.level for line in lines]), np.bool_, n
     )
