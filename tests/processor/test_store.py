@@ -302,3 +302,13 @@ async def test_store_settings_must_be_finite_and_non_negative(
     for bad in (math.nan, math.inf, -1.0):
         with pytest.raises(ValueError, match=option):
             PostgresAlertStore(pool, processor_id="p", **{option: bad})  # type: ignore[arg-type]
+
+
+async def test_old_report_receipts_are_pruned(pool: asyncpg.Pool) -> None:
+    s = PostgresAlertStore(pool, processor_id="p1", report_retention_seconds=3600)
+    await s.report(candidate(0))
+    await s.report(candidate(1))
+    await pool.execute("UPDATE alert_reports SET created_at = now() - interval '2 hours'")
+    await s.report(candidate(2))
+    assert await s.prune_reports() == 2
+    assert await pool.fetchval("SELECT count(*) FROM alert_reports") == 1

@@ -1,7 +1,7 @@
 """The PostgreSQL alert store: one alert per incident across every processor replica.
 
-Each detection or recovery is one call of a SQL function (migration 0010) in its own
-transaction. The function takes a transaction-scoped advisory lock on the fingerprint, reads
+Each detection or recovery is one call of a SQL function (migrations 0010 and 0011) in its
+own transaction. The function takes a transaction-scoped advisory lock on the fingerprint, reads
 the latest alert for it and decides on the database clock whether the report opens a new
 alert, merges into (or escalates) the one that covers it, reopens a recently resolved one, or
 resolves it; the alert row, the outbox event and the report's receipt commit together. Nothing
@@ -100,7 +100,7 @@ class PostgresAlertStore:
     async def report(self, candidate: AlertCandidate) -> StoreResult:
         """Decide what a detection means for its incident (opened, merged, escalated, ...)."""
         p = candidate_payload(self.processor_id, candidate)
-        row = await self._decide(
+        return await self._decide(
             _REPORT,
             p.report_id,
             self.processor_id,
@@ -116,7 +116,6 @@ class PostgresAlertStore:
             self.covered_seconds,
             self.flap_window_seconds,
         )
-        return row
 
     async def recover(self, recovery: Recovery) -> StoreResult:
         """Resolve the open alert of the recovered metric, unless it has newer evidence."""
