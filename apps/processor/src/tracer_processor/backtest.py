@@ -21,7 +21,8 @@ from typing import TextIO
 import numpy as np
 
 from tracer_core.models import AlertType
-from tracer_processor.detector import BucketInput, Detector, describe
+from tracer_processor.describe import describe
+from tracer_processor.detector import BucketInput, Detector
 from tracer_processor.scoring import DetectorConfig, MetricSignals
 
 _VOLUME = 1_000_000.0  # stands in for "plenty of requests" when the series is a rate

@@ -34,13 +34,14 @@ class RollingBaseline:
         self.recent = recent
         self.alpha = ewma_alpha
         self._capacity = 0
-        self._values = np.zeros((0, window), np.float32)
-        self._valid = np.zeros((0, window), np.bool_)
+        # Rings are position-major: services that started together write one contiguous run.
+        self._values = np.zeros((window, 0), np.float32)
+        self._valid = np.zeros((window, 0), np.bool_)
         self._total = np.zeros(0, np.float64)
         self._total_sq = np.zeros(0, np.float64)
         self._n = np.zeros(0, np.int64)
-        self._recent = np.zeros((0, recent), np.float32)
-        self._recent_valid = np.zeros((0, recent), np.bool_)
+        self._recent = np.zeros((recent, 0), np.float32)
+        self._recent_valid = np.zeros((recent, 0), np.bool_)
         self._recent_total = np.zeros(0, np.float64)
         self._recent_n = np.zeros(0, np.int64)
         self.ewma = np.zeros(0, np.float64)
@@ -52,7 +53,8 @@ class RollingBaseline:
             return
 
         def pad(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
-            return np.concatenate([array, np.zeros((grow, *array.shape[1:]), array.dtype)])
+            shape = (*array.shape[:-1], grow)  # services are the last axis
+            return np.concatenate([array, np.zeros(shape, array.dtype)], axis=-1)
 
         self._values, self._valid = pad(self._values), pad(self._valid)
         self._total, self._total_sq, self._n = pad(self._total), pad(self._total_sq), pad(self._n)
@@ -66,7 +68,7 @@ class RollingBaseline:
             self._values, self._valid, self._total, self._total_sq, self._n, self._recent,
             self._recent_valid, self._recent_total, self._recent_n, self.ewma, self.ewma_ready,
         ):  # fmt: skip
-            array[slots] = 0
+            array[..., slots] = 0
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -107,7 +109,7 @@ class RollingBaseline:
         stored = np.where(accept, values, 0.0).astype(np.float32)
         _replace(
             self._values, self._valid, self._total, self._n, rows,
-            slots * self.window + steps % self.window, stored, accept, squares=self._total_sq,
+            steps % self.window * self._capacity + slots, stored, accept, squares=self._total_sq,
         )  # fmt: skip
         # Re-add the window from scratch now and then (each slot once per lap, staggered so
         # services that started together do not all pay at the same bucket): no float drift.
@@ -117,7 +119,7 @@ class RollingBaseline:
         recent = np.where(observed, values, 0.0).astype(np.float32)
         _replace(
             self._recent, self._recent_valid, self._recent_total, self._recent_n, rows,
-            slots * self.recent + steps % self.recent, recent, observed,
+            steps % self.recent * self._capacity + slots, recent, observed,
         )  # fmt: skip
 
         ready = take(self.ewma_ready, rows)
@@ -127,10 +129,11 @@ class RollingBaseline:
         self.ewma_ready[rows] = ready | observed
 
     def _recompute(self, slots: SlotArray) -> None:
-        values = np.where(self._valid[slots], self._values[slots], 0.0).astype(np.float64)
-        self._total[slots] = values.sum(axis=1)
-        self._total_sq[slots] = (values * values).sum(axis=1)
-        self._n[slots] = self._valid[slots].sum(axis=1)
+        valid = self._valid[:, slots]
+        values = np.where(valid, self._values[:, slots], 0.0).astype(np.float64)
+        self._total[slots] = values.sum(axis=0)
+        self._total_sq[slots] = (values * values).sum(axis=0)
+        self._n[slots] = valid.sum(axis=0)
 
 
 def _replace(

@@ -22,6 +22,7 @@ import numpy.typing as npt
 from tracer_core.models import AlertType, Severity
 from tracer_processor.alerting import AlertCandidate, Recovery
 from tracer_processor.baseline import RollingBaseline
+from tracer_processor.describe import details, number, numbers, title
 from tracer_processor.lifecycle import TYPE_INDEX, AlertLifecycle, Transitions
 from tracer_processor.registry import rows_of, take
 from tracer_processor.scoring import (
@@ -191,147 +192,82 @@ class Detector:
         size = self.config.bucket_seconds
         end = _when((bucket.bucket + 1) * size)
         for alert_type, positions in transitions.report.items():
-            for position in positions.tolist():
-                slot = int(bucket.slots[position])
-                project, service = self._names(slot)
-                metric = signals[_METRIC_OF[alert_type]]
-                severity_rank = int(self.lifecycle.severity[slot, TYPE_INDEX[alert_type]])
-                column = TYPE_INDEX[alert_type]
-                start = int(transitions.incident_start[position, column])
-                details = describe(metric, position, alert_type, self.config)
-                details.update(_bucket_context(bucket, position, size))
-                details["anomalous_buckets"] = int(transitions.anomalous_for[position, column])
-                sample = bucket.samples.get(slot)
-                if sample is not None:
-                    details["samples"] = sample.top()
-                    details["sampled_errors"] = sample.sampled
-                items.append(
-                    AlertCandidate(
-                        project=project,
-                        service=service,
-                        alert_type=alert_type,
-                        severity=SEVERITIES[severity_rank],
-                        title=title(service, alert_type, details, size),
-                        window_start=_when(min(start, bucket.bucket) * size),
-                        window_end=end,
-                        details=details,
-                    )
-                )
+            if positions.size:
+                items.extend(self._candidates(bucket, signals, transitions, alert_type, positions))
         for alert_type, positions in transitions.recover.items():
+            column = TYPE_INDEX[alert_type]
             for position in positions.tolist():
-                slot = int(bucket.slots[position])
-                project, service = self._names(slot)
+                project, service = self._names(int(bucket.slots[position]))
                 metric = signals[_METRIC_OF[alert_type]]
-                healthy = int(transitions.healthy_for[position, TYPE_INDEX[alert_type]])
-                details = {
+                healthy = int(transitions.healthy_for[position, column])
+                recovered = {
                     "metric": metric.name,
-                    "observed": _num(metric.value[position]),
-                    "baseline_mean": _num(metric.mean[position]),
+                    "observed": number(float(metric.value[position])),
+                    "baseline_mean": number(float(metric.mean[position])),
                     "healthy_buckets": healthy,
                     "reasons": [f"back within its usual band for {healthy * size} s"],
                 }
-                items.append(
-                    Recovery(
-                        project=project,
-                        service=service,
-                        alert_type=alert_type,
-                        window_end=end,
-                        details=details,
-                    )
-                )
+                items.append(Recovery(project, service, alert_type, end, recovered))
         return items
+
+    def _candidates(
+        self,
+        bucket: BucketInput,
+        signals: dict[str, MetricSignals],
+        transitions: Transitions,
+        alert_type: AlertType,
+        positions: npt.NDArray[np.intp],
+    ) -> list[AlertCandidate]:
+        """One candidate per alerting service, its numbers read from the arrays in bulk."""
+        size = self.config.bucket_seconds
+        column = TYPE_INDEX[alert_type]
+        metric = signals[_METRIC_OF[alert_type]]
+        slots = bucket.slots[positions]
+        context = zip(
+            slots.tolist(),
+            numbers(metric, positions),
+            self.lifecycle.severity[slots, column].tolist(),
+            transitions.incident_start[positions, column].tolist(),
+            transitions.anomalous_for[positions, column].tolist(),
+            bucket.counts[positions].tolist(),
+            bucket.errors[positions].tolist(),
+            bucket.p95_ms[positions].tolist(),
+            bucket.latency_samples[positions].tolist(),
+            self.silent_for[slots].tolist(),
+            strict=True,
+        )
+        shared = {"bucket_start": _when(bucket.bucket * size).isoformat(), "bucket_seconds": size}
+        end = _when((bucket.bucket + 1) * size)
+        made = []
+        for slot, row, rank, start, streak, count, errors, p95, timed, silent in context:
+            project, service = self._names(slot)
+            facts = details(metric.name, row, alert_type, self.config)
+            facts.update(shared)
+            facts["count"], facts["errors"] = number(count), number(errors)
+            facts["error_rate"] = number(errors / count) if count > 0 else 0.0
+            if timed > 0:
+                facts["latency_p95_ms"] = number(p95)
+            facts["anomalous_buckets"] = streak
+            if alert_type is AlertType.SERVICE_DOWN:
+                facts["silent_seconds"] = silent * size
+            sample = bucket.samples.get(slot)
+            if sample is not None:
+                facts["samples"] = sample.top()
+                facts["sampled_errors"] = sample.sampled
+            made.append(
+                AlertCandidate(
+                    project=project,
+                    service=service,
+                    alert_type=alert_type,
+                    severity=SEVERITIES[rank],
+                    title=title(service, alert_type, facts, size),
+                    window_start=_when(min(start, bucket.bucket) * size),
+                    window_end=end,
+                    details=facts,
+                )
+            )
+        return made
 
 
 def _when(epoch_seconds: float) -> datetime:
     return datetime.fromtimestamp(epoch_seconds, UTC)
-
-
-def _num(value: float | np.floating[Any] | np.integer[Any]) -> float:
-    number = float(value)
-    if number != number or number in (float("inf"), float("-inf")):
-        return 0.0
-    return round(number, 6)
-
-
-def _bucket_context(bucket: BucketInput, position: int, size: int) -> dict[str, Any]:
-    count = float(bucket.counts[position])
-    errors = float(bucket.errors[position])
-    context: dict[str, Any] = {
-        "bucket_start": _when(bucket.bucket * size).isoformat(),
-        "bucket_seconds": size,
-        "count": _num(count),
-        "errors": _num(errors),
-        "error_rate": _num(errors / count) if count > 0 else 0.0,
-    }
-    if bucket.latency_samples[position] > 0:
-        context["latency_p95_ms"] = _num(bucket.p95_ms[position])
-    return context
-
-
-def describe(
-    metric: MetricSignals, position: int, alert_type: AlertType, config: DetectorConfig
-) -> dict[str, Any]:
-    """The numbers behind a detection (all finite) and the reasons in words."""
-    value = float(metric.value[position])
-    mean = float(metric.mean[position])
-    z = float(metric.z[position])
-    ratio = float(metric.ratio[position])
-    change = float(metric.change[position])
-    reasons: list[str] = []
-    unit = _formatter(metric.name)
-    if abs(z) >= config.z_threshold:
-        side = "above" if z > 0 else "below"
-        reasons.append(
-            f"{metric.name} {unit(value)} is {abs(z):.1f} standard deviations {side} its "
-            f"baseline {unit(mean)}"
-        )
-    if abs(float(metric.ewma_z[position])) >= config.z_threshold:
-        level, moved = float(metric.ewma[position]), abs(float(metric.ewma_z[position]))
-        reasons.append(f"sustained: the moving average {unit(level)} moved {moved:.1f} deviations")
-    if alert_type is AlertType.ERROR_SPIKE and value >= config.static_error_rate:
-        reasons.append(f"{value:.0%} of requests failed")
-    if alert_type is AlertType.SERVICE_DOWN:
-        reasons.append(f"no logs in this bucket; usually about {mean:.0f} per bucket")
-    if ratio >= 1.5 or ratio <= 0.67:
-        reasons.append(f"{ratio:.2f}x its baseline")
-    if abs(change) >= 0.5:
-        reasons.append(f"{change:+.0%} on the previous {config.recent_buckets} buckets")
-    if not reasons:
-        reasons.append(f"{metric.name} {unit(value)} against a baseline of {unit(mean)}")
-    return {
-        "metric": metric.name,
-        "observed": _num(value),
-        "baseline_mean": _num(mean),
-        "baseline_std": _num(metric.std[position]),
-        "baseline_buckets": int(metric.n[position]),
-        "z": _num(z),
-        "ewma": _num(metric.ewma[position]),
-        "ewma_z": _num(metric.ewma_z[position]),
-        "ratio": _num(ratio),
-        "change": _num(change),
-        "previous_window_mean": _num(metric.previous[position]),
-        "score": _num(metric.score[position]),
-        "reasons": reasons,
-    }
-
-
-def _formatter(metric: str) -> Callable[[float], str]:
-    if metric == "error_rate":
-        return lambda v: f"{v:.1%}"
-    if metric == "latency_p95_ms":
-        return lambda v: f"{v:.0f} ms"
-    return lambda v: f"{v:.0f}"
-
-
-def title(service: str, alert_type: AlertType, details: dict[str, Any], size: int) -> str:
-    observed, mean = details["observed"], details["baseline_mean"]
-    if alert_type is AlertType.ERROR_SPIKE:
-        return f"{service}: error rate {observed:.1%} (baseline {mean:.1%})"
-    if alert_type is AlertType.HIGH_LATENCY:
-        return f"{service}: p95 latency {observed:.0f} ms (usually {mean:.0f} ms)"
-    if alert_type is AlertType.TRAFFIC_DROP:
-        return f"{service}: traffic down to {observed:.0f} per {size} s (usually {mean:.0f})"
-    if alert_type is AlertType.TRAFFIC_SPIKE:
-        return f"{service}: traffic up to {observed:.0f} per {size} s (usually {mean:.0f})"
-    silent = details.get("anomalous_buckets", 1) * size
-    return f"{service}: no logs for {silent} s (usually {mean:.0f} per {size} s)"

@@ -24,6 +24,7 @@ _MASKS = [
     (re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"), "<n>"),
 ]  # fmt: skip
 _SPACES = re.compile(r"\s+")
+_NO_DIGITS = str.maketrans("", "", "0123456789")
 
 
 def template_of(message: str) -> str:
@@ -61,14 +62,19 @@ class ErrorSamples:
 
     def top(self, limit: int = 5) -> list[dict[str, Any]]:
         """The most frequent templates, each with its count and one real example."""
-        grouped: dict[str, list[Any]] = {}  # template -> [count, example]
+        # Messages that differ only in their digits share a template: template one of each.
+        by_shape: dict[str, list[Any]] = {}  # digits removed -> [count, example]
         for message in self._messages:
-            template = template_of(message)
-            entry = grouped.get(template)
-            if entry is not None:
-                entry[0] += 1
+            entry = by_shape.setdefault(message.translate(_NO_DIGITS), [0, message])
+            entry[0] += 1
+        grouped: dict[str, list[Any]] = {}  # template -> [count, example]
+        for count, example in by_shape.values():
+            template = template_of(example)
+            known = grouped.get(template)
+            if known is not None:
+                known[0] += count
             elif len(grouped) < MAX_TEMPLATES:
-                grouped[template] = [1, message[:MAX_MESSAGE_CHARS]]
+                grouped[template] = [count, example[:MAX_MESSAGE_CHARS]]
         ranked = sorted(grouped.items(), key=lambda item: (-item[1][0], item[0]))
         return [
             {"template": template, "count": count, "example": example}
