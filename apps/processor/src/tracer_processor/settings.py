@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from tracer_core.settings import BaseTracerSettings
+
+MAX_OPEN_BUCKETS = 64
 
 
 class ProcessorSettings(BaseTracerSettings):
@@ -53,11 +55,24 @@ class ProcessorSettings(BaseTracerSettings):
 
     writer_max_buffer: int = Field(default=10_000, ge=1, le=10_000_000)
 
-    @model_validator(mode="after")
-    def _window_holds_warmup(self) -> ProcessorSettings:
-        if self.window_seconds // self.bucket_seconds < self.warmup_buckets:
+    @field_validator("warmup_buckets")
+    @classmethod
+    def _window_holds_warmup(cls, value: int, info: ValidationInfo) -> int:
+        window, bucket = info.data.get("window_seconds"), info.data.get("bucket_seconds")
+        if window and bucket and window // bucket < value:
             raise ValueError(
-                "window_seconds / bucket_seconds must be at least warmup_buckets "
-                f"({self.window_seconds} / {self.bucket_seconds} < {self.warmup_buckets})"
+                f"the window ({window} s of {bucket} s buckets) must hold at least "
+                f"{value} buckets; lower TRACER_WARMUP_BUCKETS or raise TRACER_WINDOW_SECONDS"
             )
-        return self
+        return value
+
+    @field_validator("allowed_lateness_seconds")
+    @classmethod
+    def _open_buckets_bounded(cls, value: float, info: ValidationInfo) -> float:
+        future, bucket = info.data.get("max_future_seconds"), info.data.get("bucket_seconds")
+        if future is not None and bucket and (value + future) / bucket > MAX_OPEN_BUCKETS:
+            raise ValueError(
+                "TRACER_ALLOWED_LATENESS_SECONDS + TRACER_MAX_FUTURE_SECONDS may span at most "
+                f"{MAX_OPEN_BUCKETS} buckets (each service keeps that many open)"
+            )
+        return value
