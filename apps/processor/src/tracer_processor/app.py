@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -99,6 +100,9 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
             )
         await writer.start()
         ticker = asyncio.create_task(_tick(pipeline, settings.tick_seconds), name="tick")
+        # Everything built so far lives as long as the process: keep it out of the garbage
+        # collector's full passes, which would otherwise walk it all while requests wait.
+        gc.freeze()
         log.info("processor %s ready (buckets of %s s)", processor_id, settings.bucket_seconds)
         try:
             yield

@@ -224,9 +224,8 @@ def _columns(
     is_error = np.fromiter(
         map(_IS_ERROR_LEVEL.__getitem__, [line.level for line in lines]), np.bool_, n
     )
-    statuses = [line.status_code for line in lines]
-    if any(statuses):  # None becomes NaN, which is never >= 500
-        is_error |= np.array(statuses, np.float64) >= 500
+    # A missing status becomes NaN, which is never >= 500.
+    is_error |= np.array([line.status_code for line in lines], np.float64) >= 500
     durations = np.array([line.duration_ms for line in lines], np.float64)
     batch = LogBatch(
         timestamps=seconds,
