@@ -3,11 +3,11 @@ right alert type and severity when something does, and resolution afterwards."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pytest
 
+from tests.processor.checks import all_finite
 from tests.processor.traffic import Harness, Service
 from tracer_core.models import AlertType, Severity
 from tracer_processor.alerting import AlertCandidate
@@ -15,16 +15,6 @@ from tracer_processor.alerting import AlertCandidate
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # no inf/NaN arithmetic
 HOUR = 3600.0
 FLEET = [Service(f"svc-{i}", rate=4.0 + 3 * i, error_rate=0.01 + 0.004 * i) for i in range(8)]
-
-
-def _all_finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, dict):
-        return all(_all_finite(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_all_finite(v) for v in value)
-    return True
 
 
 def test_steady_traffic_raises_no_alert() -> None:
@@ -56,7 +46,7 @@ def test_error_spike_is_an_error_spike_with_severity_by_size() -> None:
     assert details["z"] > 10
     assert details["samples"][0]["template"] == "payment <n> failed: upstream timeout after <n> ms"
     assert details["samples"][0]["count"] >= 5
-    assert _all_finite(details)
+    assert all_finite(details)
     # Both resolve once the error rate is back to normal.
     assert {r.service for r in harness.recoveries(AlertType.ERROR_SPIKE)} == {"cart", "checkout"}
 
@@ -74,7 +64,7 @@ def test_errors_after_a_zero_error_baseline_alert_without_crashing() -> None:
     details = alerts[0].details
     assert details["baseline_mean"] == 0.0
     assert details["ratio"] > 5  # against the floored base, not a division by zero
-    assert _all_finite(details)
+    assert all_finite(details)
 
 
 def test_permanent_shift_alerts_then_the_baseline_adapts_and_it_resolves() -> None:

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.processor.checks import all_finite
 from tracer_core.models import AlertType
 from tracer_processor.alerting import AlertCandidate
 from tracer_processor.detector import BucketInput, Detector, StepResult
@@ -100,14 +101,4 @@ def test_every_number_stays_finite_whatever_the_input(
                 assert np.isfinite(getattr(signals, name)).all(), name
             assert (signals.score >= 0).all()
         for item in result.items:
-            assert _finite(item.details)
-
-
-def _finite(value: object) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, dict):
-        return all(_finite(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_finite(v) for v in value)
-    return True
+            assert all_finite(item.details)

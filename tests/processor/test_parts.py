@@ -17,7 +17,7 @@ def test_histogram_p95_is_within_ten_percent() -> None:
     rng = np.random.default_rng(2)
     for median in (0.3, 4.0, 80.0, 2500.0, 90_000.0):
         samples = rng.lognormal(np.log(median), 0.5, 20_000)
-        hist = np.bincount(bin_index(samples), minlength=BINS)[None, :]
+        hist = np.bincount(bin_index(samples), minlength=BINS).astype(np.uint32)[None, :]
         p95, count = quantile(hist, 0.95)
         assert count[0] == 20_000
         assert p95[0] == pytest.approx(np.percentile(samples, 95), rel=0.10)
@@ -77,3 +77,16 @@ def test_gzip_helpers_round_trip() -> None:
     from tracer_processor.bodies import _inflate
 
     assert _inflate(gzip.compress(b"hello"), 100, 31) == b"hello"
+
+
+def test_synthetic_bodies_are_valid_current_logs() -> None:
+    from tracer_processor.batch import IngestLimits
+    from tracer_processor.records import parse_logs
+    from tracer_processor.synthetic import TrafficShape, body_templates, stamp
+
+    template = body_templates(TrafficShape(services=7, batch_size=300, seed=1), 1)[0]
+    batch = parse_logs(stamp(template, 1_772_452_770), ndjson=False, now=1_772_452_771.0,
+                       limits=IngestLimits())  # fmt: skip
+    assert (batch.size, batch.rejected) == (300, 0)
+    assert 1_772_452_770 <= batch.timestamps.min() <= batch.timestamps.max() < 1_772_452_771
+    assert len(set(batch.services)) == 7

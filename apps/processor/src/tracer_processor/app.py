@@ -111,6 +111,7 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
             await writer.stop(timeout=WRITER_FLUSH_SECONDS)
+            await store.close()
             await pool.close()
 
     app = Starlette(routes=[*health_routes(registry), *api_routes()], lifespan=lifespan)
