@@ -27,7 +27,10 @@ async def test_replicas_killed_and_cut_off_leave_one_alert_per_incident(
         0,
         0,
     )
-    assert report.kills >= 8  # every trial kills at least one replica while it writes
+    # Every trial kills one or two replicas once they are well into their writes; nearly all
+    # of those kills land before the replica is done.
+    assert report.kill_attempts >= 8
+    assert report.kills >= report.kill_attempts // 2
     assert report.cuts >= 8  # and cuts one survivor's connection before its commit
     assert report.retries >= report.cuts
 

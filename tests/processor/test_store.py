@@ -312,3 +312,17 @@ async def test_old_report_receipts_are_pruned(pool: asyncpg.Pool) -> None:
     await s.report(candidate(2))
     assert await s.prune_reports() == 2
     assert await pool.fetchval("SELECT count(*) FROM alert_reports") == 1
+
+
+async def test_receipts_are_pruned_in_the_background_as_decisions_go_on(
+    pool: asyncpg.Pool,
+) -> None:
+    s = PostgresAlertStore(
+        pool, processor_id="p1", report_retention_seconds=60, prune_every_seconds=0
+    )
+    await s.report(candidate(0))
+    await s.close()  # lets the pruning round started by that decision finish
+    await pool.execute("UPDATE alert_reports SET created_at = now() - interval '2 minutes'")
+    await s.report(candidate(1))  # starts another round, does not wait for it
+    await s.close()
+    assert await pool.fetchval("SELECT count(*) FROM alert_reports") == 1

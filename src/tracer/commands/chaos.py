@@ -55,7 +55,7 @@ def _table(report: ChaosReport) -> Table:
         ("wrong outbox (missing or repeated events)", f"{report.outbox_errors:,}"),
         ("wrong alert state or counts", f"{report.state_errors:,}"),
         ("replica writers that dropped or failed reports", f"{report.writer_errors:,}"),
-        ("replicas SIGKILLed while writing", f"{report.kills:,}"),
+        ("replicas SIGKILLed while writing", f"{report.kills:,} of {report.kill_attempts:,} kills"),
         ("connections cut mid-transaction", f"{report.cuts:,}"),
         ("decisions written by surviving replicas", f"{report.decisions:,}"),
         ("retries", f"{report.retries:,}"),

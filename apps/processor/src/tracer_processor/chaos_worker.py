@@ -58,7 +58,14 @@ async def _run_trial(
         clock_skew_seconds=0.0,
         retry=STORE_RETRY,
     )
-    writer = AlertWriter(store, backoff=WRITER_BACKOFF)
+    kill_after = dict(plan.kills).get(index)
+
+    def progress(item: object, result: object) -> None:
+        # A replica the harness means to kill says when it is in the middle of its writes.
+        if kill_after is not None and writer.written == kill_after:
+            control.send(("writing", kill_after))
+
+    writer = AlertWriter(store, backoff=WRITER_BACKOFF, on_result=progress)
     await writer.start()
     control.send(("armed", None))
     await receive(control)  # "go": every replica starts together

@@ -13,6 +13,7 @@ The processor's own clock never enters a decision: only the event-time windows c
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import random
@@ -79,6 +80,7 @@ class PostgresAlertStore:
         retry: RetryPolicy | None = None,
         statement_timeout: float = 10.0,
         report_retention_seconds: float = 86_400.0,
+        prune_every_seconds: float = 300.0,
         rng: random.Random | None = None,
     ) -> None:
         if not processor_id or len(processor_id) > 200:
@@ -94,7 +96,9 @@ class PostgresAlertStore:
         self._retention = _setting("report_retention_seconds", report_retention_seconds)
         self._rng = rng or random.Random()
         self._connections = WarmConnections(pool, acquire_timeout=self._timeout)
+        self._prune_every = _setting("prune_every_seconds", prune_every_seconds)
         self._last_prune = time.monotonic()
+        self._pruning: asyncio.Task[None] | None = None
         self.retries = 0  # transient failures retried inside the store
 
     async def report(self, candidate: AlertCandidate) -> StoreResult:
@@ -139,6 +143,8 @@ class PostgresAlertStore:
     async def close(self) -> None:
         """Hand the connections kept between decisions back to the pool (they also go back
         on their own after 50 ms without decisions)."""
+        if self._pruning is not None:
+            await asyncio.gather(self._pruning, return_exceptions=True)
         await self._connections.release_all()
 
     async def prune_reports(self) -> int:
@@ -169,20 +175,27 @@ class PostgresAlertStore:
                 await backoff_sleep(self._retry, failures, self._rng)
         if row is None:  # the functions always return one row
             raise AlertStoreUnavailableError("the alert decision returned no row")
-        await self._maybe_prune()
+        self._maybe_prune()
         return StoreResult(Decision(row["decision"]), row["alert_id"])
 
-    async def _maybe_prune(self) -> None:
+    def _maybe_prune(self) -> None:
+        """Every few minutes, forget old receipts in the background (never on the way of a
+        decision)."""
         now = time.monotonic()
-        if now - self._last_prune < 300.0:
+        if now - self._last_prune < self._prune_every or self._pruning is not None:
             return
         self._last_prune = now
+        self._pruning = asyncio.get_running_loop().create_task(self._prune_quietly())
+
+    async def _prune_quietly(self) -> None:
         try:
             pruned = await self.prune_reports()
-        except Exception as exc:  # housekeeping only; the next window tries again
+        except Exception as exc:  # housekeeping only; the next round tries again
             log.debug("pruning alert report receipts failed: %s", exc)
         else:
             log.debug("pruned %s alert report receipts", pruned)
+        finally:
+            self._pruning = None
 
 
 def _alert(row: asyncpg.Record) -> Alert:

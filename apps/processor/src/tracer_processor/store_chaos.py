@@ -3,12 +3,12 @@ killed and cut off while they write, and a check that every incident still ends 
 one alert with each outbox event exactly once.
 
 Each trial (see `store_chaos_plan`) feeds the same incidents to every replica. While they
-write, the harness SIGKILLs one or two of them at a random instant, and cuts one survivor's
-connection in the middle of a transaction: a trigger installed in the scratch database holds
-that replica's next decision after all of its rows are written and before commit, the
-harness terminates its backend with `pg_terminate_backend`, and the replica must recover by
-retrying. Replicas are forked from a pre-loaded server process, so replacing a killed one
-costs milliseconds and a trial takes a fraction of a second.
+write, the harness SIGKILLs one or two of them after a random number of their decisions, and
+cuts one survivor's connection in the middle of a transaction: a trigger installed in the
+scratch database holds that replica's next decision after all of its rows are written and
+before commit, the harness terminates its backend with `pg_terminate_backend`, and the
+replica must recover by retrying. Replicas are forked from a pre-loaded server process, so
+replacing a killed one costs milliseconds and a trial takes a fraction of a second.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ class ChaosReport:
     outbox_errors: int = 0
     state_errors: int = 0
     writer_errors: int = 0
+    kill_attempts: int = 0
     kills: int = 0  # SIGKILLs that hit a replica still writing
     cuts: int = 0  # connections terminated mid-transaction
     decisions: int = 0
@@ -164,9 +165,7 @@ class ChaosRunner:
             await self._expect(replica, "armed")
         for replica in replicas:
             replica.control.send("go")
-        kills = [
-            asyncio.create_task(self._kill_later(replicas[i], delay)) for i, delay in plan.kills
-        ]
+        kills = [asyncio.create_task(self._kill_while_writing(replicas[i])) for i, _ in plan.kills]
         if victim is not None:
             report.cuts += await self._cut(victim)
         killed = {index for index, _ in plan.kills}
@@ -179,6 +178,7 @@ class ChaosRunner:
             if (stats["written"], stats["dropped"], stats["rejected"]) != (steps, 0, 0):
                 report.writer_errors += 1
                 report.problems.append(f"trial {plan.trial} replica {index}: writer {stats}")
+        report.kill_attempts += len(kills)
         report.kills += sum(await asyncio.gather(*kills))
         for index in killed:
             self._slots[index] = None
@@ -214,10 +214,12 @@ class ChaosRunner:
             await admin.execute("SELECT pg_advisory_unlock($1, $2)", *GATE)
         return cut
 
-    async def _kill_later(self, replica: _Replica, delay: float) -> bool:
-        await asyncio.sleep(delay)
-        still_writing = replica.process.is_alive() and not replica.control.poll()
+    async def _kill_while_writing(self, replica: _Replica) -> bool:
+        """SIGKILL the replica as soon as it reports being in the middle of its writes;
+        True when it had not finished them."""
+        await self._expect(replica, "writing")
         replica.process.kill()
+        still_writing = not replica.control.poll()  # no "done" sent yet
         await asyncio.to_thread(replica.process.join, 10)
         replica.control.close()
         return still_writing

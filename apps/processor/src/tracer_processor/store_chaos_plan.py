@@ -69,7 +69,8 @@ class TrialPlan:
     base: datetime  # event time of bucket 0
     incidents: tuple[Incident, ...]
     replicas: tuple[ReplicaScript, ...]
-    kills: tuple[tuple[int, float], ...]  # (replica, seconds after the start) to SIGKILL
+    # (replica, decisions) : SIGKILL the replica once its writer has taken that many decisions
+    kills: tuple[tuple[int, int], ...]
     cut: int | None  # replica whose connection is cut mid-transaction
     # Seconds of database time a resolved alert absorbs stragglers (dedup window + skew).
     # Zero in half the trials: as if every straggler lagged longer than the window, so only
@@ -143,7 +144,9 @@ def make_plan(
     order = rng.sample(range(replicas), replicas)
     cut = order[0]
     doomed = order[1 : 2 + (replicas >= 4 and rng.random() < 0.3)]
-    kills = tuple((victim, rng.uniform(0.0, 0.03)) for victim in doomed)
+    kills = tuple(
+        (victim, rng.randint(1, max(1, len(scripts[victim].steps) // 2))) for victim in doomed
+    )
     return TrialPlan(
         trial=trial,
         project=f"chaos-{seed}-{trial}",
