@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
@@ -17,6 +18,7 @@ from tracer_core.clock import Clock, SystemClock
 from tracer_core.db import create_pool
 from tracer_core.health import health_routes
 from tracer_core.ids import instance_id
+from tracer_core.models import AlertStatus
 from tracer_processor.alert_writer import AlertWriter
 from tracer_processor.auth import KeyVerifier
 from tracer_processor.batch import IngestLimits
@@ -99,6 +101,7 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
                 pool, clock=clock, cache_seconds=settings.api_key_cache_seconds
             )
         await writer.start()
+        await _resume_open_alerts(store, pipeline)
         ticker = asyncio.create_task(_tick(pipeline, settings.tick_seconds), name="tick")
         # Everything built so far lives as long as the process: keep it out of the garbage
         # collector's full passes, which would otherwise walk it all while requests wait.
@@ -126,6 +129,18 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
         max_future_seconds=settings.max_future_seconds,
     )
     return app
+
+
+async def _resume_open_alerts(store: PostgresAlertStore, pipeline: Pipeline) -> None:
+    """Open alerts outlive processors: take them over so they resolve when healthy."""
+    try:
+        alerts = await store.list_alerts(status=AlertStatus.OPEN, service=None, limit=1000)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        log.warning("could not read the open alerts to take them over: %s", exc)
+        return
+    resumed = pipeline.resume_open(alerts)
+    if resumed:
+        log.info("took over %d open alerts; they resolve once their metric is healthy", resumed)
 
 
 async def _tick(pipeline: Pipeline, interval: float) -> None:

@@ -114,6 +114,14 @@ class Detector:
             streak[slots] = 0
         self.last[slots] = 0
 
+    def resume(self, slot: int, alert_type: AlertType, severity_rank: int) -> None:
+        """Consider an alert of this service open (taken over from the store at start)."""
+        column = TYPE_INDEX[alert_type]
+        self.lifecycle.open[slot, column] = True
+        self.lifecycle.severity[slot, column] = max(
+            int(self.lifecycle.severity[slot, column]), severity_rank
+        )
+
     def skip_empty(self, slots: SlotArray, buckets: npt.NDArray[np.int64]) -> None:
         """Account for a run of empty buckets after `settle_buckets` of them were processed."""
         self.steps[slots] += buckets

@@ -19,6 +19,7 @@ import numpy as np
 from prometheus_client import Counter
 
 from tracer_core.clock import Clock
+from tracer_core.models import Alert, AlertStatus
 from tracer_processor.alerting import AlertSink
 from tracer_processor.batch import LogBatch, RecordError
 from tracer_processor.buckets import BucketAggregator, BucketConfig, ClosedBuckets
@@ -118,6 +119,23 @@ class Pipeline:
     @property
     def buckets_capacity(self) -> int:
         return int(self.buckets.started.size)
+
+    def resume_open(self, alerts: list[Alert]) -> int:
+        """Take over alerts left open (by an earlier run of this processor, or another
+        replica), so that this processor resolves them once their metric is healthy again
+        instead of leaving them open forever. Returns how many were taken over."""
+        resumed = 0
+        for alert in alerts:
+            if alert.status is not AlertStatus.OPEN:
+                continue
+            slots, created, refused = self.registry.lookup([alert.project], [alert.service])
+            if refused:
+                continue
+            if created:
+                self._grow()
+            self.detector.resume(int(slots[0]), alert.alert_type, alert.severity.rank)
+            resumed += 1
+        return resumed
 
     # -- the clock --------------------------------------------------------------------------
 
