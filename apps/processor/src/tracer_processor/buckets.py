@@ -92,7 +92,6 @@ class BucketAggregator:
         self._errors = np.zeros((self._k, 0), np.int64)
         self._hist = np.zeros((self._k, 0, BINS), np.uint32)
         self._samples: dict[int, dict[int, ErrorSamples]] = {}  # bucket -> slot -> sample
-        self.buckets_closed = 0
 
     # -- capacity and lifecycle -------------------------------------------------------------
 
@@ -293,7 +292,6 @@ class BucketAggregator:
         self._errors[position, rows] = 0
         self._hist[position, rows] = 0
         self.open_base[rows] = bucket + 1
-        self.buckets_closed += int(slots.size)
         samples: dict[int, ErrorSamples] = {}
         by_slot = self._samples.get(bucket)
         if by_slot:

@@ -52,12 +52,6 @@ class ServiceRegistry:
             raise KeyError(f"slot {slot} is free")
         return key
 
-    def slot(self, project: str, service: str) -> int | None:
-        return self._by_key.get((project, service))
-
-    def active_slots(self) -> npt.NDArray[np.intp]:
-        return np.array(sorted(self._by_key.values()), np.intp)
-
     def items(self) -> list[tuple[tuple[str, str], int]]:
         return sorted(self._by_key.items())
 
