@@ -87,12 +87,11 @@ class Harness:
         self.sink = CollectingSink()
         self.rng = np.random.default_rng(self.seed)
         self.metrics = ProcessorMetrics(CollectorRegistry())
-        window = self.config.window_buckets
         self.pipeline = Pipeline(
             buckets=self.buckets
             or BucketConfig(
                 bucket_seconds=self.config.bucket_seconds,
-                skip_gap_after=2 * window + self.config.critical_silence_buckets + 2,
+                skip_gap_after=self.config.settle_buckets,
             ),
             detector=self.config,
             sink=self.sink,

@@ -61,7 +61,7 @@ class _Discard:
 def _pipeline(clock: ManualClock, sink: _Discard) -> Pipeline:
     config = DetectorConfig()
     return Pipeline(
-        buckets=BucketConfig(skip_gap_after=2 * config.window_buckets + 40),
+        buckets=BucketConfig(skip_gap_after=config.settle_buckets),
         detector=config,
         sink=sink,
         clock=clock,

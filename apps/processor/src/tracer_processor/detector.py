@@ -85,11 +85,6 @@ class Detector:
         self._excluded_for = {name: np.zeros(0, np.int64) for name in self.baselines}
         self.last = np.zeros((0, 5), np.float64)  # bucket, count, errors, p95, latency samples
 
-    @property
-    def settle_buckets(self) -> int:
-        """Empty buckets after which more empty buckets change nothing (safe to skip)."""
-        return 2 * self.config.window_buckets + self.config.critical_silence_buckets + 2
-
     def ensure_capacity(self, capacity: int) -> None:
         if capacity <= self._capacity:
             return
@@ -123,7 +118,7 @@ class Detector:
         )
 
     def skip_empty(self, slots: SlotArray, buckets: npt.NDArray[np.int64]) -> None:
-        """Account for a run of empty buckets after `settle_buckets` of them were processed."""
+        """Account for empty buckets skipped after `config.settle_buckets` were processed."""
         self.steps[slots] += buckets
         self.silent_for[slots] += buckets
         self.last[slots, 0] += buckets

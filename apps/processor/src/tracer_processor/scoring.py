@@ -57,6 +57,12 @@ class DetectorConfig:
     report_every: int = 6  # re-report an ongoing incident every N anomalous buckets
 
     @property
+    def settle_buckets(self) -> int:
+        """Empty buckets after which more empty buckets change nothing (safe to skip): the
+        window empties of traffic, then fills with the silence."""
+        return 2 * self.window_buckets + self.critical_silence_buckets + 2
+
+    @property
     def ewma_scale(self) -> float:
         """Standard deviation of an EWMA relative to that of its inputs."""
         return float(np.sqrt(self.ewma_alpha / (2.0 - self.ewma_alpha)))
