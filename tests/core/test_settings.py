@@ -33,3 +33,18 @@ def test_explicit_overrides_win_and_none_is_ignored(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("TRACER_PROCESSOR_PORT", "5000")
     assert load_settings(ProcessorSettings, port=None).port == 5000
     assert load_settings(ProcessorSettings, port=6000).port == 6000
+
+
+def test_unrelated_environment_variables_never_feed_a_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # HOME, ROUTING_FILE, ... share a field's name but not its variable.
+    monkeypatch.delenv("TRACER_HOME", raising=False)
+    monkeypatch.setenv("HOME", "/somewhere/else")
+    monkeypatch.setenv("ROUTING_FILE", "/etc/passwd")
+    monkeypatch.setenv("PORT", "1")
+    settings = load_settings(AgentSettings)
+    assert str(settings.home) == ".tracer"
+    assert settings.routing_file is None
+    assert settings.port == 8000
+    assert load_settings(ProcessorSettings, home="/tmp/explicit").home.as_posix() == "/tmp/explicit"

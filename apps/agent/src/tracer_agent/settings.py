@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from tracer_core.settings import BaseTracerSettings
 
@@ -14,28 +14,16 @@ class AgentSettings(BaseTracerSettings):
     port: int = Field(default=8000, ge=0, le=65535, validation_alias="TRACER_AGENT_PORT")
     public_url: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("TRACER_AGENT_PUBLIC_URL", "public_url"),
+        validation_alias="TRACER_AGENT_PUBLIC_URL",
         description="How browsers and this agent reach the agent (OAuth callbacks, the sink).",
     )
-    openai_api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key")
-    )
-    openai_base_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url")
-    )
-    llm_model: str = Field(
-        default="gpt-4.1-mini", validation_alias=AliasChoices("TRACER_LLM_MODEL", "llm_model")
-    )
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    llm_model: str = Field(default="gpt-4.1-mini", validation_alias="TRACER_LLM_MODEL")
     llm_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
-    composio_api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("COMPOSIO_API_KEY", "composio_api_key")
-    )
-    composio_base_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("COMPOSIO_BASE_URL", "composio_base_url")
-    )
-    routing_file: Path | None = Field(
-        default=None, validation_alias=AliasChoices("TRACER_ROUTING_FILE", "routing_file")
-    )
+    composio_api_key: SecretStr | None = Field(default=None, validation_alias="COMPOSIO_API_KEY")
+    composio_base_url: str | None = Field(default=None, validation_alias="COMPOSIO_BASE_URL")
+    routing_file: Path | None = Field(default=None, validation_alias="TRACER_ROUTING_FILE")
     routing_user_id: str = Field(
         default="tracer-org",
         min_length=1,

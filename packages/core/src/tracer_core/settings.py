@@ -29,12 +29,12 @@ class BaseTracerSettings(BaseSettings):
 
     database_url: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("DATABASE_URL", "database_url"),
+        validation_alias="DATABASE_URL",
         description="PostgreSQL URL; unset means the embedded server under TRACER_HOME.",
     )
     home: Path = Field(
         default=Path(".tracer"),
-        validation_alias=AliasChoices("TRACER_HOME", "home"),
+        validation_alias="TRACER_HOME",
         description="Directory for the embedded PostgreSQL and local state.",
     )
     db_pool_min_size: int = Field(default=1, ge=0, le=100)
