@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,11 @@ class EmbeddedPostgres:
         _check_not_locked(self.pgdata)
         _check_not_damaged(self.pgdata)
         # Imported late: importing it touches the runtime dir and the OS user database.
-        from pgserver.postgres_server import get_server
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, containers); its
+            # /tmp fallback is fine for a socket directory.
+            warnings.simplefilter("ignore", UserWarning)
+            from pgserver.postgres_server import get_server
 
         try:
             self._server = get_server(self.pgdata, cleanup_mode="stop")
