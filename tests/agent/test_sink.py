@@ -1,6 +1,6 @@
 """The local MCP sink over real streamable HTTP: Composio's tool names and shapes, realistic
 answers, refusals like the real services', storage in PostgreSQL, and DNS-rebinding
-protection that admits local clients only."""
+protection that admits local clients only (callers' keys: test_sink_auth.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ async def test_sink_tools_answer_like_the_services_and_are_listed_newest_first(
 ) -> None:
     engineer = await new_key(pool, Role.ENGINEER)
     async with run_agent(agent_settings(database_url, delivery_worker=False)) as agent:
-        async with McpToolbox.connect(f"{agent.url}/sink/mcp") as box:
+        auth = {"authorization": f"Bearer {engineer}"}
+        async with McpToolbox.connect(f"{agent.url}/sink/mcp", headers=auth) as box:
             names = await box.tool_names()
             assert {"SLACK_SEND_MESSAGE", "JIRA_CREATE_ISSUE", "JIRA_ADD_COMMENT",
                     "JIRA_TRANSITION_ISSUE", "PAGERDUTY_CREATE_INCIDENT_RECORD",
@@ -69,7 +70,7 @@ async def test_sink_tools_answer_like_the_services_and_are_listed_newest_first(
             foreign = await raw.post(
                 f"{agent.url}/sink/mcp",
                 headers={"host": "attacker.example", "content-type": "application/json",
-                         "accept": "application/json, text/event-stream"},
+                         "accept": "application/json, text/event-stream", **auth},
                 json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
             )  # fmt: skip
         assert foreign.status_code == 421

@@ -13,6 +13,7 @@ import httpx2
 from fastapi import FastAPI
 from mcp.server.transport_security import TransportSecuritySettings
 from prometheus_client import CollectorRegistry
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -21,6 +22,8 @@ from tracer_agent.api import chat, connections, deliveries, sink
 from tracer_agent.routing import load_rules
 from tracer_agent.services import AgentServices, build_services
 from tracer_agent.settings import AgentSettings
+from tracer_agent.sink.guard import refuse_sink_caller
+from tracer_agent.sink.token import configured_sink_token
 from tracer_core.db import create_pool
 from tracer_core.health import health_routes
 
@@ -46,7 +49,8 @@ def sink_allowed_hosts(settings: AgentSettings) -> TransportSecuritySettings:
 
 
 class _SinkEndpoint:
-    """Forwards /sink/mcp to the MCP session manager the lifespan started."""
+    """Forwards authorised /sink/mcp requests to the MCP session manager the lifespan
+    started (see `refuse_sink_caller` for who is authorised)."""
 
     def __init__(self, app: FastAPI) -> None:
         self._app = app
@@ -57,6 +61,10 @@ class _SinkEndpoint:
             await JSONResponse({"detail": "the sink is starting"}, status_code=503)(
                 scope, receive, send
             )
+            return
+        refusal = await refuse_sink_caller(Request(scope), services.sink_token)
+        if refusal is not None:
+            await refusal(scope, receive, send)
             return
         await services.sink_server.session_manager.asgi_app(scope, receive, send)
 
@@ -69,6 +77,7 @@ def create_app(
         raise ValueError("create_app needs a resolved database_url")
     database_url = settings.database_url
     rules = load_rules(settings.routing_file)  # a bad rules file stops startup, not delivery
+    configured_sink_token(settings.sink_token)  # a weak TRACER_SINK_TOKEN stops startup too
     registry = CollectorRegistry()
 
     @asynccontextmanager

@@ -28,6 +28,7 @@ from tracer_agent.settings import AgentSettings
 from tracer_agent.sink.server import create_sink_server
 from tracer_agent.sink.store import SinkStore
 from tracer_agent.sink.tickets import TicketSinkStore
+from tracer_agent.sink.token import SinkToken, load_sink_token
 from tracer_agent.summaries import SummaryCache
 from tracer_agent.toolboxes import Toolboxes
 from tracer_ai.llm import LlmClient, LlmConfig
@@ -49,6 +50,7 @@ class AgentServices:
     toolboxes: Toolboxes
     summaries: SummaryCache
     sink_server: MCPServer[object]
+    sink_token: SinkToken
     worker: DeliveryWorker | None
     chat: ChatEngine | None
 
@@ -63,12 +65,12 @@ class AgentServices:
             await self.llm.aclose()
 
 
-def build_router(settings: AgentSettings) -> ToolRouter:
+def build_router(settings: AgentSettings, sink_token: SinkToken) -> ToolRouter:
     if settings.composio_api_key is not None:
         log.info("routing alerts through Composio tool-router sessions")
         return ComposioToolRouter(settings.composio_api_key, base_url=settings.composio_base_url)
     log.info("routing alerts to the local MCP sink at %s", settings.local_sink_url)
-    return LocalToolRouter(settings.local_sink_url)
+    return LocalToolRouter(settings.local_sink_url, headers=sink_token.headers())
 
 
 def build_llm(
@@ -97,7 +99,8 @@ async def build_services(
     metrics = AgentMetrics.register(registry)
     usage = UsageRecorder(pool)
     llm = build_llm(settings, usage, llm_http_client)
-    router = build_router(settings)
+    sink_token = await load_sink_token(pool, settings.sink_token)
+    router = build_router(settings, sink_token)
     toolboxes = Toolboxes(router, call_timeout_s=settings.tool_call_timeout_seconds)
     summaries = SummaryCache(pool, llm, timeout_s=settings.llm_timeout_seconds)
     sink_server = create_sink_server(SinkStore(pool), TicketSinkStore(pool))
@@ -156,6 +159,7 @@ async def build_services(
         toolboxes=toolboxes,
         summaries=summaries,
         sink_server=sink_server,
+        sink_token=sink_token,
         worker=worker,
         chat=chat,
     )

@@ -34,6 +34,12 @@ class AgentSettings(BaseTracerSettings):
         default=None,
         description="MCP URL of the local sink; unset: this agent's own /sink/mcp.",
     )
+    sink_token: SecretStr | None = Field(
+        default=None,
+        description="Token the agent presents to and accepts at the local sink; unset: a "
+        "random one shared by all replicas through the database. Its length is checked by "
+        "create_app, where the error cannot echo the value.",
+    )
 
     delivery_worker: bool = Field(default=True, description="Run the delivery worker here.")
     delivery_concurrency: int = Field(default=8, ge=1, le=256)
@@ -51,7 +57,7 @@ class AgentSettings(BaseTracerSettings):
 
     @field_validator(
         "openai_api_key", "openai_base_url", "composio_api_key", "composio_base_url",
-        "routing_file", "public_url", "sink_url", "llm_model", mode="before",
+        "routing_file", "public_url", "sink_url", "sink_token", "llm_model", mode="before",
     )  # fmt: skip
     @classmethod
     def _blank_is_unset(cls, value: object, info: ValidationInfo) -> object:

@@ -62,7 +62,7 @@ class ToolSession:
 
     user_id: str
     mcp_url: str
-    headers: dict[str, str]
+    headers: dict[str, str] = field(repr=False)  # credentials: kept out of log lines
     toolkits: tuple[str, ...]
     session_id: str | None = None
     preloaded_tools: tuple[str, ...] = ()
@@ -351,7 +351,7 @@ class LocalToolRouter:
     """Every user talks to the agent's local MCP sink; connections are ACTIVE at once."""
 
     sink_mcp_url: str
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)  # the sink's token
     toolkits: tuple[str, ...] = DEFAULT_TOOLKITS
     _connections: dict[str, tuple[str, str]] = field(default_factory=dict)
     _disconnected: set[str] = field(default_factory=set)
