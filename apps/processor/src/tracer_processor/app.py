@@ -23,6 +23,8 @@ from tracer_processor.alert_writer import AlertWriter
 from tracer_processor.auth import KeyVerifier
 from tracer_processor.batch import IngestLimits
 from tracer_processor.buckets import BucketConfig
+from tracer_processor.checkpointing import Checkpointer
+from tracer_processor.checkpoints import CheckpointStore
 from tracer_processor.metrics import ProcessorMetrics, WriterCollector
 from tracer_processor.pipeline import Pipeline
 from tracer_processor.routes import api_routes
@@ -32,6 +34,7 @@ from tracer_processor.store import PostgresAlertStore
 
 log = logging.getLogger(__name__)
 WRITER_FLUSH_SECONDS = 5.0
+CHECKPOINT_SAVE_SECONDS = 10.0
 
 
 def detector_config(settings: ProcessorSettings) -> DetectorConfig:
@@ -96,6 +99,16 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
         app.state.store = store
         app.state.writer = writer
         app.state.pipeline = pipeline
+        checkpointer: Checkpointer | None = None
+        if settings.checkpoint_seconds > 0:
+            checkpointer = Checkpointer(
+                pipeline,
+                CheckpointStore(pool, saved_by=processor_id),
+                clock=clock,
+                interval=settings.checkpoint_seconds,
+            )
+            await checkpointer.restore()  # before serving: warm from the first bucket
+        app.state.checkpointer = checkpointer
         if settings.require_ingest_key:
             app.state.keys = KeyVerifier(
                 pool, clock=clock, cache_seconds=settings.api_key_cache_seconds
@@ -103,6 +116,8 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
         await writer.start()
         await _resume_open_alerts(store, pipeline)
         ticker = asyncio.create_task(_tick(pipeline, settings.tick_seconds), name="tick")
+        if checkpointer is not None:
+            checkpointer.start()
         # Everything built so far lives as long as the process: keep it out of the garbage
         # collector's full passes, which would otherwise walk it all while requests wait.
         gc.freeze()
@@ -113,6 +128,8 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
+            if checkpointer is not None:
+                await checkpointer.stop(grace_seconds=CHECKPOINT_SAVE_SECONDS)
             await writer.stop(timeout=WRITER_FLUSH_SECONDS)
             await store.close()
             await pool.close()

@@ -64,11 +64,26 @@ class RollingBaseline:
         self._capacity = capacity
 
     def reset(self, slots: SlotArray) -> None:
-        for array in (
-            self._values, self._valid, self._total, self._total_sq, self._n, self._recent,
-            self._recent_valid, self._recent_total, self._recent_n, self.ewma, self.ewma_ready,
-        ):  # fmt: skip
+        for array in self._state().values():
             array[..., slots] = 0
+
+    def _state(self) -> dict[str, npt.NDArray[Any]]:
+        """Every per-service array, by name (services are the last axis of each)."""
+        return {
+            "values": self._values, "valid": self._valid, "total": self._total,
+            "total_sq": self._total_sq, "n": self._n, "recent": self._recent,
+            "recent_valid": self._recent_valid, "recent_total": self._recent_total,
+            "recent_n": self._recent_n, "ewma": self.ewma, "ewma_ready": self.ewma_ready,
+        }  # fmt: skip
+
+    def export(self, slots: SlotArray) -> dict[str, npt.NDArray[Any]]:
+        """Copies of the whole state of `slots`, services first (for checkpoints)."""
+        return {name: np.moveaxis(a[..., slots], -1, 0) for name, a in self._state().items()}
+
+    def restore(self, slots: SlotArray, state: dict[str, npt.NDArray[Any]]) -> None:
+        """Put back what `export` gave (sums included, so scores continue bit for bit)."""
+        for name, array in self._state().items():
+            array[..., slots] = np.moveaxis(state[name], 0, -1)
 
     # -- reading ----------------------------------------------------------------------------
 

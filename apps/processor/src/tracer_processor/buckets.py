@@ -33,6 +33,7 @@ from tracer_processor.templates import ErrorSamples
 IntArray = npt.NDArray[np.int64]
 SlotArray = npt.NDArray[np.intp]
 _NEVER = -1.0e18  # "no event yet", finite on purpose
+_NOT_RESUMED = np.iinfo(np.int64).min // 4  # no bucket restored from a checkpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,9 @@ class BucketAggregator:
         self.first_bucket = np.zeros(0, np.int64)
         self.max_ts = np.zeros(0, np.float64)
         self.last_arrival = np.zeros(0, np.float64)  # processor clock
+        # Last bucket a restored checkpoint already scored: the service's first records
+        # after a restart never reopen it, so no bucket enters the baseline twice.
+        self.resume_after = np.zeros(0, np.int64)
         # Open buckets: ring position first, so one bucket of all services is one block.
         self._counts = np.zeros((self._k, 0), np.int64)
         self._errors = np.zeros((self._k, 0), np.int64)
@@ -112,6 +116,7 @@ class BucketAggregator:
         self.first_bucket = extend(self.first_bucket, 0)
         self.max_ts = extend(self.max_ts, _NEVER)
         self.last_arrival = extend(self.last_arrival, _NEVER)
+        self.resume_after = extend(self.resume_after, _NOT_RESUMED)
         self._counts = extend(self._counts, 0, axis=1)
         self._errors = extend(self._errors, 0, axis=1)
         self._hist = extend(self._hist, 0, axis=1)
@@ -123,6 +128,7 @@ class BucketAggregator:
         self.live[slots] = False
         self.max_ts[slots] = _NEVER
         self.last_arrival[slots] = _NEVER
+        self.resume_after[slots] = _NOT_RESUMED
         self._counts[:, slots] = 0
         self._errors[:, slots] = 0
         self._hist[:, slots] = 0
@@ -133,6 +139,16 @@ class BucketAggregator:
                 del by_slot[slot]
             if not by_slot:
                 del self._samples[bucket]
+
+    def resume(self, slots: SlotArray, last_buckets: IntArray, now: float) -> None:
+        """Services restored from a checkpoint: they continue after `last_buckets`, and count
+        as arrived `now` (so one that never comes back is forgotten after the idle TTL)."""
+        self.resume_after[slots] = last_buckets
+        self.last_arrival[slots] = now
+
+    def tracked(self) -> SlotArray:
+        """Slots with state: started by records, or restored and waiting for them."""
+        return np.flatnonzero(self.started | (self.resume_after != _NOT_RESUMED))
 
     # -- ingest -----------------------------------------------------------------------------
 
@@ -185,8 +201,9 @@ class BucketAggregator:
         first = np.full(unique.size, -_NEVER)
         np.minimum.at(first, np.searchsorted(unique, slots), oldest)
         size, lateness = self.config.bucket_seconds, self.config.allowed_lateness
-        self.open_base[unique] = np.floor((first - lateness) / size)
-        self.first_bucket[unique] = np.floor(first / size)
+        floor = self.resume_after[unique] + 1
+        self.open_base[unique] = np.maximum(np.floor((first - lateness) / size), floor)
+        self.first_bucket[unique] = np.maximum(np.floor(first / size), floor)
         self.started[unique] = True
 
     def _fold(

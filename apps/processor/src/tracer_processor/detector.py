@@ -109,6 +109,35 @@ class Detector:
             streak[slots] = 0
         self.last[slots] = 0
 
+    def export(self, slots: SlotArray) -> dict[str, npt.NDArray[Any]]:
+        """Everything the detector knows about `slots` (copies, services first): what a
+        checkpoint must hold for a restored detector to score exactly as this one would."""
+        state: dict[str, npt.NDArray[Any]] = {
+            "steps": self.steps[slots],
+            "silent_for": self.silent_for[slots],
+            "last": self.last[slots],
+        }
+        for name, baseline in self.baselines.items():
+            state[f"{name}.excluded_for"] = self._excluded_for[name][slots]
+            state.update({f"{name}.{k}": v for k, v in baseline.export(slots).items()})
+        state.update({f"alerts.{k}": v for k, v in self.lifecycle.export(slots).items()})
+        return state
+
+    def restore(self, slots: SlotArray, state: dict[str, npt.NDArray[Any]]) -> None:
+        """Put back what `export` gave (capacity must already cover `slots`)."""
+        self.steps[slots] = state["steps"]
+        self.silent_for[slots] = state["silent_for"]
+        self.last[slots] = state["last"]
+        for name, baseline in self.baselines.items():
+            self._excluded_for[name][slots] = state[f"{name}.excluded_for"]
+            prefix = f"{name}."
+            baseline.restore(
+                slots, {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+            )
+        self.lifecycle.restore(
+            slots, {k[7:]: v for k, v in state.items() if k.startswith("alerts.")}
+        )
+
     def resume(self, slot: int, alert_type: AlertType, severity_rank: int) -> None:
         """Consider an alert of this service open (taken over from the store at start)."""
         column = TYPE_INDEX[alert_type]

@@ -64,15 +64,27 @@ class AlertLifecycle:
         self._since_report = pad(self._since_report)  # type: ignore[assignment]
 
     def reset(self, slots: SlotArray) -> None:
-        for array in (
-            self.open,
-            self.severity,
-            self._anomalous,
-            self._healthy,
-            self._start,
-            self._since_report,
-        ):
+        for array in self._state().values():
             array[slots] = 0
+
+    def _state(self) -> dict[str, npt.NDArray[np.generic]]:
+        """Every per-service array, by name (slot x alert type)."""
+        return {
+            "open": self.open,
+            "severity": self.severity,
+            "anomalous": self._anomalous,
+            "healthy": self._healthy,
+            "start": self._start,
+            "since_report": self._since_report,
+        }
+
+    def export(self, slots: SlotArray) -> dict[str, npt.NDArray[np.generic]]:
+        """Copies of the alert state of `slots` (for checkpoints)."""
+        return {name: array[slots] for name, array in self._state().items()}
+
+    def restore(self, slots: SlotArray, state: dict[str, npt.NDArray[np.generic]]) -> None:
+        for name, array in self._state().items():
+            array[slots] = state[name]
 
     def has_open(self, slots: SlotArray) -> npt.NDArray[np.bool_]:
         return np.asarray(self.open[slots].any(axis=1), np.bool_)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from prometheus_client import Counter
 
 from tracer_core.clock import Clock
@@ -137,6 +139,25 @@ class Pipeline:
             resumed += 1
         return resumed
 
+    def restore(self, keys: Sequence[tuple[str, str]], state: dict[str, npt.NDArray[Any]]) -> int:
+        """Give services the detector state of a checkpoint (at start, before any traffic):
+        they are scored as if this processor had never stopped. `state` holds one row per
+        key, as `Detector.export` gives it. Services already known, or beyond the service
+        cap, keep what they have. Returns how many were restored."""
+        if not keys:
+            return 0
+        slots, created, _ = self.registry.lookup([k[0] for k in keys], [k[1] for k in keys])
+        if not created:
+            return 0
+        self._grow()
+        fresh = np.isin(slots, np.asarray(created, np.intp))
+        rows = np.flatnonzero(fresh)
+        fresh_slots = slots[rows]
+        self.detector.restore(fresh_slots, {name: a[rows] for name, a in state.items()})
+        last_buckets = state["last"][rows, 0].astype(np.int64)
+        self.buckets.resume(fresh_slots, last_buckets, self._clock.now().timestamp())
+        return int(rows.size)
+
     # -- the clock --------------------------------------------------------------------------
 
     def tick(self) -> None:
@@ -148,7 +169,7 @@ class Pipeline:
         self.metrics.open_alerts.set(int(self.detector.lifecycle.open.sum()))
 
     def _evict_idle(self, now: float) -> None:
-        active = np.flatnonzero(self.buckets.started)
+        active = self.buckets.tracked()
         if active.size == 0:
             return
         idle = now - self.buckets.last_arrival[active] >= self._ttl

@@ -52,6 +52,9 @@ class ServiceRegistry:
             raise KeyError(f"slot {slot} is free")
         return key
 
+    def key_or_none(self, slot: int) -> tuple[str, str] | None:
+        return self._keys[slot] if slot < len(self._keys) else None
+
     def items(self) -> list[tuple[tuple[str, str], int]]:
         return sorted(self._by_key.items())
 

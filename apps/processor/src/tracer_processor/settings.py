@@ -54,6 +54,13 @@ class ProcessorSettings(BaseTracerSettings):
     traffic_spike_alerts: bool = False
 
     writer_max_buffer: int = Field(default=10_000, ge=1, le=10_000_000)
+    checkpoint_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=86_400,
+        description="How often the baselines are checkpointed to PostgreSQL (and at shutdown), "
+        "so a restarted processor detects at once; 0 turns checkpoints off.",
+    )
 
     @field_validator("warmup_buckets")
     @classmethod

@@ -1,0 +1,71 @@
+"""The baseline checkpoint store: the processor's only queries on `baseline_checkpoints`.
+
+Saves are one statement per batch of services (arrays unnested server-side), and never move
+a service's checkpoint backwards: a replica that is behind does not overwrite a newer one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+_SAVE = """
+INSERT INTO baseline_checkpoints AS c (project, service, bucket_end, state, saved_by)
+SELECT project, service, bucket_end, state, $5
+FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bytea[])
+    AS u(project, service, bucket_end, state)
+ON CONFLICT (project, service) DO UPDATE
+SET bucket_end = EXCLUDED.bucket_end, state = EXCLUDED.state, saved_by = EXCLUDED.saved_by,
+    saved_at = now()
+WHERE c.bucket_end <= EXCLUDED.bucket_end
+"""
+_LOAD = """
+SELECT project, service, bucket_end, state FROM baseline_checkpoints
+WHERE bucket_end >= $1
+ORDER BY bucket_end DESC, project, service
+LIMIT $2
+"""
+_PRUNE = "DELETE FROM baseline_checkpoints WHERE bucket_end < $1"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    project: str
+    service: str
+    bucket_end: datetime  # event time the saved state has scored up to
+    state: bytes
+
+
+class CheckpointStore:
+    def __init__(self, pool: asyncpg.Pool, *, saved_by: str) -> None:
+        self._pool = pool
+        self._saved_by = saved_by
+
+    async def save(self, checkpoints: Sequence[StoredCheckpoint]) -> None:
+        """Upsert a batch of checkpoints (services unique within the batch) in one statement."""
+        if not checkpoints:
+            return
+        await self._pool.execute(
+            _SAVE,
+            [c.project for c in checkpoints],
+            [c.service for c in checkpoints],
+            [c.bucket_end for c in checkpoints],
+            [c.state for c in checkpoints],
+            self._saved_by,
+        )
+
+    async def load(self, *, since: datetime, limit: int) -> list[StoredCheckpoint]:
+        """Checkpoints whose last bucket ended at or after `since`, newest first."""
+        rows = await self._pool.fetch(_LOAD, since, limit)
+        return [
+            StoredCheckpoint(r["project"], r["service"], r["bucket_end"], bytes(r["state"]))
+            for r in rows
+        ]
+
+    async def prune(self, *, before: datetime) -> int:
+        """Forget checkpoints too old to be restored; returns how many."""
+        status = await self._pool.execute(_PRUNE, before)
+        return int(status.rsplit(" ", 1)[-1])
