@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support import free_port, wait_until
 
@@ -20,7 +21,11 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def test_up_serves_both_apps_and_stops_cleanly(database_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("interrupts", [1, 2], ids=["ctrl-c", "ctrl-c-twice"])
+def test_up_serves_both_apps_and_stops_cleanly(
+    database_url: str, tmp_path: Path, interrupts: int
+) -> None:
+    """A second interrupt (as `uv run` forwards one Ctrl-C twice) must not cut shutdown short."""
     processor_port, agent_port = free_port(), free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "TRACER_HOME": str(tmp_path)}
     proc = subprocess.Popen(
@@ -43,7 +48,17 @@ def test_up_serves_both_apps_and_stops_cleanly(database_url: str, tmp_path: Path
         assert metrics.status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=30)
+        seen = []
+        if interrupts == 2:
+            # The second interrupt lands while the shutdown is under way.
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                seen.append(line)
+                if "stopping" in line:
+                    proc.send_signal(signal.SIGINT)
+                    break
+        rest, _ = proc.communicate(timeout=30)
+        output = "".join(seen) + rest
     assert proc.returncode == 0, output
     assert "stopped" in output
     assert not _healthy(f"http://127.0.0.1:{processor_port}")

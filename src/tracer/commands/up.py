@@ -11,7 +11,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -45,10 +48,20 @@ def spawn(role: str, name: str, host: str, port: int, database_url: str) -> Chil
     return Child(name=name, url=f"http://{host}:{port}", process=process)
 
 
-def wait_healthy(children: list[Child], timeout: float = 60.0) -> None:
+class StopRequestedError(Exception):
+    """Ctrl-C or SIGTERM arrived while waiting."""
+
+
+def wait_healthy(
+    children: list[Child],
+    timeout: float = 60.0,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> None:
     deadline = time.monotonic() + timeout
     pending = list(children)
     while pending:
+        if should_stop():
+            raise StopRequestedError
         for child in list(pending):
             if child.process.poll() is not None:
                 raise RuntimeError(f"{child.name} exited with code {child.process.returncode}")
@@ -64,7 +77,27 @@ def wait_healthy(children: list[Child], timeout: float = 60.0) -> None:
             time.sleep(0.2)
 
 
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Ignore SIGINT while shutting down: under `uv run` one Ctrl-C arrives twice (from the
+    terminal and forwarded by uv), and the second must not cut a clean shutdown short.
+    Signal handlers belong to the main thread; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def stop_all(children: list[Child], grace: float = 10.0) -> None:
+    with interrupts_deferred():
+        _stop_all(children, grace)
+
+
+def _stop_all(children: list[Child], grace: float) -> None:
     for child in children:
         if child.process.poll() is None:
             child.process.send_signal(signal.SIGTERM)
@@ -90,13 +123,15 @@ def up(
         settings = load_settings(BaseTracerSettings, database_url=database_url)
         url, embedded = resolve_database_url(settings.database_url, settings.home)
     children: list[Child] = []
-    stopping = False
+    # Signals only set a flag: under `uv run` one Ctrl-C arrives twice (from the terminal
+    # and forwarded by uv), and neither may interrupt the clean shutdown.
+    stop_requested = threading.Event()
 
     def request_stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+        stop_requested.set()
 
-    previous = signal.signal(signal.SIGTERM, request_stop)
+    previous_term = signal.signal(signal.SIGTERM, request_stop)
+    previous_int = signal.signal(signal.SIGINT, request_stop)
     try:
         with user_errors():
             asyncio.run(migrate(url))
@@ -104,7 +139,7 @@ def up(
             name = f"processor-{index + 1}"
             children.append(spawn("processor", name, host, processor_port + index, url))
         children.append(spawn("agent", "agent", host, agent_port, url))
-        wait_healthy(children)
+        wait_healthy(children, should_stop=stop_requested.is_set)
         table = Table(title="Tracer is up", show_header=True)
         table.add_column("part")
         table.add_column("address")
@@ -113,19 +148,20 @@ def up(
         table.add_row("database", "embedded PostgreSQL" if embedded else "DATABASE_URL")
         console.print(table)
         console.print("Press Ctrl-C to stop.")
-        while not stopping:
+        while not stop_requested.wait(0.25):
             for child in children:
                 if child.process.poll() is not None:
                     raise RuntimeError(f"{child.name} exited with code {child.process.returncode}")
-            time.sleep(0.25)
-    except KeyboardInterrupt:
-        console.print("stopping…")
+    except StopRequestedError:
+        pass
     except RuntimeError as exc:
         console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(1) from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        console.print("stopping…")
         stop_all(children)
         if embedded is not None:
             embedded.stop()
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
     console.print("stopped")
