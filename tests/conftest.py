@@ -99,6 +99,28 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
         await pool.close()
 
 
+# Variables that configure Tracer or its outside services. A developer's shell often sets some
+# of them (a real OpenAI key, a bucket size being tried); tests must not see any.
+_SHELL_PREFIXES = ("TRACER_", "OPENAI_", "COMPOSIO_", "NATS_")
+_SHELL_NAMES = ("DATABASE_URL",)
+# The test suite's own knobs, read by fixtures: kept.
+_TEST_KNOBS = ("TRACER_TEST_DATABASE_URL", "TRACER_CHAOS_TRIALS")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clear every Tracer, OpenAI and Composio variable, so tests behave alike in any shell.
+
+    `monkeypatch` changes `os.environ` itself, so processes a test starts inherit the clean
+    environment too.
+    """
+    for name in list(os.environ):
+        if name in _TEST_KNOBS:
+            continue
+        if name in _SHELL_NAMES or name.startswith(_SHELL_PREFIXES):
+            monkeypatch.delenv(name)
+
+
 @pytest.fixture(autouse=True)
 def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[NetworkGuard]:
     """Fail any test that reached a non-loopback address: outside services must be faked."""
