@@ -10,9 +10,9 @@ import asyncpg
 import pytest
 from typer.testing import CliRunner
 
+from tracer.chaos.plan import make_plan
+from tracer.chaos.runner import ChaosRunner
 from tracer.cli import app
-from tracer_processor.store_chaos import ChaosRunner
-from tracer_processor.store_chaos_plan import make_plan
 
 
 async def test_replicas_killed_and_cut_off_leave_one_alert_per_incident(

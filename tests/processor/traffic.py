@@ -12,12 +12,12 @@ from prometheus_client import CollectorRegistry
 
 from tracer_core.clock import ManualClock
 from tracer_core.models import AlertType
-from tracer_processor.alerting import AlertCandidate, Recovery
-from tracer_processor.batch import LogBatch
-from tracer_processor.buckets import BucketConfig
+from tracer_processor.alerts.reports import AlertCandidate, Recovery
+from tracer_processor.buckets.aggregator import BucketConfig
+from tracer_processor.detection.config import DetectorConfig
+from tracer_processor.ingest.batch import LogBatch
 from tracer_processor.metrics import ProcessorMetrics
 from tracer_processor.pipeline import IngestOutcome, Pipeline
-from tracer_processor.scoring import DetectorConfig
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

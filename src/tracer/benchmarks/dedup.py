@@ -23,13 +23,14 @@ import asyncpg
 import uvloop
 
 from tracer.benchmarks import BenchOptions, BenchRow
+from tracer.benchmarks.stats import quantile
+from tracer.scratch import scratch_database
 from tracer_core.db import create_pool
 from tracer_core.embedded import resolve_database_url
 from tracer_core.models import AlertType, Severity
 from tracer_core.settings import BaseTracerSettings, load_settings
-from tracer_processor.alerting import AlertCandidate, Recovery
-from tracer_processor.store import PostgresAlertStore
-from tracer_processor.store_scratch import scratch_database
+from tracer_processor.alerts.reports import AlertCandidate, Recovery
+from tracer_processor.alerts.store import PostgresAlertStore
 
 # (processes, concurrent writers per process): replicas running the alert writer's default
 # four writer tasks each, then one connection per process.
@@ -112,13 +113,6 @@ def _writer_process(job: _WriterJob, control: Connection) -> None:
     control.close()
 
 
-def _percentile(sorted_values: list[float], fraction: float) -> float:
-    if not sorted_values:
-        return 0.0
-    index = min(len(sorted_values) - 1, max(0, round(fraction * len(sorted_values)) - 1))
-    return sorted_values[index]
-
-
 def _run_writers(
     database_url: str, layout: tuple[int, int], seed: int, seconds: float
 ) -> tuple[int, float, list[float]]:
@@ -199,10 +193,9 @@ async def _measure_layout(
             )
         finally:
             await pool.close()
-    latencies.sort()
     rate = total / elapsed if elapsed > 0 else 0.0
-    p50 = _percentile(latencies, 0.50) * 1000
-    p99 = _percentile(latencies, 0.99) * 1000
+    p50 = quantile(latencies, 0.50) * 1000
+    p99 = quantile(latencies, 0.99) * 1000
     where = f"{processes * per_process} writers in {processes} process(es)"
     return [
         BenchRow("dedup", f"decisions/s, {where}", rate, "1/s", ">= 5000", rate >= 5000),

@@ -24,12 +24,13 @@ from pathlib import Path
 import asyncpg
 
 from tracer.benchmarks import BenchOptions, BenchRow
+from tracer.benchmarks.stats import quantile
 from tracer.commands.demo import spawn_quiet
 from tracer.commands.up import Child, stop_all, wait_healthy
+from tracer.scratch import scratch_database
 from tracer_core.db import create_pool
 from tracer_core.embedded import resolve_database_url
 from tracer_core.settings import BaseTracerSettings, load_settings
-from tracer_processor.store_scratch import scratch_database
 
 SECTION = "delivery"
 REPLICAS = 2
@@ -110,18 +111,13 @@ async def _wait_delivered(pool: asyncpg.Pool, expected: int, within: float) -> N
         await asyncio.sleep(0.05)
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
 async def _latency(pool: asyncpg.Pool, count: int, per_second: float) -> list[BenchRow]:
     for index in range(count):
         await _commit_alert(pool, index, "medium")
         await asyncio.sleep(1.0 / per_second)
     await _wait_delivered(pool, count, within=60)
     seconds = await _landed(pool)
-    p99 = _percentile(seconds, 0.99)
+    p99 = quantile(seconds, 0.99)
     return [
         BenchRow(SECTION, f"commit -> sink p50 ({count} alerts, {per_second:g}/s)",
                  statistics.median(seconds) * 1000, "ms"),

@@ -30,20 +30,21 @@ import numpy as np
 from prometheus_client import CollectorRegistry
 
 from tracer.benchmarks import BenchOptions, BenchRow
+from tracer.benchmarks.stats import quantile
 from tracer.commands.demo import spawn_quiet
 from tracer.commands.up import stop_all, wait_healthy
+from tracer.scratch import scratch_database
+from tracer.traffic.synthetic import TrafficShape, body_templates, bucket_batch, stamp
 from tracer_core.clock import ManualClock
 from tracer_core.embedded import resolve_database_url
 from tracer_core.settings import BaseTracerSettings, load_settings
-from tracer_processor.alerting import AlertCandidate, Recovery
-from tracer_processor.batch import IngestLimits
-from tracer_processor.buckets import BucketConfig
+from tracer_processor.alerts.reports import AlertCandidate, Recovery
+from tracer_processor.buckets.aggregator import BucketConfig
+from tracer_processor.detection.config import DetectorConfig
+from tracer_processor.ingest.batch import IngestLimits
+from tracer_processor.ingest.records import parse_logs
 from tracer_processor.metrics import ProcessorMetrics
 from tracer_processor.pipeline import Pipeline
-from tracer_processor.records import parse_logs
-from tracer_processor.scoring import DetectorConfig
-from tracer_processor.store_scratch import scratch_database
-from tracer_processor.synthetic import TrafficShape, body_templates, bucket_batch, stamp
 
 SECTION = "processor"
 BATCH = 1000
@@ -68,10 +69,6 @@ def _pipeline(clock: ManualClock, sink: _Discard) -> Pipeline:
         metrics=ProcessorMetrics(CollectorRegistry()),
         max_services=100_000,
     )
-
-
-def _percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(np.array(values), q)) if values else 0.0
 
 
 # -- in process -------------------------------------------------------------------------------
@@ -131,11 +128,11 @@ def _detection(options: BenchOptions) -> list[BenchRow]:
         pipeline.tick()
     wall = [elapsed for elapsed, _ in pipeline.detection_seconds]
     cpu = [spent for _, spent in pipeline.detection_seconds]
-    p99, cpu_p99 = _percentile(wall, 99) * 1e3, _percentile(cpu, 99) * 1e3
+    p99, cpu_p99 = quantile(wall, 0.99) * 1e3, quantile(cpu, 0.99) * 1e3
     return [
         BenchRow(SECTION, f"bucket close -> decision p99, {len(wall)} closes of 10,000 services",
                  p99, "ms", "< 10", p99 < 10),
-        BenchRow(SECTION, "bucket close -> decision p50", _percentile(wall, 50) * 1e3, "ms"),
+        BenchRow(SECTION, "bucket close -> decision p50", quantile(wall, 0.50) * 1e3, "ms"),
         BenchRow(SECTION, "bucket close -> decision p99 in CPU time", cpu_p99, "ms", "< 10",
                  cpu_p99 < 10),
         BenchRow(SECTION, "alert decisions in that run", float(sink.items), "items"),
@@ -288,16 +285,16 @@ def _measure_http(port: int, options: BenchOptions) -> list[BenchRow]:
     metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
     served = _sample(metrics, 'tracer_processor_records_accepted_total{source="json"}')
     server_p99 = _histogram_bound(metrics, "tracer_processor_ingest_request_seconds", 0.99)
-    p99_loaded = _percentile(latencies, 99) * 1e3
-    p99_single = _percentile(single, 99) * 1e3
+    p99_loaded = quantile(latencies, 0.99) * 1e3
+    p99_single = quantile(single, 0.99) * 1e3
     return [
         BenchRow(SECTION, f"HTTP ingest throughput ({processes} connections)", rate, "logs/s",
                  ">= 250000", rate >= 250_000),
-        BenchRow(SECTION, "HTTP request p50 under that load", _percentile(latencies, 50) * 1e3,
+        BenchRow(SECTION, "HTTP request p50 under that load", quantile(latencies, 0.50) * 1e3,
                  "ms"),
         BenchRow(SECTION, "HTTP request p99 under that load", p99_loaded, "ms", "< 10",
                  p99_loaded < 10),
-        BenchRow(SECTION, "HTTP request p50 (one connection)", _percentile(single, 50) * 1e3, "ms"),
+        BenchRow(SECTION, "HTTP request p50 (one connection)", quantile(single, 0.50) * 1e3, "ms"),
         BenchRow(SECTION, "HTTP request p99 (one connection)", p99_single, "ms", "< 10",
                  p99_single < 10),
         BenchRow(SECTION, "server time per request p99 (histogram bound)", server_p99 * 1e3,

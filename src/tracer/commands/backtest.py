@@ -9,8 +9,9 @@ import typer
 from rich.console import Console
 
 from tracer.commands.errors import err_console
-from tracer_processor.backtest import BacktestError, Kind, run_backtest
-from tracer_processor.scoring import DetectorConfig
+from tracer_processor.detection.backtest import BacktestError, Kind, run_backtest
+from tracer_processor.detection.config import DETECTOR_DEFAULTS as DEFAULTS
+from tracer_processor.detection.config import DetectorConfig
 
 console = Console()
 
@@ -31,12 +32,18 @@ def backtest(
         float | None,
         typer.Option(min=0.001, help="Bucket width; default: the series' usual spacing."),
     ] = None,
-    window_buckets: Annotated[int, typer.Option(min=2, help="Rolling baseline length.")] = 360,
-    warmup_buckets: Annotated[int, typer.Option(min=1, help="Buckets before alerting.")] = 30,
-    z_threshold: Annotated[float, typer.Option(min=0.1, help="Deviations that alert.")] = 4.0,
+    window_buckets: Annotated[int, typer.Option(min=2, help="Rolling baseline length.")] = (
+        DEFAULTS.window_buckets
+    ),
+    warmup_buckets: Annotated[int, typer.Option(min=1, help="Buckets before alerting.")] = (
+        DEFAULTS.warmup_buckets
+    ),
+    z_threshold: Annotated[float, typer.Option(min=0.1, help="Deviations that alert.")] = (
+        DEFAULTS.z_threshold
+    ),
     min_count: Annotated[
         int, typer.Option(min=1, help="count: the usual value below which drops are ignored.")
-    ] = 20,
+    ] = DEFAULTS.min_count,
 ) -> None:
     """Score a timestamp,value series with the streaming detector.
 

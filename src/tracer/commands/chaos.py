@@ -2,7 +2,7 @@
 
 Processor replicas run as real processes against PostgreSQL (DATABASE_URL, else the embedded
 server) in a scratch database that is dropped afterwards; see
-`tracer_processor.store_chaos` for what a trial does. Exits 1 when any trial ends with a
+`tracer.chaos.runner` for what a trial does. Exits 1 when any trial ends with a
 duplicate alert, a lost incident or a wrong outbox.
 """
 
@@ -15,12 +15,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tracer.chaos.runner import ChaosReport, ChaosRunner
 from tracer.commands.errors import user_errors
 from tracer.commands.options import DatabaseUrlOption
+from tracer.scratch import scratch_database
 from tracer_core.embedded import resolve_database_url
 from tracer_core.settings import BaseTracerSettings, load_settings
-from tracer_processor.store_chaos import ChaosReport, ChaosRunner
-from tracer_processor.store_scratch import scratch_database
 
 console = Console()
 

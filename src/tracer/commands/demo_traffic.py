@@ -1,4 +1,4 @@
-"""Seeded, realistic log traffic with one incident in it, for `tracer demo` and the benchmarks.
+"""Seeded, realistic log traffic with one incident in it, for `tracer demo` and the end-to-end test.
 
 Three services log steadily for a while (so the processors learn their normal rates); then
 checkout's error rate jumps as its payment gateway times out, stays up for a few minutes and

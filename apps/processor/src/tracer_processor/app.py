@@ -19,18 +19,18 @@ from tracer_core.db import create_pool
 from tracer_core.health import health_routes
 from tracer_core.ids import instance_id
 from tracer_core.models import AlertStatus
-from tracer_processor.alert_writer import AlertWriter
-from tracer_processor.auth import KeyVerifier
-from tracer_processor.batch import IngestLimits
-from tracer_processor.buckets import BucketConfig
-from tracer_processor.checkpointing import Checkpointer
-from tracer_processor.checkpoints import CheckpointStore
+from tracer_processor.alerts.store import PostgresAlertStore
+from tracer_processor.alerts.writer import AlertWriter
+from tracer_processor.buckets.aggregator import BucketConfig
+from tracer_processor.checkpoints.checkpointer import Checkpointer
+from tracer_processor.checkpoints.store import CheckpointStore
+from tracer_processor.detection.config import DetectorConfig
+from tracer_processor.ingest.auth import KeyVerifier
+from tracer_processor.ingest.batch import IngestLimits
+from tracer_processor.ingest.routes import api_routes
 from tracer_processor.metrics import ProcessorMetrics, WriterCollector
 from tracer_processor.pipeline import Pipeline
-from tracer_processor.routes import api_routes
-from tracer_processor.scoring import DetectorConfig
 from tracer_processor.settings import ProcessorSettings
-from tracer_processor.store import PostgresAlertStore
 
 log = logging.getLogger(__name__)
 WRITER_FLUSH_SECONDS = 5.0

@@ -13,8 +13,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from tracer_processor.alert_writer import AlertWriter
-from tracer_processor.alerting import AlertCandidate, Decision, Recovery, StoreResult
+from tracer_processor.alerts.reports import AlertCandidate, Decision, Recovery, StoreResult
+from tracer_processor.alerts.writer import AlertWriter
 
 _FAST = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
 

@@ -22,14 +22,14 @@ from prometheus_client import Counter
 
 from tracer_core.clock import Clock
 from tracer_core.models import Alert, AlertStatus
-from tracer_processor.alerting import AlertSink
-from tracer_processor.batch import LogBatch, RecordError
-from tracer_processor.buckets import BucketAggregator, BucketConfig, ClosedBuckets
-from tracer_processor.detector import BucketInput, Detector
-from tracer_processor.lifecycle import ALERT_TYPES
+from tracer_processor.alerts.reports import AlertSink
+from tracer_processor.buckets.aggregator import BucketAggregator, BucketConfig, ClosedBuckets
+from tracer_processor.buckets.registry import ServiceRegistry
+from tracer_processor.detection.config import DetectorConfig
+from tracer_processor.detection.detector import BucketInput, Detector
+from tracer_processor.detection.lifecycle import ALERT_TYPES
+from tracer_processor.ingest.batch import LogBatch, RecordError
 from tracer_processor.metrics import ProcessorMetrics
-from tracer_processor.registry import ServiceRegistry
-from tracer_processor.scoring import DetectorConfig
 
 log = logging.getLogger(__name__)
 _EVICTION_INTERVAL = 60.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, ValidationInfo, field_validator
 
 from tracer_core.settings import BaseTracerSettings
+from tracer_processor.detection.config import DETECTOR_DEFAULTS as DEFAULTS
 
 MAX_OPEN_BUCKETS = 64
 
@@ -30,7 +31,7 @@ class ProcessorSettings(BaseTracerSettings):
     api_key_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
 
     # Event time.
-    bucket_seconds: int = Field(default=10, ge=1, le=3600)
+    bucket_seconds: int = Field(default=DEFAULTS.bucket_seconds, ge=1, le=3600)
     allowed_lateness_seconds: float = Field(default=10.0, ge=0, le=3600)
     live_horizon_seconds: float = Field(
         default=120.0,
@@ -41,17 +42,21 @@ class ProcessorSettings(BaseTracerSettings):
     tick_seconds: float = Field(default=1.0, gt=0, le=60)
     service_idle_ttl_seconds: float = Field(default=86_400.0, gt=0)
 
-    # Detection.
-    window_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
-    warmup_buckets: int = Field(default=30, ge=1)
-    z_threshold: float = Field(default=4.0, gt=0, le=100)
-    min_count: int = Field(default=20, ge=1, description="Records a bucket needs to be judged.")
-    min_errors: int = Field(default=5, ge=1)
-    confirm_buckets: int = Field(default=2, ge=1, le=100)
-    resolve_buckets: int = Field(default=6, ge=1, le=1000)
-    silence_buckets: int = Field(default=3, ge=1, le=1000)
-    adopt_buckets: int = Field(default=60, ge=1)
-    traffic_spike_alerts: bool = False
+    # Detection (defaults: `DetectorConfig`).
+    window_seconds: int = Field(
+        default=DEFAULTS.window_buckets * DEFAULTS.bucket_seconds, ge=60, le=7 * 86_400
+    )
+    warmup_buckets: int = Field(default=DEFAULTS.warmup_buckets, ge=1)
+    z_threshold: float = Field(default=DEFAULTS.z_threshold, gt=0, le=100)
+    min_count: int = Field(
+        default=DEFAULTS.min_count, ge=1, description="Records a bucket needs to be judged."
+    )
+    min_errors: int = Field(default=DEFAULTS.min_errors, ge=1)
+    confirm_buckets: int = Field(default=DEFAULTS.confirm_buckets, ge=1, le=100)
+    resolve_buckets: int = Field(default=DEFAULTS.resolve_buckets, ge=1, le=1000)
+    silence_buckets: int = Field(default=DEFAULTS.silence_buckets, ge=1, le=1000)
+    adopt_buckets: int = Field(default=DEFAULTS.adopt_buckets, ge=1)
+    traffic_spike_alerts: bool = DEFAULTS.traffic_spike
 
     writer_max_buffer: int = Field(default=10_000, ge=1, le=10_000_000)
     checkpoint_seconds: float = Field(

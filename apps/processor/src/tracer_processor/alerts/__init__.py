@@ -1,0 +1,1 @@
+"""Alerts: buffering detections and writing them to PostgreSQL as one alert per incident."""

@@ -1,0 +1,1 @@
+"""Event-time buckets: per-service counts, errors and latencies until a bucket closes."""

@@ -1,0 +1,1 @@
+"""Checkpoints: saving detector baselines to PostgreSQL and restoring them at start."""

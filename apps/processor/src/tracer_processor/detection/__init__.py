@@ -1,0 +1,1 @@
+"""Detection: scoring closed buckets against rolling baselines, and when to alert."""

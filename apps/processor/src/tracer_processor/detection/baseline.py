@@ -1,0 +1,176 @@
+"""Rolling baselines for every service at once, with O(1) work per bucket.
+
+Each slot owns a ring of the last `window` buckets. A bucket's entry is either a value the
+baseline accepted or a hole (a clearly anomalous bucket, or one with too little traffic to
+judge), and running sums over the valid entries give mean and standard deviation. Writing a
+new entry first subtracts the one it overwrites, so the baseline *forgets*: after a regime
+change it holds only the new regime once a window has passed. Sums are recomputed from the
+ring once per lap, so float rounding cannot drift.
+
+A second, short ring of raw observations (anomalous ones included) gives the mean of the
+previous few buckets for the rate-of-change signal, and an EWMA tracks the current level.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tracer_processor.buckets.registry import Rows, take
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+SlotArray = npt.NDArray[np.intp]
+MAX_VALUE = 1.0e15
+
+
+class RollingBaseline:
+    def __init__(self, *, window: int, recent: int, ewma_alpha: float) -> None:
+        if window < 2 or recent < 1:
+            raise ValueError("window must be >= 2 and recent >= 1")
+        self.window = window
+        self.recent = recent
+        self.alpha = ewma_alpha
+        self._capacity = 0
+        # Rings are position-major: services that started together write one contiguous run.
+        self._values = np.zeros((window, 0), np.float32)
+        self._valid = np.zeros((window, 0), np.bool_)
+        self._total = np.zeros(0, np.float64)
+        self._total_sq = np.zeros(0, np.float64)
+        self._n = np.zeros(0, np.int64)
+        self._recent = np.zeros((recent, 0), np.float32)
+        self._recent_valid = np.zeros((recent, 0), np.bool_)
+        self._recent_total = np.zeros(0, np.float64)
+        self._recent_n = np.zeros(0, np.int64)
+        self.ewma = np.zeros(0, np.float64)
+        self.ewma_ready = np.zeros(0, np.bool_)
+
+    def ensure_capacity(self, capacity: int) -> None:
+        grow = capacity - self._capacity
+        if grow <= 0:
+            return
+
+        def pad(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            shape = (*array.shape[:-1], grow)  # services are the last axis
+            return np.concatenate([array, np.zeros(shape, array.dtype)], axis=-1)
+
+        self._values, self._valid = pad(self._values), pad(self._valid)
+        self._total, self._total_sq, self._n = pad(self._total), pad(self._total_sq), pad(self._n)
+        self._recent, self._recent_valid = pad(self._recent), pad(self._recent_valid)
+        self._recent_total, self._recent_n = pad(self._recent_total), pad(self._recent_n)
+        self.ewma, self.ewma_ready = pad(self.ewma), pad(self.ewma_ready)
+        self._capacity = capacity
+
+    def reset(self, slots: SlotArray) -> None:
+        for array in self._state().values():
+            array[..., slots] = 0
+
+    def _state(self) -> dict[str, npt.NDArray[Any]]:
+        """Every per-service array, by name (services are the last axis of each)."""
+        return {
+            "values": self._values, "valid": self._valid, "total": self._total,
+            "total_sq": self._total_sq, "n": self._n, "recent": self._recent,
+            "recent_valid": self._recent_valid, "recent_total": self._recent_total,
+            "recent_n": self._recent_n, "ewma": self.ewma, "ewma_ready": self.ewma_ready,
+        }  # fmt: skip
+
+    def export(self, slots: SlotArray) -> dict[str, npt.NDArray[Any]]:
+        """Copies of the whole state of `slots`, services first (for checkpoints)."""
+        return {name: np.moveaxis(a[..., slots], -1, 0) for name, a in self._state().items()}
+
+    def restore(self, slots: SlotArray, state: dict[str, npt.NDArray[Any]]) -> None:
+        """Put back what `export` gave (sums included, so scores continue bit for bit)."""
+        for name, array in self._state().items():
+            array[..., slots] = np.moveaxis(state[name], 0, -1)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def stats(self, rows: Rows) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
+        """Mean, standard deviation and number of valid entries (0, 0, 0 when empty)."""
+        n = take(self._n, rows)
+        safe = np.maximum(n, 1)
+        mean = self._total[rows] / safe
+        variance = np.maximum(self._total_sq[rows] / safe - mean * mean, 0.0)
+        return np.where(n > 0, mean, 0.0), np.where(n > 1, np.sqrt(variance), 0.0), n
+
+    def previous_mean(self, rows: Rows) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+        """Mean of the last `recent` observations (before the current one) and their count."""
+        n = take(self._recent_n, rows)
+        return np.where(n > 0, self._recent_total[rows] / np.maximum(n, 1), 0.0), n
+
+    def level(self, rows: Rows) -> tuple[FloatArray, BoolArray]:
+        """The EWMA before this bucket, and whether it has seen a value yet."""
+        return take(self.ewma, rows), take(self.ewma_ready, rows)
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def push(
+        self,
+        rows: Rows,
+        slots: SlotArray,
+        steps: npt.NDArray[np.int64],
+        values: FloatArray,
+        observed: BoolArray,
+        accept: BoolArray,
+    ) -> None:
+        """Record this bucket: `accept` enters the baseline, `observed` the recent ring/EWMA.
+
+        `steps` is each slot's bucket counter; every bucket writes its ring entry (a hole when
+        not accepted), which is what makes old data fall out of the window.
+        """
+        values = np.clip(values, -MAX_VALUE, MAX_VALUE)  # float32 storage, squares in float64
+        stored = np.where(accept, values, 0.0).astype(np.float32)
+        _replace(
+            self._values, self._valid, self._total, self._n, rows,
+            steps % self.window * self._capacity + slots, stored, accept, squares=self._total_sq,
+        )  # fmt: skip
+        # Re-add the window from scratch now and then (each slot once per lap, staggered so
+        # services that started together do not all pay at the same bucket): no float drift.
+        due = (steps + slots) % self.window == 0
+        if due.any():
+            self._recompute(slots[due])
+        recent = np.where(observed, values, 0.0).astype(np.float32)
+        _replace(
+            self._recent, self._recent_valid, self._recent_total, self._recent_n, rows,
+            steps % self.recent * self._capacity + slots, recent, observed,
+        )  # fmt: skip
+
+        ready = take(self.ewma_ready, rows)
+        current = take(self.ewma, rows)
+        blended = np.where(ready, self.alpha * values + (1 - self.alpha) * current, values)
+        self.ewma[rows] = np.where(observed, blended, current)
+        self.ewma_ready[rows] = ready | observed
+
+    def _recompute(self, slots: SlotArray) -> None:
+        valid = self._valid[:, slots]
+        values = np.where(valid, self._values[:, slots], 0.0).astype(np.float64)
+        self._total[slots] = values.sum(axis=0)
+        self._total_sq[slots] = (values * values).sum(axis=0)
+        self._n[slots] = valid.sum(axis=0)
+
+
+def _replace(
+    ring: npt.NDArray[np.float32],
+    valid: npt.NDArray[np.bool_],
+    total: FloatArray,
+    count: npt.NDArray[np.int64],
+    rows: Rows,
+    flat: npt.NDArray[np.int64],
+    new: npt.NDArray[np.float32],
+    keep: BoolArray,
+    *,
+    squares: FloatArray | None = None,
+) -> None:
+    """Overwrite one ring entry per slot (flat indices), keeping the running sums exact."""
+    values, flags = ring.reshape(-1), valid.reshape(-1)
+    old_valid = flags[flat]
+    old = np.where(old_valid, values[flat], np.float32(0)).astype(np.float64)
+    added = np.where(keep, new, np.float32(0)).astype(np.float64)  # what is later subtracted
+    total[rows] += added - old
+    if squares is not None:
+        squares[rows] += added * added - old * old
+    count[rows] += keep.astype(np.int64) - old_valid
+    values[flat] = new
+    flags[flat] = keep

@@ -1,0 +1,305 @@
+"""The streaming detector: one closed bucket of many services in, alert decisions out.
+
+Per bucket, for all given services at once: read each metric's baseline, score the bucket
+against it (`scoring`), *then* write the bucket into the baseline - unless it is clearly
+anomalous, so an incident does not teach the baseline that it is normal. A shift that lasts
+`adopt_buckets` is let in after all, so a permanent change is eventually learnt and its
+alert resolves. Finally the lifecycle decides what to tell the alert store, and the
+candidates carry the numbers and error samples a summary needs. `tracer backtest` runs this
+same class over a single series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tracer_core.models import AlertType, Severity
+from tracer_processor.alerts.reports import AlertCandidate, Recovery
+from tracer_processor.buckets.registry import rows_of, take
+from tracer_processor.buckets.templates import ErrorSamples
+from tracer_processor.detection.baseline import RollingBaseline
+from tracer_processor.detection.config import DetectorConfig
+from tracer_processor.detection.describe import details, number, numbers, title
+from tracer_processor.detection.lifecycle import TYPE_INDEX, AlertLifecycle, Transitions
+from tracer_processor.detection.scoring import (
+    MetricSignals,
+    error_signals,
+    latency_signals,
+    traffic_signals,
+)
+
+FloatArray = npt.NDArray[np.float64]
+SlotArray = npt.NDArray[np.intp]
+NameLookup = Callable[[int], tuple[str, str]]  # slot -> (project, service)
+SEVERITIES = (Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL)
+_METRIC_OF = {
+    AlertType.ERROR_SPIKE: "error_rate",
+    AlertType.HIGH_LATENCY: "latency_p95_ms",
+    AlertType.TRAFFIC_DROP: "count",
+    AlertType.TRAFFIC_SPIKE: "count",
+    AlertType.SERVICE_DOWN: "count",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BucketInput:
+    """What the detector needs to know about one bucket of several services."""
+
+    bucket: int
+    slots: SlotArray
+    counts: FloatArray
+    errors: FloatArray
+    p95_ms: FloatArray
+    latency_samples: FloatArray
+    partial: npt.NDArray[np.bool_]  # the service's first bucket: its volume is not judged
+    samples: dict[int, ErrorSamples]
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    signals: dict[str, MetricSignals]  # by metric name
+    transitions: Transitions
+    items: list[AlertCandidate | Recovery]
+
+
+class Detector:
+    def __init__(self, config: DetectorConfig, names: NameLookup) -> None:
+        self.config = config
+        self._names = names
+        window, recent, alpha = config.window_buckets, config.recent_buckets, config.ewma_alpha
+        self.baselines = {
+            "error_rate": RollingBaseline(window=window, recent=recent, ewma_alpha=alpha),
+            "latency_p95_ms": RollingBaseline(window=window, recent=recent, ewma_alpha=alpha),
+            "count": RollingBaseline(window=window, recent=recent, ewma_alpha=alpha),
+        }
+        self.lifecycle = AlertLifecycle(config)
+        self._capacity = 0
+        self.steps = np.zeros(0, np.int64)
+        self.silent_for = np.zeros(0, np.int64)
+        self._excluded_for = {name: np.zeros(0, np.int64) for name in self.baselines}
+        self.last = np.zeros((0, 5), np.float64)  # bucket, count, errors, p95, latency samples
+
+    def ensure_capacity(self, capacity: int) -> None:
+        if capacity <= self._capacity:
+            return
+        grow = capacity - self._capacity
+        for baseline in self.baselines.values():
+            baseline.ensure_capacity(capacity)
+        self.lifecycle.ensure_capacity(capacity)
+        self.steps = np.concatenate([self.steps, np.zeros(grow, np.int64)])
+        self.silent_for = np.concatenate([self.silent_for, np.zeros(grow, np.int64)])
+        for name, streak in self._excluded_for.items():
+            self._excluded_for[name] = np.concatenate([streak, np.zeros(grow, np.int64)])
+        self.last = np.concatenate([self.last, np.zeros((grow, 5))])
+        self._capacity = capacity
+
+    def reset(self, slots: SlotArray) -> None:
+        for baseline in self.baselines.values():
+            baseline.reset(slots)
+        self.lifecycle.reset(slots)
+        self.steps[slots] = 0
+        self.silent_for[slots] = 0
+        for streak in self._excluded_for.values():
+            streak[slots] = 0
+        self.last[slots] = 0
+
+    def export(self, slots: SlotArray) -> dict[str, npt.NDArray[Any]]:
+        """Everything the detector knows about `slots` (copies, services first): what a
+        checkpoint must hold for a restored detector to score exactly as this one would."""
+        state: dict[str, npt.NDArray[Any]] = {
+            "steps": self.steps[slots],
+            "silent_for": self.silent_for[slots],
+            "last": self.last[slots],
+        }
+        for name, baseline in self.baselines.items():
+            state[f"{name}.excluded_for"] = self._excluded_for[name][slots]
+            state.update({f"{name}.{k}": v for k, v in baseline.export(slots).items()})
+        state.update({f"alerts.{k}": v for k, v in self.lifecycle.export(slots).items()})
+        return state
+
+    def restore(self, slots: SlotArray, state: dict[str, npt.NDArray[Any]]) -> None:
+        """Put back what `export` gave (capacity must already cover `slots`)."""
+        self.steps[slots] = state["steps"]
+        self.silent_for[slots] = state["silent_for"]
+        self.last[slots] = state["last"]
+        for name, baseline in self.baselines.items():
+            self._excluded_for[name][slots] = state[f"{name}.excluded_for"]
+            prefix = f"{name}."
+            baseline.restore(
+                slots, {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+            )
+        self.lifecycle.restore(
+            slots, {k[7:]: v for k, v in state.items() if k.startswith("alerts.")}
+        )
+
+    def resume(self, slot: int, alert_type: AlertType, severity_rank: int) -> None:
+        """Consider an alert of this service open (taken over from the store at start)."""
+        column = TYPE_INDEX[alert_type]
+        self.lifecycle.open[slot, column] = True
+        self.lifecycle.severity[slot, column] = max(
+            int(self.lifecycle.severity[slot, column]), severity_rank
+        )
+
+    def skip_empty(self, slots: SlotArray, buckets: npt.NDArray[np.int64]) -> None:
+        """Account for empty buckets skipped after `config.settle_buckets` were processed."""
+        self.steps[slots] += buckets
+        self.silent_for[slots] += buckets
+        self.last[slots, 0] += buckets
+
+    # -- one bucket -------------------------------------------------------------------------
+
+    def step(self, bucket: BucketInput) -> StepResult:
+        config = self.config
+        slots = bucket.slots
+        rows = rows_of(slots)
+        steps = take(self.steps, rows)
+        silent = bucket.counts <= 0
+        silent_for = np.where(silent, self.silent_for[rows] + 1, 0)
+
+        def inputs(name: str) -> tuple[Any, ...]:
+            baseline = self.baselines[name]
+            return baseline.stats(rows), baseline.previous_mean(rows), baseline.level(rows)
+
+        errors = error_signals(config, bucket.counts, bucket.errors, *inputs("error_rate"))
+        latency = latency_signals(
+            config, bucket.p95_ms, bucket.latency_samples, *inputs("latency_p95_ms")
+        )
+        traffic = traffic_signals(
+            config, bucket.counts, bucket.partial, silent_for, *inputs("count")
+        )
+        stored = {
+            "error_rate": errors.value,
+            "latency_p95_ms": np.log(np.maximum(bucket.p95_ms, 0.01)),
+            "count": traffic.value,
+        }
+        for metric in (errors, latency, traffic):
+            excluded_for = self._excluded_for[metric.name]
+            before = excluded_for[rows]
+            streak = np.where(
+                metric.observed & metric.exclude,
+                before + 1,
+                np.where(metric.observed, 0, before),
+            )
+            adopt = streak > config.adopt_buckets
+            if metric.name == "count":
+                adopt &= ~silent  # silence is never learnt as normal while a baseline exists
+            accept = metric.observed & (~metric.exclude | adopt)
+            self.baselines[metric.name].push(
+                rows, slots, steps, stored[metric.name], metric.observed, accept
+            )
+            excluded_for[rows] = streak
+        self.steps[rows] = steps + 1
+        self.silent_for[rows] = silent_for
+        self.last[rows] = np.column_stack(
+            [
+                np.full(slots.size, float(bucket.bucket)),
+                bucket.counts,
+                bucket.errors,
+                bucket.p95_ms,
+                bucket.latency_samples,
+            ]
+        )
+
+        verdicts = {**errors.verdicts, **latency.verdicts, **traffic.verdicts}
+        transitions = self.lifecycle.step(bucket.bucket, rows, verdicts)
+        signals = {s.name: s for s in (errors, latency, traffic)}
+        items = self._items(bucket, signals, transitions)
+        return StepResult(signals=signals, transitions=transitions, items=items)
+
+    # -- what the store is told -------------------------------------------------------------
+
+    def _items(
+        self,
+        bucket: BucketInput,
+        signals: dict[str, MetricSignals],
+        transitions: Transitions,
+    ) -> list[AlertCandidate | Recovery]:
+        items: list[AlertCandidate | Recovery] = []
+        size = self.config.bucket_seconds
+        end = _when((bucket.bucket + 1) * size)
+        for alert_type, positions in transitions.report.items():
+            if positions.size:
+                items.extend(self._candidates(bucket, signals, transitions, alert_type, positions))
+        for alert_type, positions in transitions.recover.items():
+            column = TYPE_INDEX[alert_type]
+            for position in positions.tolist():
+                project, service = self._names(int(bucket.slots[position]))
+                metric = signals[_METRIC_OF[alert_type]]
+                healthy = int(transitions.healthy_for[position, column])
+                recovered = {
+                    "metric": metric.name,
+                    "observed": number(float(metric.value[position])),
+                    "baseline_mean": number(float(metric.mean[position])),
+                    "healthy_buckets": healthy,
+                    "reasons": [f"back within its usual band for {healthy * size} s"],
+                }
+                items.append(Recovery(project, service, alert_type, end, recovered))
+        return items
+
+    def _candidates(
+        self,
+        bucket: BucketInput,
+        signals: dict[str, MetricSignals],
+        transitions: Transitions,
+        alert_type: AlertType,
+        positions: npt.NDArray[np.intp],
+    ) -> list[AlertCandidate]:
+        """One candidate per alerting service, its numbers read from the arrays in bulk."""
+        size = self.config.bucket_seconds
+        column = TYPE_INDEX[alert_type]
+        metric = signals[_METRIC_OF[alert_type]]
+        slots = bucket.slots[positions]
+        context = zip(
+            slots.tolist(),
+            numbers(metric, positions),
+            self.lifecycle.severity[slots, column].tolist(),
+            transitions.incident_start[positions, column].tolist(),
+            transitions.anomalous_for[positions, column].tolist(),
+            bucket.counts[positions].tolist(),
+            bucket.errors[positions].tolist(),
+            bucket.p95_ms[positions].tolist(),
+            bucket.latency_samples[positions].tolist(),
+            self.silent_for[slots].tolist(),
+            strict=True,
+        )
+        shared = {"bucket_start": _when(bucket.bucket * size).isoformat(), "bucket_seconds": size}
+        end = _when((bucket.bucket + 1) * size)
+        made = []
+        for slot, row, rank, start, streak, count, errors, p95, timed, silent in context:
+            project, service = self._names(slot)
+            facts = details(metric.name, row, alert_type, self.config)
+            facts.update(shared)
+            facts["count"], facts["errors"] = number(count), number(errors)
+            facts["error_rate"] = number(errors / count) if count > 0 else 0.0
+            if timed > 0:
+                facts["latency_p95_ms"] = number(p95)
+            facts["anomalous_buckets"] = streak
+            if alert_type is AlertType.SERVICE_DOWN:
+                facts["silent_seconds"] = silent * size
+            sample = bucket.samples.get(slot)
+            if sample is not None:
+                facts["samples"] = sample.top()
+                facts["sampled_errors"] = sample.sampled
+            made.append(
+                AlertCandidate(
+                    project=project,
+                    service=service,
+                    alert_type=alert_type,
+                    severity=SEVERITIES[rank],
+                    title=title(service, alert_type, facts, size),
+                    window_start=_when(min(start, bucket.bucket) * size),
+                    window_end=end,
+                    details=facts,
+                )
+            )
+        return made
+
+
+def _when(epoch_seconds: float) -> datetime:
+    return datetime.fromtimestamp(epoch_seconds, UTC)

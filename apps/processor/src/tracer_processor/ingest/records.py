@@ -1,0 +1,246 @@
+"""Decoding `POST /api/logs` bodies: a JSON array, `{"logs": [...]}`, or NDJSON.
+
+A well-formed batch is decoded in one msgspec pass straight into typed structs (no dicts,
+no pydantic), then turned into columns with a handful of list comprehensions. Only when that
+pass fails does the slow path decode record by record, so good records of a batch are kept
+and each bad one gets its own error. Fields the detector does not use (`trace_id`,
+`span_id`, `attributes`) are skipped without being built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Literal, TypeVar, get_args, overload
+
+import msgspec
+import numpy as np
+
+from tracer_processor.ingest.batch import (
+    BatchRejectedError,
+    IngestLimits,
+    LogBatch,
+    check_time_range,
+    empty_batch,
+)
+from tracer_processor.ingest.timestamps import epoch_seconds
+
+MAX_DURATION_MS = 1e12  # about 31 years; also rules out inf
+
+Level = Literal[
+    "trace", "debug", "info", "warn", "warning", "error", "fatal", "critical",
+    "TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR", "FATAL", "CRITICAL",
+    "Trace", "Debug", "Info", "Warn", "Warning", "Error", "Fatal", "Critical",
+]  # fmt: skip
+_IS_ERROR_LEVEL: dict[str, bool] = {
+    name: name.lower() in ("error", "fatal", "critical") for name in get_args(Level)
+}
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Timestamp = str | int | float  # parsed per batch by `timestamps.epoch_seconds`
+
+
+class LogLine(msgspec.Struct, gc=False):
+    """One record as the contract defines it (docs/architecture.md)."""
+
+    timestamp: Timestamp  # RFC 3339 with an offset, or epoch milliseconds
+    service: Name
+    level: Level
+    message: Annotated[str, msgspec.Meta(max_length=65_536)]
+    project: Name = "default"
+    status_code: Annotated[int, msgspec.Meta(ge=0, le=999)] | None = None
+    duration_ms: Annotated[float, msgspec.Meta(ge=0, le=MAX_DURATION_MS)] | None = None
+
+
+class _Messages(Sequence[str]):
+    """The messages of decoded records, read on demand: only error rows are ever read."""
+
+    __slots__ = ("_lines",)
+
+    def __init__(self, lines: list[LogLine]) -> None:
+        self._lines = lines
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [line.message for line in self._lines[index]]
+        return self._lines[index].message
+
+
+class _Envelope(msgspec.Struct, gc=False):
+    logs: list[LogLine]
+
+
+class _RawEnvelope(msgspec.Struct):
+    logs: list[msgspec.Raw]
+
+
+_ARRAY = msgspec.json.Decoder(list[LogLine])
+_ENVELOPE = msgspec.json.Decoder(_Envelope)
+_RAW_ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
+_RAW_ENVELOPE = msgspec.json.Decoder(_RawEnvelope)
+_ONE = msgspec.json.Decoder(LogLine)
+_DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, RecursionError)
+T = TypeVar("T")
+
+
+def parse_logs(body: bytes, *, ndjson: bool, now: float, limits: IngestLimits) -> LogBatch:
+    """Decode a request body; raises `BatchRejectedError` when nothing in it can be read."""
+    first = _first_byte(body)
+    if first is None:
+        raise BatchRejectedError('the body is empty; send a JSON array, {"logs": [...]} or NDJSON')
+    if ndjson:
+        return _parse_ndjson(body, now, limits)
+    if first == b"["[0]:
+        fast = _try(_ARRAY, body)
+        if fast is not None:
+            return _columns(_capped(fast, limits), now, limits)
+        return _parse_raw(_split_array(body), now, limits)
+    if first == b"{"[0]:
+        envelope = _try(_ENVELOPE, body)
+        if envelope is not None:
+            return _columns(_capped(envelope.logs, limits), now, limits)
+        raws = _split_envelope(body)
+        if raws is not None:
+            return _parse_raw(raws, now, limits)
+        if b"\n" not in body.strip():  # one line: a bare record, or broken JSON
+            _require_json(body)
+            return _parse_raw([body], now, limits)
+        return _parse_ndjson(body, now, limits)
+    raise BatchRejectedError(
+        "the body is not a JSON array, an object with `logs`, or NDJSON "
+        f"(it starts with {chr(first)!r})"
+    )
+
+
+def _first_byte(body: bytes) -> int | None:
+    for index in range(min(len(body), 4096)):
+        if body[index] not in b" \t\r\n":
+            return body[index]
+    stripped = body.lstrip()
+    return stripped[0] if stripped else None
+
+
+def _try(decoder: msgspec.json.Decoder[T], body: bytes) -> T | None:
+    try:
+        return decoder.decode(body)
+    except _DECODE_ERRORS:
+        return None
+
+
+def _capped(items: list[T], limits: IngestLimits) -> list[T]:
+    _check_count(len(items), limits)
+    return items
+
+
+def _check_count(count: int, limits: IngestLimits) -> None:
+    if count > limits.max_records:
+        raise BatchRejectedError(
+            f"{count} records in one request; the limit is {limits.max_records}",
+            too_large=True,
+        )
+
+
+def _split_array(body: bytes) -> list[msgspec.Raw]:
+    try:
+        return _RAW_ARRAY.decode(body)
+    except RecursionError:
+        raise BatchRejectedError("the JSON is nested too deeply") from None
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise BatchRejectedError(f"the body is not valid JSON: {exc}") from None
+
+
+def _require_json(body: bytes) -> None:
+    try:
+        msgspec.json.decode(body)
+    except RecursionError:
+        raise BatchRejectedError("the JSON is nested too deeply") from None
+    except msgspec.DecodeError as exc:
+        raise BatchRejectedError(f"the body is not valid JSON: {exc}") from None
+
+
+def _split_envelope(body: bytes) -> list[msgspec.Raw] | None:
+    """The records of `{"logs": [...]}`; None when the body is not one such object."""
+    try:
+        return _RAW_ENVELOPE.decode(body).logs
+    except RecursionError:
+        raise BatchRejectedError("the JSON is nested too deeply") from None
+    except msgspec.ValidationError as exc:
+        if "$.logs" in str(exc):
+            raise BatchRejectedError(f"`logs` must be an array of records: {exc}") from None
+        return None
+    except msgspec.DecodeError:
+        return None
+
+
+def _parse_ndjson(body: bytes, now: float, limits: IngestLimits) -> LogBatch:
+    lines = [line for line in body.split(b"\n") if line and not line.isspace()]
+    _check_count(len(lines), limits)
+    fast = _try(_ARRAY, b"[" + b",".join(lines) + b"]")
+    if fast is not None and len(fast) == len(lines):
+        return _columns(fast, now, limits)
+    return _parse_raw(lines, now, limits)
+
+
+def _parse_raw(raws: list[msgspec.Raw] | list[bytes], now: float, limits: IngestLimits) -> LogBatch:
+    """The slow path: each record decoded alone, so one bad record costs only itself."""
+    _check_count(len(raws), limits)
+    good: list[LogLine] = []
+    indices: list[int] = []
+    errors: list[tuple[int, str]] = []
+    for index, raw in enumerate(raws):
+        try:
+            good.append(_ONE.decode(raw))
+            indices.append(index)
+        except RecursionError:
+            errors.append((index, "the record is nested too deeply"))
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            errors.append((index, str(exc)))
+    batch = _columns(good, now, limits, indices=indices, received=len(raws))
+    for index, message in errors:
+        batch.reject(index, message)
+    batch.errors.sort(key=lambda error: error.index)
+    return batch
+
+
+def _columns(
+    lines: list[LogLine],
+    now: float,
+    limits: IngestLimits,
+    *,
+    indices: list[int] | None = None,
+    received: int | None = None,
+) -> LogBatch:
+    """Columns of the decoded records; `indices` are their positions in the request."""
+    if not lines:
+        return empty_batch(received or 0)
+    n = len(lines)
+    seconds, time_errors = epoch_seconds([line.timestamp for line in lines])
+    is_error = np.fromiter(
+        map(_IS_ERROR_LEVEL.__getitem__, [line.level for line in lines]), np.bool_, n
+    )
+    # A missing status becomes NaN, which is never >= 500.
+    is_error |= np.array([line.status_code for line in lines], np.float64) >= 500
+    durations = np.array([line.duration_ms for line in lines], np.float64)
+    batch = LogBatch(
+        timestamps=seconds,
+        projects=[line.project for line in lines],
+        services=[line.service for line in lines],
+        is_error=is_error,
+        durations=np.where(np.isnan(durations), -1.0, durations),
+        messages=_Messages(lines),
+        received=n if received is None else received,
+        origin=None if indices is None else np.array(indices, np.intp),
+    )
+    if time_errors:
+        keep = np.array([not error for error in time_errors], np.bool_)
+        for row in np.flatnonzero(~keep).tolist():
+            batch.reject(batch.index_of(row), time_errors[row])
+        batch.keep(keep)
+    check_time_range(batch, now=now, limits=limits)
+    return batch

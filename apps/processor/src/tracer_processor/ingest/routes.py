@@ -1,0 +1,189 @@
+"""The processor's HTTP API (docs/architecture.md).
+
+Ingest: `POST /api/logs` (JSON array, `{"logs": [...]}`, NDJSON) answers
+`202 {"accepted", "rejected", "late", "errors": [{"index", "error"}]}`; `POST /v1/logs` is
+OTLP/HTTP (protobuf or JSON) and answers as OTLP does, with `partial_success` for rejected
+records. Reads: `GET /api/alerts` from the alert store, `GET /api/services` from the
+detector's live state. The detection work runs inline (it takes about a millisecond per
+thousand records); nothing here waits on the database except reads and key checks.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import asyncpg
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tracer_core.models import AlertStatus
+from tracer_processor.ingest.auth import Access, AuthError, KeyVerifier
+from tracer_processor.ingest.batch import BatchRejectedError, IngestLimits, LogBatch
+from tracer_processor.ingest.bodies import BodyError, read_body
+from tracer_processor.ingest.otlp import decode_request, encode_response, encode_status, to_batch
+from tracer_processor.ingest.records import parse_logs
+from tracer_processor.pipeline import IngestOutcome, Pipeline
+
+log = logging.getLogger(__name__)
+
+_NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl",
+                 "application/x-jsonlines", "application/json-seq")  # fmt: skip
+_PROTOBUF_TYPES = ("application/x-protobuf", "application/protobuf")
+MAX_SERVICES_LISTED = 10_000
+
+
+def json_response(payload: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
+
+
+def _error(status: int, message: str) -> Response:
+    return json_response({"error": message}, status)
+
+
+async def _authorize(request: Request, access: Access) -> None:
+    keys: KeyVerifier | None = request.app.state.keys
+    if keys is not None:
+        await keys.check(request.headers.get("authorization"), access)
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _ingest(request: Request, batch: LogBatch, source: str) -> IngestOutcome:
+    pipeline: Pipeline = request.app.state.pipeline
+    return pipeline.ingest(batch, source=source)
+
+
+async def post_logs(request: Request) -> Response:
+    state = request.app.state
+    started = time.perf_counter()
+    try:
+        await _authorize(request, Access.INGEST)
+        body = await read_body(request, limit=state.settings.max_body_bytes)
+        limits: IngestLimits = state.limits
+        batch = parse_logs(
+            body,
+            ndjson=_media_type(request) in _NDJSON_TYPES,
+            now=state.clock.now().timestamp(),
+            limits=limits,
+        )
+    except (AuthError, BodyError) as exc:
+        return _counted(request, "/api/logs", _error(exc.status, str(exc)))
+    except BatchRejectedError as exc:
+        return _counted(request, "/api/logs", _error(413 if exc.too_large else 400, str(exc)))
+    outcome = _ingest(request, batch, "json")
+    state.metrics.request_seconds.observe(time.perf_counter() - started)
+    payload = {
+        "accepted": outcome.accepted,
+        "rejected": outcome.rejected,
+        "late": outcome.late,
+        "errors": [{"index": e.index, "error": e.error} for e in outcome.errors],
+    }
+    return _counted(request, "/api/logs", json_response(payload, 202))
+
+
+async def post_otlp_logs(request: Request) -> Response:
+    state = request.app.state
+    media_type = _media_type(request)
+    as_json = media_type == "application/json"
+    if not as_json and media_type not in _PROTOBUF_TYPES:
+        return _counted(
+            request,
+            "/v1/logs",
+            _error(415, "send OTLP logs as application/x-protobuf or application/json"),
+        )
+    started = time.perf_counter()
+    try:
+        await _authorize(request, Access.INGEST)
+        body = await read_body(request, limit=state.settings.max_body_bytes)
+        now = state.clock.now().timestamp()
+        batch = to_batch(decode_request(body, json=as_json), now=now, limits=state.limits)
+    except (AuthError, BodyError) as exc:
+        return _counted(request, "/v1/logs", _otlp_error(exc.status, str(exc), as_json))
+    except BatchRejectedError as exc:
+        status = 413 if exc.too_large else 400
+        return _counted(request, "/v1/logs", _otlp_error(status, str(exc), as_json))
+    outcome = _ingest(request, batch, "otlp")
+    state.metrics.request_seconds.observe(time.perf_counter() - started)
+    summary = "; ".join(f"record {e.index}: {e.error}" for e in outcome.errors[:10])
+    body = encode_response(outcome.rejected, summary, json=as_json)
+    media = "application/json" if as_json else "application/x-protobuf"
+    return _counted(request, "/v1/logs", Response(body, 200, media_type=media))
+
+
+def _otlp_error(status: int, message: str, as_json: bool) -> Response:
+    code = {400: 3, 401: 16, 403: 7, 413: 8, 415: 3, 503: 14}.get(status, 2)  # gRPC codes
+    if as_json:
+        return json_response({"code": code, "message": message}, status)
+    return Response(encode_status(code, message), status, media_type="application/x-protobuf")
+
+
+def _counted(request: Request, endpoint: str, response: Response) -> Response:
+    request.app.state.metrics.requests.labels(endpoint, str(response.status_code)).inc()
+    return response
+
+
+async def _refused_read(request: Request) -> Response | None:
+    try:
+        await _authorize(request, Access.READ)
+    except AuthError as exc:
+        return _error(exc.status, str(exc))
+    return None
+
+
+async def get_alerts(request: Request) -> Response:
+    if refused := await _refused_read(request):
+        return refused
+    params = request.query_params
+    status_text = params.get("status", "all")
+    if status_text not in ("open", "resolved", "all"):
+        return _error(400, "status must be open, resolved or all")
+    limit = _int_param(params.get("limit"), default=100, upper=1000)
+    if limit is None:
+        return _error(400, "limit must be an integer between 1 and 1000")
+    status = None if status_text == "all" else AlertStatus(status_text)
+    try:
+        alerts = await request.app.state.store.list_alerts(
+            status=status, service=params.get("service") or None, limit=limit
+        )
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        log.warning("listing alerts failed: %s", exc)
+        return _error(503, "the database is unavailable")
+    return json_response([alert.model_dump(mode="json") for alert in alerts])
+
+
+async def get_services(request: Request) -> Response:
+    if refused := await _refused_read(request):
+        return refused
+    params = request.query_params
+    limit = _int_param(params.get("limit"), default=1000, upper=MAX_SERVICES_LISTED)
+    if limit is None:
+        return _error(400, f"limit must be an integer between 1 and {MAX_SERVICES_LISTED}")
+    pipeline: Pipeline = request.app.state.pipeline
+    rows = pipeline.services(
+        project=params.get("project") or None, service=params.get("service") or None, limit=limit
+    )
+    return json_response(rows)
+
+
+def _int_param(raw: str | None, *, default: int, upper: int) -> int | None:
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        return None
+    value = int(raw)
+    return value if 1 <= value <= upper else None
+
+
+def api_routes() -> list[Route]:
+    return [
+        Route("/api/logs", post_logs, methods=["POST"]),
+        Route("/v1/logs", post_otlp_logs, methods=["POST"]),
+        Route("/api/alerts", get_alerts, methods=["GET"]),
+        Route("/api/services", get_services, methods=["GET"]),
+    ]

@@ -1,0 +1,1 @@
+"""The chaos suite: processor replicas killed and cut off while they write alerts."""

@@ -1,0 +1,1 @@
+"""Seeded synthetic log traffic for the processor benchmark."""

@@ -1,0 +1,1 @@
+"""Tests of the processor's alert writer and store."""
