@@ -15,14 +15,14 @@ from tracer_agent.delivery.store import ClaimedDelivery
 from tracer_agent.routing import Destination as RoutedDestination
 from tracer_ai.destinations import DESTINATIONS
 from tracer_ai.destinations.base import (
-    OpenThread,
+    Destination,
     Plan,
+    PlanRequest,
     Step,
     Target,
     ThreadOpened,
-    marker_for,
 )
-from tracer_ai.summary import AlertContext, AlertSummary
+from tracer_ai.summary import AlertContext
 from tracer_ai.tool_call import ToolCall
 from tracer_core.models import AlertEventKind, Severity
 
@@ -33,17 +33,10 @@ class FaxDestination:
     name = "fax"
     routing_tools = (FAX_SEND,)
 
-    def plan(
-        self,
-        delivery_id: int,
-        target: Target,
-        ctx: AlertContext,
-        summary: AlertSummary,
-        thread: OpenThread | None,
-    ) -> Plan:
-        call = ToolCall(FAX_SEND, {"to": target.channel, "text": summary.title})
+    def plan(self, request: PlanRequest) -> Plan:
+        call = ToolCall(FAX_SEND, {"to": request.target.channel, "text": request.summary.title})
         read = lambda payload: {"page_id": payload["id"]}  # noqa: E731
-        return [Step("send", call, read, marker_for(delivery_id, "send"), opens_thread=True)]
+        return [Step("send", call, read, request.marker("send"), opens_thread=True)]
 
     def opened_thread(
         self, target: Target, ctx: AlertContext, result: Mapping[str, Any]
@@ -61,7 +54,8 @@ def _delivery(destination: RoutedDestination) -> ClaimedDelivery:
 def test_a_registered_destination_is_routed_by_the_worker_plan(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(DESTINATIONS, "fax", FaxDestination())
+    fax_destination: Destination = FaxDestination()  # checks that it meets the interface
+    monkeypatch.setitem(DESTINATIONS, "fax", fax_destination)
     # The routing model only knows today's toolkits; model_construct stands in for a file entry.
     fax = RoutedDestination.model_construct(name="front-desk", toolkit="fax", channel="+3312")  # type: ignore[arg-type]
     delivery = _delivery(fax)

@@ -10,7 +10,7 @@ import pytest
 from tests.ai.alerts import make_context, make_summary
 from tests.ai.destinations.targets import HOSTILE, Target, Thread
 from tracer_ai.destinations import gmail
-from tracer_ai.destinations.base import UnreadableAnswerError
+from tracer_ai.destinations.base import PlanRequest, UnreadableAnswerError
 from tracer_ai.summary import SampleMessage
 
 ONCALL = Target(recipients=("oncall@example.com",))
@@ -40,7 +40,7 @@ def test_gmail_recipients_are_validated() -> None:
 
 
 def test_every_event_sends_a_mail_whose_marker_the_probe_searches() -> None:
-    plan = gmail.GMAIL.plan(5, ONCALL, make_context(), make_summary(), None)
+    plan = gmail.GMAIL.plan(PlanRequest(5, ONCALL, make_context(), make_summary(), None))
     assert isinstance(plan, list)
     [step] = plan
     assert (step.name, step.opens_thread) == ("send", True)
@@ -54,7 +54,7 @@ def test_every_event_sends_a_mail_whose_marker_the_probe_searches() -> None:
     }
     assert probe.find(sent, step.marker) == {"message_id": "m1", "thread_id": "t1"}
     assert probe.find(sent, "tracer-d6-send") is None
-    later = gmail.GMAIL.plan(6, ONCALL, make_context(), make_summary(), Thread("m1"))
+    later = gmail.GMAIL.plan(PlanRequest(6, ONCALL, make_context(), make_summary(), Thread("m1")))
     assert isinstance(later, list)
     assert later[0].opens_thread is False
 

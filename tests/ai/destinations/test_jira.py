@@ -9,7 +9,7 @@ import pytest
 from tests.ai.alerts import make_context, make_summary
 from tests.ai.destinations.targets import Target, Thread
 from tracer_ai.destinations import jira
-from tracer_ai.destinations.base import Skip, Step, UnreadableAnswerError
+from tracer_ai.destinations.base import PlanRequest, Skip, Step, UnreadableAnswerError
 from tracer_core.models import AlertEventKind, Severity
 
 OPS = Target(project_key="OPS", issue_type="Bug")
@@ -43,7 +43,7 @@ def test_jira_comment_targets_the_existing_issue() -> None:
 
 
 def test_first_event_creates_an_issue_labelled_with_its_marker() -> None:
-    plan = jira.JIRA.plan(3, OPS, make_context(), make_summary(), None)
+    plan = jira.JIRA.plan(PlanRequest(3, OPS, make_context(), make_summary(), None))
     assert isinstance(plan, list)
     [step] = plan
     assert (step.name, step.opens_thread) == ("create", True)
@@ -64,8 +64,8 @@ def test_first_event_creates_an_issue_labelled_with_its_marker() -> None:
 
 def test_resolution_comments_then_transitions_and_needs_an_issue() -> None:
     resolved = make_context(event=AlertEventKind.RESOLVED)
-    assert isinstance(jira.JIRA.plan(3, OPS, resolved, make_summary(), None), Skip)
-    plan = jira.JIRA.plan(3, OPS, resolved, make_summary(), Thread("OPS-9"))
+    assert isinstance(jira.JIRA.plan(PlanRequest(3, OPS, resolved, make_summary(), None)), Skip)
+    plan = jira.JIRA.plan(PlanRequest(3, OPS, resolved, make_summary(), Thread("OPS-9")))
     assert isinstance(plan, list)
     comment, transition = plan
     assert isinstance(comment, Step)
@@ -81,11 +81,11 @@ def test_resolution_comments_then_transitions_and_needs_an_issue() -> None:
                                          "transition_id_or_name": "Done"}  # fmt: skip
     assert transition.probe is None
     escalated = make_context(event=AlertEventKind.ESCALATED)
-    only_comment = jira.JIRA.plan(3, OPS, escalated, make_summary(), Thread("OPS-9"))
+    only_comment = jira.JIRA.plan(PlanRequest(3, OPS, escalated, make_summary(), Thread("OPS-9")))
     assert isinstance(only_comment, list)
     assert [s.name for s in only_comment] == ["comment"]
     reopened = make_context(event=AlertEventKind.REOPENED)
-    again = jira.JIRA.plan(3, OPS, reopened, make_summary(), Thread("OPS-9"))
+    again = jira.JIRA.plan(PlanRequest(3, OPS, reopened, make_summary(), Thread("OPS-9")))
     assert isinstance(again, list)
     assert again[1].call.arguments["transition_id_or_name"] == "To Do"
 

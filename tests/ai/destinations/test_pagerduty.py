@@ -7,7 +7,7 @@ import pytest
 from tests.ai.alerts import make_context, make_summary
 from tests.ai.destinations.targets import Target, Thread
 from tracer_ai.destinations import pagerduty
-from tracer_ai.destinations.base import Skip, UnreadableAnswerError
+from tracer_ai.destinations.base import PlanRequest, Skip, UnreadableAnswerError
 from tracer_core.models import AlertEventKind, Severity
 
 SERVICE = Target(service_id="PSVC1")
@@ -40,23 +40,25 @@ def test_pagerduty_resolve_needs_the_incident_id() -> None:
 
 
 def test_plan_triggers_updates_and_resolves_the_same_incident_without_probes() -> None:
-    opened = pagerduty.PAGERDUTY.plan(4, SERVICE, make_context(), make_summary(), None)
+    opened = pagerduty.PAGERDUTY.plan(PlanRequest(4, SERVICE, make_context(), make_summary(), None))
     assert isinstance(opened, list)
     [trigger] = opened
     assert (trigger.name, trigger.opens_thread, trigger.probe) == ("trigger", True, None)
     incident = Thread("shop/checkout/error_spike", {"incident_id": "Q1"})
     escalated = make_context(event=AlertEventKind.ESCALATED, severity=Severity.CRITICAL)
-    plan = pagerduty.PAGERDUTY.plan(4, SERVICE, escalated, make_summary(), incident)
+    plan = pagerduty.PAGERDUTY.plan(PlanRequest(4, SERVICE, escalated, make_summary(), incident))
     assert isinstance(plan, list)
     [update] = plan
     assert update.call.slug == "PAGERDUTY_UPDATE_INCIDENT_BY_ID"
     assert update.call.arguments["id"] == "Q1"
     assert update.call.arguments["incident__urgency"] == "high"
     resolved = make_context(event=AlertEventKind.RESOLVED)
-    plan = pagerduty.PAGERDUTY.plan(4, SERVICE, resolved, make_summary(), incident)
+    plan = pagerduty.PAGERDUTY.plan(PlanRequest(4, SERVICE, resolved, make_summary(), incident))
     assert isinstance(plan, list)
     assert plan[0].call.arguments["incident__status"] == "resolved"
-    assert isinstance(pagerduty.PAGERDUTY.plan(4, SERVICE, resolved, make_summary(), None), Skip)
+    assert isinstance(
+        pagerduty.PAGERDUTY.plan(PlanRequest(4, SERVICE, resolved, make_summary(), None)), Skip
+    )
 
 
 def test_answers_give_the_incident_and_its_key() -> None:

@@ -10,7 +10,7 @@ import pytest
 from tests.ai.alerts import make_context, make_summary
 from tests.ai.destinations.targets import HOSTILE, Target, Thread
 from tracer_ai.destinations import slack
-from tracer_ai.destinations.base import Step, UnreadableAnswerError
+from tracer_ai.destinations.base import PlanRequest, Step, UnreadableAnswerError
 from tracer_ai.mcp_toolbox import ToolResult
 from tracer_ai.summary import SampleMessage
 from tracer_core.models import AlertEventKind
@@ -55,7 +55,9 @@ def _only_step(plan: object) -> Step:
 
 def test_first_post_opens_a_thread_found_again_in_the_channel_history() -> None:
     step = _only_step(
-        slack.SLACK.plan(7, Target(channel="#ops"), make_context(), make_summary(), None)
+        slack.SLACK.plan(
+            PlanRequest(7, Target(channel="#ops"), make_context(), make_summary(), None)
+        )
     )
     assert (step.name, step.marker, step.opens_thread) == ("post", "tracer-d7-post", True)
     assert step.call.arguments["text"].endswith("\n_ref tracer-d7-post_")
@@ -76,7 +78,9 @@ def test_first_post_opens_a_thread_found_again_in_the_channel_history() -> None:
 def test_escalation_replies_in_the_thread_and_reaches_the_channel() -> None:
     ctx = make_context(event=AlertEventKind.ESCALATED)
     thread = Thread("1700.1")
-    step = _only_step(slack.SLACK.plan(7, Target(channel="#ops"), ctx, make_summary(), thread))
+    step = _only_step(
+        slack.SLACK.plan(PlanRequest(7, Target(channel="#ops"), ctx, make_summary(), thread))
+    )
     assert step.opens_thread is False
     assert step.call.arguments["thread_ts"] == "1700.1"
     assert step.call.arguments["reply_broadcast"] is True
@@ -86,7 +90,7 @@ def test_escalation_replies_in_the_thread_and_reaches_the_channel() -> None:
     assert probe.call.arguments == {"channel": "#ops", "ts": "1700.1"}
     resolved = make_context(event=AlertEventKind.RESOLVED)
     reply = _only_step(
-        slack.SLACK.plan(7, Target(channel="#ops"), resolved, make_summary(), thread)
+        slack.SLACK.plan(PlanRequest(7, Target(channel="#ops"), resolved, make_summary(), thread))
     )
     assert "reply_broadcast" not in reply.call.arguments
 

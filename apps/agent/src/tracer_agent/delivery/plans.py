@@ -12,7 +12,7 @@ from typing import Any
 from tracer_agent.delivery.journal import Thread
 from tracer_agent.delivery.store import ClaimedDelivery
 from tracer_ai.destinations import destination_for
-from tracer_ai.destinations.base import Plan
+from tracer_ai.destinations.base import Plan, PlanRequest
 from tracer_ai.summary import AlertContext, AlertSummary
 
 
@@ -25,7 +25,7 @@ def plan(
     """The steps for this delivery; ValueError when its settings cannot be rendered."""
     target = delivery.destination
     destination = destination_for(target.toolkit)
-    return destination.plan(delivery.id, target, ctx, summary, thread)
+    return destination.plan(PlanRequest(delivery.id, target, ctx, summary, thread))
 
 
 def opened_thread(

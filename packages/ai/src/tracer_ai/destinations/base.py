@@ -94,6 +94,20 @@ def marker_for(delivery_id: int, step: str) -> str:
     return f"tracer-d{delivery_id}-{step}"
 
 
+@dataclass(frozen=True)
+class PlanRequest:
+    """One delivery to plan: which delivery, where to, about what, and any earlier thread."""
+
+    delivery_id: int
+    target: Target
+    ctx: AlertContext
+    summary: AlertSummary
+    thread: OpenThread | None
+
+    def marker(self, step: str) -> str:
+        return marker_for(self.delivery_id, step)
+
+
 class Destination(Protocol):
     """One kind of destination: its tools, its rendering, its plan and its answers."""
 
@@ -107,14 +121,7 @@ class Destination(Protocol):
         """The tools alert delivery calls; a tool-router session preloads them."""
         ...
 
-    def plan(
-        self,
-        delivery_id: int,
-        target: Target,
-        ctx: AlertContext,
-        summary: AlertSummary,
-        thread: OpenThread | None,
-    ) -> Plan:
+    def plan(self, request: PlanRequest) -> Plan:
         """The steps that deliver this event, or why nothing is sent.
 
         Raises ValueError when the target's settings cannot be rendered.

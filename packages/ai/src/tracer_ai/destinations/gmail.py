@@ -17,14 +17,13 @@ from tracer_ai.destinations.answers import (
     text_of,
 )
 from tracer_ai.destinations.base import (
-    OpenThread,
     Plan,
+    PlanRequest,
     Probe,
     Step,
     Target,
     ThreadOpened,
     UnreadableAnswerError,
-    marker_for,
 )
 from tracer_ai.destinations.text import (
     EVENT_WORD,
@@ -119,16 +118,9 @@ class GmailDestination:
     name = "gmail"
     routing_tools = (SEND_EMAIL,)
 
-    def plan(
-        self,
-        delivery_id: int,
-        target: Target,
-        ctx: AlertContext,
-        summary: AlertSummary,
-        thread: OpenThread | None,
-    ) -> Plan:
-        marker = marker_for(delivery_id, "send")
-        call = render(summary, ctx, recipients=target.recipients)
+    def plan(self, request: PlanRequest) -> Plan:
+        marker = request.marker("send")
+        call = render(request.summary, request.ctx, recipients=request.target.recipients)
         call = call.with_arguments(
             body=f"{call.arguments['body']}\n<p><small>ref: {marker}</small></p>"
         )
@@ -137,7 +129,7 @@ class GmailDestination:
             query = {"query": f'in:sent "{marker}"', "max_results": 5}
             return Probe(ToolCall(FETCH_EMAILS, query), find_marker)
 
-        return [Step("send", call, read_sent, marker, probe, opens_thread=thread is None)]
+        return [Step("send", call, read_sent, marker, probe, opens_thread=request.thread is None)]
 
     def opened_thread(
         self, target: Target, ctx: AlertContext, result: Mapping[str, Any]

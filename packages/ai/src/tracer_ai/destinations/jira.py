@@ -13,15 +13,14 @@ from typing import Any
 
 from tracer_ai.destinations.answers import data_field, find_value, listed, result_payload
 from tracer_ai.destinations.base import (
-    OpenThread,
     Plan,
+    PlanRequest,
     Probe,
     Skip,
     Step,
     Target,
     ThreadOpened,
     UnreadableAnswerError,
-    marker_for,
 )
 from tracer_ai.destinations.text import (
     EVENT_WORD,
@@ -159,26 +158,34 @@ def find_comment_marker(payload: Any, marker: str) -> dict[str, Any] | None:
     return None
 
 
+def _create_issue(request: PlanRequest, project_key: str) -> Step:
+    """The step that opens the alert's issue, labelled with its marker for the probe."""
+    marker = request.marker("create")
+    call = render_issue(
+        request.summary, request.ctx, project_key=project_key,
+        issue_type=request.target.issue_type, labels=("tracer", marker),
+    )  # fmt: skip
+
+    def find_issue(started: datetime) -> Probe:
+        search = ToolCall(SEARCH_ISSUES, {"jql": f'labels = "{marker}"'})
+        return Probe(search, find_issue_marker)
+
+    return Step("create", call, read_issue, marker, find_issue, opens_thread=True)
+
+
 class JiraDestination:
     name = "jira"
     routing_tools = (CREATE_ISSUE, ADD_COMMENT)
 
-    def plan(
-        self,
-        delivery_id: int,
-        target: Target,
-        ctx: AlertContext,
-        summary: AlertSummary,
-        thread: OpenThread | None,
-    ) -> Plan:
-        assert target.project_key is not None
-        if thread is None:
-            if ctx.event is AlertEventKind.RESOLVED:
+    def plan(self, request: PlanRequest) -> Plan:
+        assert request.target.project_key is not None
+        if request.thread is None:
+            if request.ctx.event is AlertEventKind.RESOLVED:
                 return Skip("no Jira issue was opened for this alert; nothing to resolve")
-            return [self._create(delivery_id, target, target.project_key, ctx, summary)]
-        key = thread.thread_ref
-        marker = marker_for(delivery_id, "comment")
-        comment = render_comment(summary, ctx, issue_key=key)
+            return [_create_issue(request, request.target.project_key)]
+        key = request.thread.thread_ref
+        marker = request.marker("comment")
+        comment = render_comment(request.summary, request.ctx, issue_key=key)
         comment = comment.with_arguments(comment=f"{comment.arguments['comment']}\n\nref: {marker}")
 
         def find_comment(started: datetime) -> Probe:
@@ -186,37 +193,17 @@ class JiraDestination:
 
         steps = [Step("comment", comment, read_comment, marker, find_comment)]
         transition_to = {
-            AlertEventKind.RESOLVED: target.resolve_transition,
-            AlertEventKind.REOPENED: target.reopen_transition,
-        }.get(ctx.event)
+            AlertEventKind.RESOLVED: request.target.resolve_transition,
+            AlertEventKind.REOPENED: request.target.reopen_transition,
+        }.get(request.ctx.event)
         if transition_to:
             # Moving an issue to the state it is already in changes nothing: no probe needed.
             transition = ToolCall(
                 TRANSITION_ISSUE, {"issue_id_or_key": key, "transition_id_or_name": transition_to}
             )
-            marker = marker_for(delivery_id, "transition")
+            marker = request.marker("transition")
             steps.append(Step("transition", transition, read_transition, marker))
         return steps
-
-    def _create(
-        self,
-        delivery_id: int,
-        target: Target,
-        project_key: str,
-        ctx: AlertContext,
-        summary: AlertSummary,
-    ) -> Step:
-        marker = marker_for(delivery_id, "create")
-        call = render_issue(
-            summary, ctx, project_key=project_key, issue_type=target.issue_type,
-            labels=("tracer", marker),
-        )  # fmt: skip
-
-        def find_issue(started: datetime) -> Probe:
-            search = ToolCall(SEARCH_ISSUES, {"jql": f'labels = "{marker}"'})
-            return Probe(search, find_issue_marker)
-
-        return Step("create", call, read_issue, marker, find_issue, opens_thread=True)
 
     def opened_thread(
         self, target: Target, ctx: AlertContext, result: Mapping[str, Any]

@@ -12,14 +12,13 @@ from typing import Any, Literal
 
 from tracer_ai.destinations.answers import data_field, find_mapping, find_value, result_payload
 from tracer_ai.destinations.base import (
-    OpenThread,
     Plan,
+    PlanRequest,
     Skip,
     Step,
     Target,
     ThreadOpened,
     UnreadableAnswerError,
-    marker_for,
 )
 from tracer_ai.destinations.text import facts, one_line, source_note, truncate
 from tracer_ai.summary import AlertContext, AlertSummary
@@ -119,26 +118,22 @@ class PagerDutyDestination:
     name = "pagerduty"
     routing_tools = (CREATE_INCIDENT_RECORD, UPDATE_INCIDENT_BY_ID)
 
-    def plan(
-        self,
-        delivery_id: int,
-        target: Target,
-        ctx: AlertContext,
-        summary: AlertSummary,
-        thread: OpenThread | None,
-    ) -> Plan:
-        assert target.service_id is not None
-        incident_id = thread.data.get("incident_id") if thread is not None else None
-        if ctx.event is AlertEventKind.RESOLVED:
+    def plan(self, request: PlanRequest) -> Plan:
+        assert request.target.service_id is not None
+        incident_id = request.thread.data.get("incident_id") if request.thread is not None else None
+        if request.ctx.event is AlertEventKind.RESOLVED:
             if not incident_id:
                 return Skip("no PagerDuty incident was opened for this alert; nothing to resolve")
             call = render(
-                summary, ctx, service_id=target.service_id, action="resolve",
+                request.summary,
+                request.ctx,
+                service_id=request.target.service_id,
+                action="resolve",
                 incident_id=incident_id,
-            )  # fmt: skip
-            return [Step("resolve", call, read_incident, marker_for(delivery_id, "resolve"))]
-        trigger = render(summary, ctx, service_id=target.service_id)
-        if ctx.event is AlertEventKind.ESCALATED and incident_id:
+            )
+            return [Step("resolve", call, read_incident, request.marker("resolve"))]
+        trigger = render(request.summary, request.ctx, service_id=request.target.service_id)
+        if request.ctx.event is AlertEventKind.ESCALATED and incident_id:
             update = ToolCall(
                 UPDATE_INCIDENT_BY_ID,
                 {
@@ -148,8 +143,8 @@ class PagerDutyDestination:
                     "incident__urgency": trigger.arguments["incident__urgency"],
                 },
             )
-            return [Step("update", update, read_incident, marker_for(delivery_id, "update"))]
-        marker = marker_for(delivery_id, "trigger")
+            return [Step("update", update, read_incident, request.marker("update"))]
+        marker = request.marker("trigger")
         return [Step("trigger", trigger, read_incident, marker, opens_thread=True)]
 
     def opened_thread(

@@ -12,14 +12,13 @@ from typing import Any
 
 from tracer_ai.destinations.answers import data_field, find_value, listed, result_payload, text_of
 from tracer_ai.destinations.base import (
-    OpenThread,
     Plan,
+    PlanRequest,
     Probe,
     Step,
     Target,
     ThreadOpened,
     UnreadableAnswerError,
-    marker_for,
 )
 from tracer_ai.destinations.text import (
     EVENT_WORD,
@@ -109,21 +108,14 @@ class SlackDestination:
     name = "slack"
     routing_tools = (SEND_MESSAGE,)
 
-    def plan(
-        self,
-        delivery_id: int,
-        target: Target,
-        ctx: AlertContext,
-        summary: AlertSummary,
-        thread: OpenThread | None,
-    ) -> Plan:
-        assert target.channel is not None
-        channel = target.channel
-        reply_to = thread.thread_ref if thread is not None else None
-        marker = marker_for(delivery_id, "post")
-        call = render(summary, ctx, channel=channel, thread_ts=reply_to)
+    def plan(self, request: PlanRequest) -> Plan:
+        assert request.target.channel is not None
+        channel = request.target.channel
+        reply_to = request.thread.thread_ref if request.thread is not None else None
+        marker = request.marker("post")
+        call = render(request.summary, request.ctx, channel=channel, thread_ts=reply_to)
         call = call.with_arguments(text=f"{call.arguments['text']}\n_ref {marker}_")
-        if reply_to is not None and ctx.event is AlertEventKind.ESCALATED:
+        if reply_to is not None and request.ctx.event is AlertEventKind.ESCALATED:
             call = call.with_arguments(reply_broadcast=True)  # escalations reach the channel too
 
         def probe(started: datetime) -> Probe:
