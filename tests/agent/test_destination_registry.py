@@ -13,7 +13,7 @@ from tracer_agent.delivery.journal import Thread
 from tracer_agent.delivery.plans import opened_thread, plan
 from tracer_agent.delivery.store import ClaimedDelivery
 from tracer_agent.routing import Destination as RoutedDestination
-from tracer_ai.destinations import DESTINATIONS
+from tracer_ai.destinations import DESTINATIONS, routing_tools
 from tracer_ai.destinations.base import (
     Destination,
     Plan,
@@ -66,6 +66,7 @@ def test_a_registered_destination_is_routed_by_the_worker_plan(
     assert step.marker == "tracer-d11-send"
     recorded = step.read({"id": "p-1"})
     thread = opened_thread(delivery, make_context(), recorded)
+    assert routing_tools(("slack", "fax")) == ("SLACK_SEND_MESSAGE", FAX_SEND)  # preloaded
     assert thread == Thread(42, "front-desk", "fax", "+3312", "p-1", {})  # type: ignore[arg-type]
 
 

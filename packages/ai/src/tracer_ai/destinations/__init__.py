@@ -6,8 +6,11 @@ crash-recovery probe, and how its answers are read. The delivery worker, the too
 preload list and the local MCP sink's tool names all come from here.
 
 Adding a destination takes one new module implementing `Destination` (see `base`) and one
-line in `DESTINATIONS` below; the local sink needs tool functions for it only if it must
-serve that destination on one machine.
+line in `DESTINATIONS` below: the worker plans, records and probes it, and the tool router
+preloads its tools, with no other change (tests/agent/test_destination_registry.py). The
+local sink needs tool functions for it only if it must serve that destination on one
+machine. Routing files still accept only the toolkit names of `tracer_core.models.Toolkit`,
+which the database's toolkit columns also check.
 """
 
 from __future__ import annotations
