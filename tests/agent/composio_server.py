@@ -30,7 +30,7 @@ from tests.fakes.composio_backend import FakeComposio
 from tracer_agent.sink.server import sink_tools
 from tracer_agent.sink.store import SinkStore
 from tracer_agent.sink.tickets import TicketSinkStore
-from tracer_ai.tool_router import ALERT_ROUTING_TOOLS
+from tracer_ai.destinations import routing_tools
 
 
 @dataclass
@@ -48,7 +48,7 @@ def session_server(
     for name, function in tools.items():
         apps.add_tool(function, name=name)
     server: MCPServer[Any] = MCPServer("composio-session")
-    preloaded = {slug for slugs in ALERT_ROUTING_TOOLS.values() for slug in slugs}
+    preloaded = set(routing_tools())
     for name in sorted(preloaded):
         server.add_tool(tools[name], name=name)
 

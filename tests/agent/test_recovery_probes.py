@@ -12,11 +12,11 @@ import pytest
 
 from tests.agent.helpers import agent_settings, eventually, open_alert, run_agent
 from tracer_agent.delivery.journal import DeliveryJournal
-from tracer_agent.delivery.plans import marker_for
 from tracer_agent.delivery.store import DeliveryStore
 from tracer_agent.routing import load_rules
 from tracer_agent.sink.store import SinkStore
 from tracer_agent.sink.tickets import TicketSinkStore
+from tracer_ai.destinations.base import marker_for
 
 ROUTING = """
 [[destinations]]

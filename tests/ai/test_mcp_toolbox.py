@@ -12,7 +12,7 @@ import pytest
 from tests.fakes.mcp_server import SlowToolGate, composio_like_server, demo_server, serve_mcp
 from tracer_ai.errors import McpConnectError
 from tracer_ai.mcp_toolbox import McpToolbox
-from tracer_ai.render import ToolCall
+from tracer_ai.tool_call import ToolCall
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from tests.ai.alerts import make_context
-from tracer_ai.render import render_slack
+from tracer_ai.destinations.slack import render as render_slack
 from tracer_ai.summary import format_number, template_summary
 from tracer_core.models import AlertEventKind, AlertType
 

@@ -1,6 +1,9 @@
-"""Tracer's AI layer shared by both apps: LLM summaries, tool-router sessions, MCP toolbox.
+"""Tracer's AI layer: LLM summaries, destinations, tool-router sessions, MCP toolbox.
 
-Nothing here is created at import time; the apps build each piece from their settings.
+Only the agent imports it (the `tracer` CLI reaches it through the agent); the processor
+does not depend on it.
+
+Nothing here is created at import time; the agent builds each piece from its settings.
 
 API summary (stable; new options are added as keyword arguments with defaults):
 
@@ -28,17 +31,22 @@ API summary (stable; new options are added as keyword arguments with defaults):
     ``template_summary(ctx)``; ``await summarize_alert(ctx, llm | None, *, timeout_s=None)``
     never raises.
 
-``tracer_ai.render``
-    ``ToolCall(slug, arguments)``; ``render_slack(summary, ctx, *, channel, thread_ts=None)``,
-    ``render_jira_issue(summary, ctx, *, project_key, issue_type="Bug")``,
-    ``render_jira_comment(summary, ctx, *, issue_key)``,
-    ``render_pagerduty(summary, ctx, *, service_id, action="trigger"|"resolve",
-    incident_id=None, dedup_key=None)``, ``render_gmail(summary, ctx, *, recipients)``;
-    result readers ``parse_slack_ts``, ``parse_jira_issue_key``,
-    ``parse_pagerduty_incident_id``, ``parse_gmail_message_id`` (take a ToolResult, a dict
-    or JSON text). Slug constants: ``SLACK_SEND_MESSAGE``, ``JIRA_CREATE_ISSUE``,
-    ``JIRA_ADD_COMMENT``, ``PAGERDUTY_CREATE_INCIDENT_RECORD``,
-    ``PAGERDUTY_UPDATE_INCIDENT_BY_ID``, ``GMAIL_SEND_EMAIL``.
+``tracer_ai.tool_call``
+    ``ToolCall(slug, arguments)`` with ``.with_arguments(**changes)``.
+
+``tracer_ai.destinations``
+    ``DESTINATIONS`` (toolkit name -> ``Destination``), ``destination_for(name)`` (raises
+    ``UnknownDestinationError``), ``routing_tools(names=None)``. One module per destination
+    (``slack``, ``jira``, ``pagerduty``, ``gmail``) holds its tool-name constants, its
+    renderers (``slack.render``, ``jira.render_issue`` / ``render_comment``,
+    ``pagerduty.render``, ``gmail.render``), its answer readers (``slack.parse_ts``,
+    ``jira.parse_issue_key``, ``pagerduty.parse_incident_id``, ``gmail.parse_message_id``)
+    and its ``Destination`` object (``SLACK``, ``JIRA``, ``PAGERDUTY``, ``GMAIL``).
+    ``destinations.base``: the ``Destination`` protocol (``name``, ``routing_tools``,
+    ``plan(delivery_id, target, ctx, summary, thread) -> list[Step] | Skip``,
+    ``opened_thread(target, ctx, result) -> ThreadOpened | None``), ``Step``, ``Probe``,
+    ``Skip``, ``marker_for``, ``UnreadableAnswerError``. ``destinations.text`` and
+    ``destinations.answers``: helpers shared by the renderers and the answer readers.
 
 ``tracer_ai.mcp_toolbox``
     ``async with McpToolbox.connect(url, headers=..., http_client_factory=...) as box``

@@ -29,7 +29,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
 from tracer_ai.errors import McpConnectError, McpToolboxError
-from tracer_ai.render import ToolCall
+from tracer_ai.tool_call import ToolCall
 
 logger = logging.getLogger(__name__)
 

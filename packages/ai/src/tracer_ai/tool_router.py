@@ -24,6 +24,7 @@ import composio_client
 import httpx
 from pydantic import SecretStr, ValidationError
 
+from tracer_ai.destinations import DESTINATIONS, routing_tools
 from tracer_ai.errors import (
     ToolRouterAuthError,
     ToolRouterBadResponse,
@@ -33,25 +34,11 @@ from tracer_ai.errors import (
     ToolRouterRateLimited,
     ToolRouterUnavailable,
 )
-from tracer_ai.render import (
-    GMAIL_SEND_EMAIL,
-    JIRA_ADD_COMMENT,
-    JIRA_CREATE_ISSUE,
-    PAGERDUTY_CREATE_INCIDENT_RECORD,
-    PAGERDUTY_UPDATE_INCIDENT_BY_ID,
-    SLACK_SEND_MESSAGE,
-)
 from tracer_core.models import ConnectionStatus
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TOOLKITS: tuple[str, ...] = ("slack", "jira", "pagerduty", "gmail")
-ALERT_ROUTING_TOOLS: dict[str, tuple[str, ...]] = {
-    "slack": (SLACK_SEND_MESSAGE,),
-    "jira": (JIRA_CREATE_ISSUE, JIRA_ADD_COMMENT),
-    "pagerduty": (PAGERDUTY_CREATE_INCIDENT_RECORD, PAGERDUTY_UPDATE_INCIDENT_BY_ID),
-    "gmail": (GMAIL_SEND_EMAIL,),
-}
+DEFAULT_TOOLKITS: tuple[str, ...] = tuple(DESTINATIONS)
 
 T = TypeVar("T")
 
@@ -197,7 +184,7 @@ class ComposioToolRouter:
         self._base_url = base_url
         self.toolkits = tuple(toolkits)
         if preload_tools is None:
-            preload_tools = [t for kit in self.toolkits for t in ALERT_ROUTING_TOOLS.get(kit, ())]
+            preload_tools = routing_tools(self.toolkits)
         self.preload_tools = tuple(preload_tools)
         self._allow_tracking = allow_tracking
         self._timeout_s = timeout_s
@@ -365,9 +352,7 @@ class LocalToolRouter:
             headers=dict(self.headers),
             toolkits=self.toolkits,
             session_id=None,
-            preloaded_tools=tuple(
-                t for kit in self.toolkits for t in ALERT_ROUTING_TOOLS.get(kit, ())
-            ),
+            preloaded_tools=routing_tools(self.toolkits),
         )
 
     async def authorize(

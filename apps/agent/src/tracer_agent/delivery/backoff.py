@@ -1,10 +1,11 @@
-"""Retry delays: exponential, capped, with jitter so that replicas retrying the same
-destination after an outage do not all knock at once."""
+"""How long a failed delivery waits before its next try, and when it stops trying."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+
+from tracer_core.backoff import jittered_delay
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,12 +15,7 @@ class Backoff:
     max_attempts: int
 
     def delay(self, attempt: int, rng: random.Random) -> float | None:
-        """Seconds before try number `attempt + 1`, or None when `attempt` was the last.
-
-        "Equal jitter": half the exponential step is fixed, half is random, so a retry never
-        comes immediately and never later than the cap.
-        """
+        """Seconds before try number `attempt + 1`, or None when `attempt` was the last."""
         if attempt >= self.max_attempts:
             return None
-        step = min(self.max_seconds, self.base_seconds * 2.0 ** min(max(attempt - 1, 0), 30))
-        return step / 2.0 + rng.uniform(0.0, step / 2.0)
+        return jittered_delay(attempt, base=self.base_seconds, cap=self.max_seconds, rng=rng)

@@ -19,17 +19,16 @@ from typing import Any
 import asyncpg
 
 from tracer_agent.delivery.journal import DeliveryJournal, Thread
-from tracer_agent.delivery.plans import Skip, Step, plan
+from tracer_agent.delivery.plans import opened_thread, plan
 from tracer_agent.delivery.ratelimit import RateLimits
-from tracer_agent.delivery.results import UnreadableAnswerError
 from tracer_agent.delivery.store import ClaimedDelivery, DeliveryStore
 from tracer_agent.metrics import AgentMetrics
 from tracer_agent.summaries import SummaryCache, load_context
 from tracer_agent.toolboxes import Toolboxes
+from tracer_ai.destinations.base import Skip, Step, UnreadableAnswerError
 from tracer_ai.errors import TracerAiError
 from tracer_ai.mcp_toolbox import McpToolbox, ToolResult
 from tracer_ai.summary import AlertContext
-from tracer_core.models import Toolkit
 
 log = logging.getLogger(__name__)
 
@@ -146,9 +145,7 @@ class DeliveryExecutor:
                 if isinstance(answer, Retry):
                     return answer
                 attempt, result = answer
-            new_thread = (
-                self._thread_from(delivery, ctx, step, result) if step.opens_thread else None
-            )
+            new_thread = opened_thread(delivery, ctx, result) if step.opens_thread else None
             held = await self._journal.record_step(
                 delivery.id, worker=self._worker, step=step.name, result=result,
                 thread=new_thread, attempt_id=attempt,
@@ -213,26 +210,6 @@ class DeliveryExecutor:
             await self._journal.record_not_found(delivery.id, step=step.name)
             return None
         return {**found, "found": True}
-
-    def _thread_from(
-        self, delivery: ClaimedDelivery, ctx: AlertContext, step: Step, result: dict[str, Any]
-    ) -> Thread | None:
-        destination = delivery.destination
-        toolkit = destination.toolkit
-        data: dict[str, Any] = {}
-        channel: str | None = None
-        if toolkit is Toolkit.SLACK:
-            ref, channel = result.get("ts"), result.get("channel") or destination.channel
-        elif toolkit is Toolkit.JIRA:
-            ref = result.get("issue_key")
-        elif toolkit is Toolkit.PAGERDUTY:
-            ref = result.get("incident_key") or ctx.fingerprint
-            data = {"incident_id": result.get("incident_id")}
-        else:
-            ref = result.get("message_id")
-        if not ref:
-            return None
-        return Thread(delivery.alert_id, destination.name, toolkit, channel, str(ref), data)
 
 
 def _retry_for(step: Step, answer: ToolResult) -> Retry:

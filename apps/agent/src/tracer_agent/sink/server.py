@@ -20,6 +20,7 @@ from pydantic import Field
 
 from tracer_agent.sink.store import SinkError, SinkStore
 from tracer_agent.sink.tickets import TicketSinkStore
+from tracer_ai.destinations import gmail, jira, pagerduty, slack
 
 Text = Annotated[str, Field(min_length=1)]
 
@@ -47,7 +48,10 @@ def create_sink_server(sink: SinkStore, tickets: TicketSinkStore) -> MCPServer[A
 
 
 def sink_tools(sink: SinkStore, tickets: TicketSinkStore) -> dict[str, Callable[..., Any]]:
-    """The sink's tool functions by tool name (an MCP server derives each schema from them)."""
+    """The sink's tool functions by tool name (an MCP server derives each schema from them).
+
+    Names come from the destination modules, so the sink serves exactly what delivery calls.
+    """
 
     async def slack_send_message(
         channel: Annotated[str, Field(min_length=1, description="Channel name or id")],
@@ -242,18 +246,17 @@ def sink_tools(sink: SinkStore, tickets: TicketSinkStore) -> dict[str, Callable[
         messages = await sink.gmail_search(text=" ".join(words).strip('"'), limit=max_results)
         return _ok({"messages": messages, "resultSizeEstimate": len(messages)})
 
-    functions = (
-        slack_send_message,
-        slack_fetch_conversation_history,
-        slack_fetch_message_thread_from_a_conversation,
-        jira_create_issue,
-        jira_add_comment,
-        jira_transition_issue,
-        jira_search_issues,
-        jira_list_issue_comments,
-        pagerduty_create_incident_record,
-        pagerduty_update_incident_by_id,
-        gmail_send_email,
-        gmail_fetch_emails,
-    )
-    return {function.__name__.upper(): function for function in functions}
+    return {
+        slack.SEND_MESSAGE: slack_send_message,
+        slack.FETCH_HISTORY: slack_fetch_conversation_history,
+        slack.FETCH_THREAD: slack_fetch_message_thread_from_a_conversation,
+        jira.CREATE_ISSUE: jira_create_issue,
+        jira.ADD_COMMENT: jira_add_comment,
+        jira.TRANSITION_ISSUE: jira_transition_issue,
+        jira.SEARCH_ISSUES: jira_search_issues,
+        jira.LIST_COMMENTS: jira_list_issue_comments,
+        pagerduty.CREATE_INCIDENT_RECORD: pagerduty_create_incident_record,
+        pagerduty.UPDATE_INCIDENT_BY_ID: pagerduty_update_incident_by_id,
+        gmail.SEND_EMAIL: gmail_send_email,
+        gmail.FETCH_EMAILS: gmail_fetch_emails,
+    }

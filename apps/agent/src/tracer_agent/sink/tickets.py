@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from tracer_agent.sink.store import SinkError, record_call
+from tracer_ai.destinations import jira, pagerduty
 from tracer_core.models import Toolkit
 
 
@@ -53,7 +54,7 @@ class TicketSinkStore:
             }
             await record_call(
                 conn,
-                tool="JIRA_CREATE_ISSUE",
+                tool=jira.CREATE_ISSUE,
                 toolkit=Toolkit.JIRA,
                 target=project_key,
                 external_id=key,
@@ -79,7 +80,7 @@ class TicketSinkStore:
             data = {"id": str(comment_id), "body": comment, "issue_key": issue_key}
             await record_call(
                 conn,
-                tool="JIRA_ADD_COMMENT",
+                tool=jira.ADD_COMMENT,
                 toolkit=Toolkit.JIRA,
                 target=project,
                 external_id=str(comment_id),
@@ -108,7 +109,7 @@ class TicketSinkStore:
             data = {"issue_key": issue_key, "status": status}
             await record_call(
                 conn,
-                tool="JIRA_TRANSITION_ISSUE",
+                tool=jira.TRANSITION_ISSUE,
                 toolkit=Toolkit.JIRA,
                 target=project,
                 external_id=f"{issue_key}:{status}",
@@ -149,9 +150,10 @@ class TicketSinkStore:
         rows = await self._pool.fetch(
             """
             SELECT result FROM sink_messages
-            WHERE toolkit = 'jira' AND tool = 'JIRA_ADD_COMMENT' AND thread_ref = $1 ORDER BY id
+            WHERE toolkit = 'jira' AND tool = $2 AND thread_ref = $1 ORDER BY id
             """,
             issue_key,
+            jira.ADD_COMMENT,
         )
         return [row["result"] for row in rows]
 
@@ -197,7 +199,7 @@ class TicketSinkStore:
             if not deduplicated:
                 await record_call(
                     conn,
-                    tool="PAGERDUTY_CREATE_INCIDENT_RECORD",
+                    tool=pagerduty.CREATE_INCIDENT_RECORD,
                     toolkit=Toolkit.PAGERDUTY,
                     target=service_id,
                     external_id=row["incident_id"],
@@ -234,7 +236,7 @@ class TicketSinkStore:
             data = {"incident": _incident(row)}
             await record_call(
                 conn,
-                tool="PAGERDUTY_UPDATE_INCIDENT_BY_ID",
+                tool=pagerduty.UPDATE_INCIDENT_BY_ID,
                 toolkit=Toolkit.PAGERDUTY,
                 target=row["service"],
                 external_id=incident_id,

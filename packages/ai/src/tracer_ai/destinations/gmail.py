@@ -1,0 +1,141 @@
+"""Gmail: one HTML mail per event, every value escaped. The crash probe searches sent mail
+for the step's marker, which ends the body."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from tracer_ai.destinations.answers import (
+    data_field,
+    find_mapping,
+    find_value,
+    listed,
+    result_payload,
+    text_of,
+)
+from tracer_ai.destinations.base import (
+    Plan,
+    PlanRequest,
+    Probe,
+    Step,
+    Target,
+    ThreadOpened,
+    UnreadableAnswerError,
+)
+from tracer_ai.destinations.text import (
+    EVENT_WORD,
+    facts,
+    one_line,
+    source_note,
+    top_samples,
+    truncate,
+)
+from tracer_ai.summary import AlertContext, AlertSummary
+from tracer_ai.tool_call import ToolCall
+
+SEND_EMAIL = "GMAIL_SEND_EMAIL"
+FETCH_EMAILS = "GMAIL_FETCH_EMAILS"
+
+SUBJECT_LIMIT = 200
+
+
+def render(summary: AlertSummary, ctx: AlertContext, *, recipients: Sequence[str]) -> ToolCall:
+    """GMAIL_SEND_EMAIL with an HTML body in which every value is escaped."""
+    cleaned = [r.strip() for r in recipients if r.strip()]
+    if not cleaned:
+        raise ValueError("no mail recipients")
+    bad = [r for r in cleaned if "@" not in r or any(c in r for c in " <>,;\r\n")]
+    if bad:
+        raise ValueError(f"invalid mail recipient(s): {', '.join(bad)}")
+    esc = html.escape
+    subject = truncate(
+        one_line(f"[Tracer] {EVENT_WORD[ctx.event]}: {summary.title}"), SUBJECT_LIMIT
+    )
+    rows = "".join(
+        f'<tr><th align="left">{esc(k)}</th><td>{esc(v)}</td></tr>' for k, v in facts(ctx)
+    )
+    steps = "".join(f"<li>{esc(step)}</li>" for step in summary.next_steps)
+    body = [
+        f"<h2>{esc(EVENT_WORD[ctx.event])}: {esc(summary.title)}</h2>",
+        f"<table>{rows}</table>",
+        f"<p><b>What happened:</b> {esc(summary.what_happened)}</p>",
+        f"<p><b>Impact:</b> {esc(summary.impact)}</p>",
+        f"<p><b>Likely cause:</b> {esc(summary.likely_cause)}</p>",
+        f"<p><b>Next steps:</b></p><ol>{steps}</ol>",
+    ]
+    samples = top_samples(ctx)
+    if samples:
+        items = "".join(f"<li>{count}× <code>{esc(msg)}</code></li>" for count, msg in samples)
+        body.append(f"<p><b>Top messages:</b></p><ul>{items}</ul>")
+    if ctx.alert_url:
+        body.append(f'<p><a href="{esc(ctx.alert_url, quote=True)}">Open in Tracer</a></p>')
+    body.append(f"<p><small>{esc(source_note(summary).strip('_'))}</small></p>")
+    return ToolCall(
+        SEND_EMAIL,
+        {
+            "recipient_email": cleaned[0],
+            "extra_recipients": cleaned[1:],
+            "subject": subject,
+            "body": "\n".join(body),
+            "is_html": True,
+        },
+    )
+
+
+def parse_message_id(result: Any) -> str | None:
+    """The id of the sent Gmail message."""
+    payload = result_payload(result)
+    if isinstance(payload, Mapping):
+        inner = find_mapping(payload, "response_data")
+        if inner is not None:
+            found = find_value(inner, ("id", "messageId"))
+            if found:
+                return found
+    return find_value(payload, ("messageId", "message_id", "id"))
+
+
+def read_sent(payload: Any) -> dict[str, Any]:
+    message_id = parse_message_id(payload)
+    if not message_id:
+        raise UnreadableAnswerError("Gmail answered without a message id")
+    return {"message_id": message_id, "thread_id": data_field(payload, "threadId")}
+
+
+def find_marker(payload: Any, marker: str) -> dict[str, Any] | None:
+    for message in listed(payload, "messages"):
+        if not isinstance(message, Mapping):
+            continue
+        text = text_of(message.get("messageText")) + text_of(message.get("snippet"))
+        if marker in text and isinstance(message.get("messageId"), str):
+            return {"message_id": message["messageId"], "thread_id": message.get("threadId")}
+    return None
+
+
+class GmailDestination:
+    name = "gmail"
+    routing_tools = (SEND_EMAIL,)
+
+    def plan(self, request: PlanRequest) -> Plan:
+        marker = request.marker("send")
+        call = render(request.summary, request.ctx, recipients=request.target.recipients)
+        call = call.with_arguments(
+            body=f"{call.arguments['body']}\n<p><small>ref: {marker}</small></p>"
+        )
+
+        def probe(started: datetime) -> Probe:
+            query = {"query": f'in:sent "{marker}"', "max_results": 5}
+            return Probe(ToolCall(FETCH_EMAILS, query), find_marker)
+
+        return [Step("send", call, read_sent, marker, probe, opens_thread=request.thread is None)]
+
+    def opened_thread(
+        self, target: Target, ctx: AlertContext, result: Mapping[str, Any]
+    ) -> ThreadOpened | None:
+        message_id = result.get("message_id")
+        return ThreadOpened(str(message_id)) if message_id else None
+
+
+GMAIL = GmailDestination()
