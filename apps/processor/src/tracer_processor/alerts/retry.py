@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from tracer_core.backoff import jittered_delay
+
 
 class AlertStoreError(Exception):
     """Base class of the alert store's errors."""
@@ -79,8 +81,7 @@ class RetryPolicy:
 
     def delay(self, failures: int, rng: random.Random) -> float:
         """Seconds to wait after the `failures`-th consecutive failure (1-based)."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** min(failures - 1, 30)))
-        return rng.uniform(ceiling / 2, ceiling)
+        return jittered_delay(failures, base=self.base_delay, cap=self.max_delay, rng=rng)
 
 
 async def backoff_sleep(policy: RetryPolicy, failures: int, rng: random.Random) -> None:
