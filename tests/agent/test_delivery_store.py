@@ -9,9 +9,9 @@ import asyncpg
 
 from tests.agent.helpers import add_event, open_alert
 from tracer_agent.delivery.journal import DeliveryJournal
-from tracer_agent.delivery.ratelimit import RateLimits
 from tracer_agent.delivery.store import DeliveryStore
 from tracer_agent.routing import default_rules
+from tracer_agent.stores.rate_limits import RateLimits
 from tracer_core.db import create_pool
 from tracer_core.models import AlertEventKind
 
@@ -87,14 +87,14 @@ async def test_claims_are_exclusive_ordered_per_thread_and_leases_expire(
 
 async def test_rate_limit_is_shared_and_gives_back_unused_slots(pool: asyncpg.Pool) -> None:
     store = RateLimits(pool)
-    waits = [await store.reserve_slot("chat", per_minute=60, burst=3) for _ in range(5)]
+    waits = [await store.reserve_slot(destination="chat", per_minute=60, burst=3) for _ in range(5)]
     assert waits[:3] == [0.0, 0.0, 0.0]
     assert 0.9 < waits[3] <= 1.0
     assert 1.9 < waits[4] <= 2.0
-    await store.release_slot("chat", per_minute=60)
-    again = await store.reserve_slot("chat", per_minute=60, burst=3)
+    await store.release_slot(destination="chat", per_minute=60)
+    again = await store.reserve_slot(destination="chat", per_minute=60, burst=3)
     assert 1.9 < again <= 2.0
-    assert await store.reserve_slot("other", per_minute=60, burst=3) == 0.0
+    assert await store.reserve_slot(destination="other", per_minute=60, burst=3) == 0.0
 
 
 async def test_an_answer_recorded_after_losing_the_lease_still_counts(pool: asyncpg.Pool) -> None:

@@ -20,10 +20,10 @@ import asyncpg
 
 from tracer_agent.delivery.journal import DeliveryJournal, Thread
 from tracer_agent.delivery.plans import Skip, Step, plan
-from tracer_agent.delivery.ratelimit import RateLimits
 from tracer_agent.delivery.results import UnreadableAnswerError
 from tracer_agent.delivery.store import ClaimedDelivery, DeliveryStore
 from tracer_agent.metrics import AgentMetrics
+from tracer_agent.stores.rate_limits import RateLimits
 from tracer_agent.summaries import SummaryCache, load_context
 from tracer_agent.toolboxes import Toolboxes
 from tracer_ai.errors import TracerAiError
@@ -99,13 +99,13 @@ class DeliveryExecutor:
             return Delivered({**base, "skipped": planned.reason})
         destination = delivery.destination
         wait = await self._limits.reserve_slot(
-            destination.name,
+            destination=destination.name,
             per_minute=destination.effective_rate_per_minute,
             burst=destination.burst,
         )
         if wait > MAX_INLINE_WAIT_SECONDS:
             await self._limits.release_slot(
-                destination.name, per_minute=destination.effective_rate_per_minute
+                destination=destination.name, per_minute=destination.effective_rate_per_minute
             )
             return Retry("waiting for the destination's rate limit", retry_after=wait,
                          counts_as_attempt=False)  # fmt: skip
