@@ -89,7 +89,9 @@ class DeliveryExecutor:
     async def run(self, delivery: ClaimedDelivery) -> Outcome:
         ctx = await load_context(self._pool, delivery.event_id)
         summary = await self._summaries.summary(ctx, delivery.event_id)
-        thread = await self._journal.thread(delivery.alert_id, delivery.destination.name)
+        thread = await self._journal.thread(
+            alert_id=delivery.alert_id, destination=delivery.destination.name
+        )
         try:
             planned = plan(delivery, ctx, summary, thread)
         except ValueError as exc:  # the destination's settings cannot be rendered
@@ -126,7 +128,7 @@ class DeliveryExecutor:
         base: dict[str, Any],
         thread: Thread | None,
     ) -> Outcome:
-        history = await self._journal.history(delivery.id)
+        history = await self._journal.history(delivery_id=delivery.id)
         done: dict[str, Any] = {**(delivery.result.get("steps") or {}), **history.done}
         started = time.monotonic()
         for step in steps:
@@ -134,7 +136,7 @@ class DeliveryExecutor:
                 continue
             # Renewed before every call but the first, which follows the claim at once.
             if time.monotonic() - started > self._lease / 4 and not await self._store.renew_lease(
-                delivery.id, worker=self._worker, lease_seconds=self._lease
+                delivery_id=delivery.id, worker=self._worker, lease_seconds=self._lease
             ):
                 return LeaseLost()
             result: dict[str, Any] | None = None
@@ -150,7 +152,7 @@ class DeliveryExecutor:
                 self._thread_from(delivery, ctx, step, result) if step.opens_thread else None
             )
             held = await self._journal.record_step(
-                delivery.id, worker=self._worker, step=step.name, result=result,
+                delivery_id=delivery.id, worker=self._worker, step=step.name, result=result,
                 thread=new_thread, attempt_id=attempt,
             )  # fmt: skip
             if not held:
@@ -168,7 +170,7 @@ class DeliveryExecutor:
         self, delivery: ClaimedDelivery, step: Step, box: McpToolbox
     ) -> tuple[int, dict[str, Any]] | Retry:
         attempt = await self._journal.start_attempt(
-            delivery.id,
+            delivery_id=delivery.id,
             step=step.name,
             marker=step.marker,
             tool=step.call.slug,
@@ -177,7 +179,9 @@ class DeliveryExecutor:
         answer = await box.call_app_tool(step.call, timeout=self._timeout)
         if not answer.ok:
             await self._journal.record_failure(
-                attempt, error=answer.error or "failed", error_kind=answer.error_kind or "unknown"
+                attempt_id=attempt,
+                error=answer.error or "failed",
+                error_kind=answer.error_kind or "unknown",
             )
             if answer.error_kind == "transport":
                 await self._toolboxes.reset(self._user)
@@ -210,7 +214,7 @@ class DeliveryExecutor:
             "found" if found is not None else "not found; sending it",
         )  # fmt: skip
         if found is None:
-            await self._journal.record_not_found(delivery.id, step=step.name)
+            await self._journal.record_not_found(delivery_id=delivery.id, step=step.name)
             return None
         return {**found, "found": True}
 

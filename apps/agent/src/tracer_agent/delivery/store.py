@@ -174,7 +174,7 @@ class DeliveryStore:
             for row in rows
         ]
 
-    async def renew_lease(self, delivery_id: int, *, worker: str, lease_seconds: float) -> bool:
+    async def renew_lease(self, *, delivery_id: int, worker: str, lease_seconds: float) -> bool:
         status = await self._pool.execute(
             """
             UPDATE deliveries
@@ -189,7 +189,7 @@ class DeliveryStore:
         return status.endswith(" 1")
 
     async def complete(
-        self, delivery_id: int, *, worker: str, result: dict[str, Any]
+        self, *, delivery_id: int, worker: str, result: dict[str, Any]
     ) -> float | None:
         """Mark delivered; returns seconds since the alert event committed (database clock),
         or None when the lease was lost meanwhile."""
@@ -211,8 +211,8 @@ class DeliveryStore:
 
     async def fail(
         self,
-        delivery_id: int,
         *,
+        delivery_id: int,
         worker: str,
         error: str,
         retry_in_seconds: float | None,
