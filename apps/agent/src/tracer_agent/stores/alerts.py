@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from tracer_agent.dbtypes import Db
-from tracer_core.models import AlertEventKind
+from tracer_core.models import Alert, AlertEventKind
 
 ALERT_COLUMNS = """
     a.id, a.fingerprint, a.project, a.service, a.alert_type, a.severity, a.status, a.title,
@@ -19,25 +19,11 @@ ALERT_COLUMNS = """
 """
 
 
-@dataclass(frozen=True, slots=True)
-class AlertRow:
-    id: int
-    fingerprint: str
-    project: str
-    service: str
-    alert_type: str
-    severity: str
-    status: str
-    title: str
-    window_start: datetime
-    window_end: datetime
-    first_seen_at: datetime
-    last_seen_at: datetime
-    resolved_at: datetime | None
-    occurrences: int
+class AlertRow(Alert):
+    """An alert with the bookkeeping the API model leaves out."""
+
     reopen_count: int
     reporters: dict[str, int]
-    details: dict[str, Any]
 
     def overview(self) -> dict[str, Any]:
         """What a list of alerts shows of each one."""
@@ -45,9 +31,9 @@ class AlertRow:
             "id": self.id,
             "project": self.project,
             "service": self.service,
-            "alert_type": self.alert_type,
-            "severity": self.severity,
-            "status": self.status,
+            "alert_type": self.alert_type.value,
+            "severity": self.severity.value,
+            "status": self.status.value,
             "title": self.title,
             "window_start": self.window_start,
             "window_end": self.window_end,
@@ -88,24 +74,12 @@ class ServiceAlertStats:
 
 def _alert(record: asyncpg.Record) -> AlertRow:
     details = record["details"]
-    return AlertRow(
-        id=record["id"],
-        fingerprint=record["fingerprint"],
-        project=record["project"],
-        service=record["service"],
-        alert_type=record["alert_type"],
-        severity=record["severity"],
-        status=record["status"],
-        title=record["title"],
-        window_start=record["window_start"],
-        window_end=record["window_end"],
-        first_seen_at=record["first_seen_at"],
-        last_seen_at=record["last_seen_at"],
-        resolved_at=record["resolved_at"],
-        occurrences=record["occurrences"],
-        reopen_count=record["reopen_count"],
-        reporters=record["reporters"] or {},
-        details=details if isinstance(details, dict) else {},
+    return AlertRow.model_validate(
+        {
+            **dict(record),
+            "reporters": record["reporters"] or {},
+            "details": details if isinstance(details, dict) else {},
+        }
     )
 
 
