@@ -9,9 +9,9 @@ import asyncpg
 
 from tests.agent.helpers import add_event, open_alert
 from tracer_agent.delivery.journal import DeliveryJournal
-from tracer_agent.delivery.ratelimit import RateLimits
 from tracer_agent.delivery.store import DeliveryStore
 from tracer_agent.routing import default_rules
+from tracer_agent.stores.rate_limits import RateLimits
 from tracer_core.db import create_pool
 from tracer_core.models import AlertEventKind
 
@@ -72,29 +72,31 @@ async def test_claims_are_exclusive_ordered_per_thread_and_leases_expire(
 
     opening = next(d for d in first + second if d.alert_id == alert_id)
     owner = "a" if opening in first else "b"
-    assert not await store.renew_lease(opening.id, worker="c", lease_seconds=30)
+    assert not await store.renew_lease(delivery_id=opening.id, worker="c", lease_seconds=30)
     await pool.execute(
         "UPDATE deliveries SET next_attempt_at = now() - interval '1 s' WHERE id = $1", opening.id
     )  # its worker died: the lease runs out
     retaken = await store.claim(worker="c", limit=20, lease_seconds=30)
     assert [d.id for d in retaken] == [opening.id]
     assert retaken[0].attempts == 2
-    assert await store.complete(opening.id, worker=owner, result={}) is None  # lease lost
-    assert await store.complete(opening.id, worker="c", result={"ok": True}) is not None
+    assert (
+        await store.complete(delivery_id=opening.id, worker=owner, result={}) is None
+    )  # lease lost
+    assert await store.complete(delivery_id=opening.id, worker="c", result={"ok": True}) is not None
     resolution = await store.claim(worker="c", limit=20, lease_seconds=30)
     assert [d.event_kind for d in resolution] == [AlertEventKind.RESOLVED]
 
 
 async def test_rate_limit_is_shared_and_gives_back_unused_slots(pool: asyncpg.Pool) -> None:
     store = RateLimits(pool)
-    waits = [await store.reserve_slot("chat", per_minute=60, burst=3) for _ in range(5)]
+    waits = [await store.reserve_slot(destination="chat", per_minute=60, burst=3) for _ in range(5)]
     assert waits[:3] == [0.0, 0.0, 0.0]
     assert 0.9 < waits[3] <= 1.0
     assert 1.9 < waits[4] <= 2.0
-    await store.release_slot("chat", per_minute=60)
-    again = await store.reserve_slot("chat", per_minute=60, burst=3)
+    await store.release_slot(destination="chat", per_minute=60)
+    again = await store.reserve_slot(destination="chat", per_minute=60, burst=3)
     assert 1.9 < again <= 2.0
-    assert await store.reserve_slot("other", per_minute=60, burst=3) == 0.0
+    assert await store.reserve_slot(destination="other", per_minute=60, burst=3) == 0.0
 
 
 async def test_an_answer_recorded_after_losing_the_lease_still_counts(pool: asyncpg.Pool) -> None:
@@ -103,18 +105,18 @@ async def test_an_answer_recorded_after_losing_the_lease_still_counts(pool: asyn
     await store.expand_events(default_rules())
     [mine] = await store.claim(worker="slow", limit=1, lease_seconds=30)
     attempt = await journal.start_attempt(
-        mine.id, step="post", marker="m", tool="SLACK_SEND_MESSAGE", worker="slow"
+        delivery_id=mine.id, step="post", marker="m", tool="SLACK_SEND_MESSAGE", worker="slow"
     )
     await pool.execute("UPDATE deliveries SET next_attempt_at = now() - interval '1 s'")
     [taken] = await store.claim(worker="fast", limit=1, lease_seconds=30)
     assert taken.id == mine.id
-    assert (await journal.history(mine.id)).uncertain.keys() == {"post"}
+    assert (await journal.history(delivery_id=mine.id)).uncertain.keys() == {"post"}
     # The slow worker's answer arrives after all: it has lost the lease, but the message is out.
     held = await journal.record_step(
-        mine.id, worker="slow", step="post", result={"ts": "1.000001"}, thread=None,
+        delivery_id=mine.id, worker="slow", step="post", result={"ts": "1.000001"}, thread=None,
         attempt_id=attempt,
     )  # fmt: skip
     assert held is False
-    history = await journal.history(mine.id)
+    history = await journal.history(delivery_id=mine.id)
     assert history.done == {"post": {"ts": "1.000001"}}  # the new owner will not post again
     assert history.uncertain == {}

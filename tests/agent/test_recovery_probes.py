@@ -61,7 +61,7 @@ async def test_a_lost_answer_is_found_not_resent(
     step, tool = STEP[destination]
     marker = marker_for(claimed.id, step)
     await DeliveryJournal(pool).start_attempt(
-        claimed.id, step=step, marker=marker, tool=tool, worker="agent-dead-1"
+        delivery_id=claimed.id, step=step, marker=marker, tool=tool, worker="agent-dead-1"
     )
     # The destination received the call (carrying its marker); the answer never came back.
     if destination == "tickets":

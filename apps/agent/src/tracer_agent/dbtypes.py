@@ -11,3 +11,6 @@ if TYPE_CHECKING:
     Conn: TypeAlias = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
 else:  # the runtime classes are not generic
     Conn: TypeAlias = asyncpg.Connection | PoolConnectionProxy
+
+# Where a store runs its statements: the pool, or a connection inside a caller's transaction.
+Db: TypeAlias = "asyncpg.Pool | Conn"

@@ -12,6 +12,7 @@ import math
 
 import asyncpg
 
+from tracer_agent.stores.llm_usage import LlmUsageStore
 from tracer_ai.llm import LlmUsage
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 
 class UsageRecorder:
     def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+        self._store = LlmUsageStore(pool)
         self._pending: set[asyncio.Task[None]] = set()
 
     def __call__(self, usage: LlmUsage) -> None:
@@ -32,18 +33,13 @@ class UsageRecorder:
             usage.cost_usd if usage.cost_usd is not None and math.isfinite(usage.cost_usd) else 0.0
         )
         try:
-            await self._pool.execute(
-                """
-                INSERT INTO llm_usage (purpose, model, prompt_tokens, completion_tokens, cost_usd,
-                                       reference)
-                VALUES ($1, $2, $3, $4, $5, $6)
-                """,
-                usage.purpose,
-                usage.model,
-                max(usage.prompt_tokens, 0),
-                max(usage.completion_tokens, 0),
-                max(cost, 0.0),
-                None if usage.ok else (usage.error or "failed"),
+            await self._store.record(
+                purpose=usage.purpose,
+                model=usage.model,
+                prompt_tokens=max(usage.prompt_tokens, 0),
+                completion_tokens=max(usage.completion_tokens, 0),
+                cost_usd=max(cost, 0.0),
+                error=None if usage.ok else (usage.error or "failed"),
             )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("could not record LLM usage (%s)", exc)

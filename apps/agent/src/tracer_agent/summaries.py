@@ -16,10 +16,11 @@ from typing import Any
 
 import asyncpg
 
-from tracer_agent.dbtypes import Conn
+from tracer_agent.dbtypes import Db
+from tracer_agent.stores.alerts import AlertStore
+from tracer_agent.stores.summaries import SummaryStore
 from tracer_ai.llm import LlmClient
 from tracer_ai.summary import AlertContext, AlertSummary, SampleMessage, summarize_alert
-from tracer_core.models import AlertEventKind
 
 log = logging.getLogger(__name__)
 
@@ -51,37 +52,31 @@ def samples_from_details(details: Mapping[str, Any]) -> list[SampleMessage]:
     return found[:MAX_SAMPLES]
 
 
-async def load_context(conn: asyncpg.Pool | Conn, event_id: int) -> AlertContext:
+async def load_context(db: Db, event_id: int) -> AlertContext:
     """The alert as it is now, seen through one of its events."""
-    row = await conn.fetchrow(
-        """
-        SELECT a.*, e.kind AS event_kind, e.severity AS event_severity
-        FROM alert_events e JOIN alerts a ON a.id = e.alert_id WHERE e.id = $1
-        """,
-        event_id,
-    )
-    if row is None:
+    found = await AlertStore(db).at_event(event_id=event_id)
+    if found is None:
         raise LookupError(f"alert event {event_id} does not exist")
-    details = row["details"] if isinstance(row["details"], dict) else {}
+    alert = found.alert
     return AlertContext(
-        alert_id=row["id"],
-        fingerprint=row["fingerprint"],
-        project=row["project"],
-        service=row["service"],
-        alert_type=row["alert_type"],
+        alert_id=alert.id,
+        fingerprint=alert.fingerprint,
+        project=alert.project,
+        service=alert.service,
+        alert_type=alert.alert_type,
         # The severity the event announced, not whatever the alert has reached since.
-        severity=row["event_severity"],
-        status=row["status"],
-        event=AlertEventKind(row["event_kind"]),
-        title=row["title"],
-        window_start=row["window_start"],
-        window_end=row["window_end"],
-        first_seen_at=row["first_seen_at"],
-        last_seen_at=row["last_seen_at"],
-        resolved_at=row["resolved_at"],
-        occurrences=row["occurrences"],
-        details={k: v for k, v in details.items() if k not in _SAMPLE_KEYS},
-        samples=samples_from_details(details),
+        severity=found.event_severity,
+        status=alert.status,
+        event=found.event_kind,
+        title=alert.title,
+        window_start=alert.window_start,
+        window_end=alert.window_end,
+        first_seen_at=alert.first_seen_at,
+        last_seen_at=alert.last_seen_at,
+        resolved_at=alert.resolved_at,
+        occurrences=alert.occurrences,
+        details={k: v for k, v in alert.details.items() if k not in _SAMPLE_KEYS},
+        samples=samples_from_details(alert.details),
     )
 
 
@@ -89,16 +84,13 @@ class SummaryCache:
     def __init__(
         self, pool: asyncpg.Pool, llm: LlmClient | None, *, timeout_s: float | None = None
     ) -> None:
-        self._pool = pool
+        self._store = SummaryStore(pool)
         self._llm = llm
         self._timeout_s = timeout_s
         self._pending: dict[int, asyncio.Task[AlertSummary]] = {}
 
     async def stored(self, event_id: int) -> AlertSummary | None:
-        row = await self._pool.fetchrow(
-            "SELECT summary FROM alert_summaries WHERE event_id = $1", event_id
-        )
-        return None if row is None else AlertSummary.model_validate(row["summary"])
+        return await self._store.for_event(event_id=event_id)
 
     async def summary(self, ctx: AlertContext, event_id: int) -> AlertSummary:
         existing = await self.stored(event_id)
@@ -114,27 +106,9 @@ class SummaryCache:
     async def _create(self, ctx: AlertContext, event_id: int) -> AlertSummary:
         summary = await summarize_alert(ctx, self._llm, timeout_s=self._timeout_s)
         # First writer wins; a replica that raced us reads the same stored summary back.
-        row = await self._pool.fetchrow(
-            """
-            WITH inserted AS (
-                INSERT INTO alert_summaries
-                    (event_id, alert_id, source, model, fallback_reason, summary)
-                VALUES ($1, $2, $3, $4, $5, $6)
-                ON CONFLICT (event_id) DO NOTHING
-                RETURNING summary
-            )
-            SELECT summary FROM inserted
-            UNION ALL SELECT summary FROM alert_summaries WHERE event_id = $1
-            LIMIT 1
-            """,
-            event_id,
-            ctx.alert_id,
-            summary.source,
-            summary.model,
-            summary.fallback_reason,
-            summary.model_dump(mode="json"),
+        stored = await self._store.keep_first(
+            event_id=event_id, alert_id=ctx.alert_id, summary=summary
         )
-        assert row is not None
         if summary.fallback_reason and summary.fallback_reason != "llm_disabled":
             log.info(
                 "alert %s event %s: template summary (%s)",
@@ -142,4 +116,4 @@ class SummaryCache:
                 event_id,
                 summary.fallback_reason,
             )
-        return AlertSummary.model_validate(row["summary"])
+        return stored

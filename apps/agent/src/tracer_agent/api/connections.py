@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict
 
 from tracer_agent.auth.deps import StaffUser
 from tracer_agent.auth.keys import Principal
-from tracer_agent.connections.store import ConnectionStore, StoredConnection
 from tracer_agent.services import AgentServices
+from tracer_agent.stores.connections import ConnectionStore, StoredConnection
 from tracer_ai.errors import ToolRouterError, ToolRouterNotFound
 from tracer_core.models import ConnectionScope, ConnectionStatus, Role, Toolkit
 
@@ -80,7 +80,9 @@ async def _refresh(services: AgentServices, connection: StoredConnection) -> Sto
         return connection
     if current is connection.status:
         return connection
-    updated = await ConnectionStore(services.pool).set_status(connection.id, current)
+    updated = await ConnectionStore(services.pool).set_status(
+        connection_id=connection.id, status=current
+    )
     return updated or connection
 
 
@@ -139,7 +141,7 @@ def _may_delete(user: Principal, connection: StoredConnection) -> bool:
 async def delete_connection(connection_id: str, request: Request, user: StaffUser) -> Response:
     services = _services(request)
     store = ConnectionStore(services.pool)
-    connection = await store.get(connection_id)
+    connection = await store.get(connection_id=connection_id)
     if connection is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"connection {connection_id} does not exist")
     if not _may_delete(user, connection):
@@ -150,7 +152,7 @@ async def delete_connection(connection_id: str, request: Request, user: StaffUse
         raise _router_failure(exc) from None
     services.router.invalidate(connection.user_id)
     await services.toolboxes.reset(connection.user_id)
-    await store.delete(connection_id)
+    await store.delete(connection_id=connection_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -164,7 +166,7 @@ async def oauth_callback(
     whatever the query string claims."""
     services = _services(request)
     wanted = connection_id or connected_account_id
-    connection = await ConnectionStore(services.pool).get(wanted) if wanted else None
+    connection = await ConnectionStore(services.pool).get(connection_id=wanted) if wanted else None
     if connection is None:
         return _page("Unknown connection", "Tracer does not know this connection.", 404)
     connection = await _refresh(services, connection)

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from tracer_agent.auth.deps import AdminUser, StaffUser
-from tracer_agent.delivery.records import DeliveryRecord, DeliveryRecords
+from tracer_agent.stores.alerts import AlertStore
+from tracer_agent.stores.deliveries import DeliveryRecord, DeliveryRecords
 from tracer_core.models import DeliveryStatus
 
 router = APIRouter(prefix="/api", tags=["deliveries"])
@@ -22,10 +23,9 @@ async def alert_deliveries(
     alert_id: int, request: Request, user: StaffUser
 ) -> list[DeliveryRecord]:
     """Every delivery of the alert's events, oldest first, with results and last errors."""
-    exists = await request.app.state.pool.fetchval("SELECT 1 FROM alerts WHERE id = $1", alert_id)
-    if exists is None:
+    if not await AlertStore(request.app.state.pool).exists(alert_id=alert_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"alert {alert_id} does not exist")
-    return await _store(request).for_alert(alert_id)
+    return await _store(request).for_alert(alert_id=alert_id)
 
 
 @router.get("/deliveries")
@@ -43,9 +43,9 @@ async def list_deliveries(
 async def retry_delivery(delivery_id: int, request: Request, user: AdminUser) -> DeliveryRecord:
     """Send a dead or failed delivery again now, with a fresh attempt budget."""
     store = _store(request)
-    record = await store.retry(delivery_id)
+    record = await store.retry(delivery_id=delivery_id)
     if record is None:
-        existing = await store.get(delivery_id)
+        existing = await store.get(delivery_id=delivery_id)
         if existing is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"delivery {delivery_id} does not exist")
         raise HTTPException(

@@ -14,6 +14,7 @@ import asyncpg
 from fastapi import Depends, HTTPException, Request, status
 
 from tracer_agent.auth.keys import Principal, authenticate
+from tracer_core.api_keys import parse_bearer
 from tracer_core.models import Role
 
 log = logging.getLogger(__name__)
@@ -22,9 +23,8 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 async def current_principal(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, credential = header.partition(" ")
-    if scheme.lower() != "bearer" or not credential.strip():
+    credential = parse_bearer(request.headers.get("authorization"))
+    if credential is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing API key: send 'Authorization: Bearer <key>' (create one with "
@@ -32,7 +32,7 @@ async def current_principal(request: Request) -> Principal:
             headers=_CHALLENGE,
         )
     pool: asyncpg.Pool = request.app.state.pool
-    principal = await authenticate(pool, credential.strip())
+    principal = await authenticate(pool, credential)
     if principal is None:
         log.info("refused an unknown or revoked API key on %s", request.url.path)
         raise HTTPException(

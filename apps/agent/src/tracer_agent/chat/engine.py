@@ -19,7 +19,8 @@ from typing import Any
 import asyncpg
 
 from tracer_agent.chat.incidents import IncidentTool, IncidentTools, incident_tools
-from tracer_agent.chat.store import ConversationStore
+from tracer_agent.stores.alerts import AlertStore
+from tracer_agent.stores.chat import ConversationStore
 from tracer_agent.toolboxes import Toolboxes
 from tracer_ai.errors import TracerAiError
 from tracer_ai.llm import LlmClient, LlmToolCall
@@ -73,7 +74,7 @@ class ChatEngine:
         history_messages: int,
         tool_timeout_s: float,
     ) -> None:
-        self._pool = pool
+        self._alerts = AlertStore(pool)
         self._llm = llm
         self._toolboxes = toolboxes
         self._store = ConversationStore(pool)
@@ -90,18 +91,18 @@ class ChatEngine:
         """Run one turn. Raises ConversationNotFoundError, or an LlmError from the model."""
         if conversation_id is None:
             conversation_id = await self._store.start(user_id=user_id, title=message)
-        elif not await self._store.owned(conversation_id, user_id=user_id):
+        elif not await self._store.owned(conversation_id=conversation_id, user_id=user_id):
             raise ConversationNotFoundError(conversation_id)
         yield ChatEvent("conversation", {"conversation_id": conversation_id})
         tools = await self._tools(user_id)
         system = SYSTEM_PROMPT + (f"\n\nNote: {tools.note}" if tools.note else "")
-        history = await self._store.history(conversation_id, limit=self._history)
+        history = await self._store.history(conversation_id=conversation_id, limit=self._history)
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": system},
             *history,
             {"role": "user", "content": message},
         ]
-        await self._store.append(conversation_id, role="user", content=message)
+        await self._store.append(conversation_id=conversation_id, role="user", content=message)
         answer: str | None = None
         used = 0
         for _ in range(self._max_steps):
@@ -116,7 +117,7 @@ class ChatEngine:
             assistant = result.assistant_message()
             messages.append(assistant)
             await self._store.append(
-                conversation_id, role="assistant", content=result.content,
+                conversation_id=conversation_id, role="assistant", content=result.content,
                 tool_calls=assistant["tool_calls"],
             )  # fmt: skip
             for call in result.tool_calls:
@@ -124,7 +125,7 @@ class ChatEngine:
                 text = _bounded_json(output)
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
                 await self._store.append(
-                    conversation_id, role="tool", content=text, tool_call_id=call.id
+                    conversation_id=conversation_id, role="tool", content=text, tool_call_id=call.id
                 )
                 yield ChatEvent("tool", {"name": call.name, "ok": ok})
             if used >= self._budget:
@@ -137,7 +138,7 @@ class ChatEngine:
             answer = final.content or ""
         alert_ids = await self._cited(answer)
         await self._store.append(
-            conversation_id, role="assistant", content=answer, alert_ids=alert_ids
+            conversation_id=conversation_id, role="assistant", content=answer, alert_ids=alert_ids
         )
         yield ChatEvent(
             "answer",
@@ -186,10 +187,7 @@ class ChatEngine:
         cited = {int(m) for m in _CITATION.findall(answer)}
         if not cited:
             return []
-        rows = await self._pool.fetch(
-            "SELECT id FROM alerts WHERE id = ANY($1::bigint[]) ORDER BY id", sorted(cited)
-        )
-        return [row["id"] for row in rows]
+        return await self._alerts.existing_ids(alert_ids=sorted(cited))
 
 
 def _bounded_json(output: Any) -> str:

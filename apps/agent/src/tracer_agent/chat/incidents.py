@@ -1,4 +1,5 @@
-"""The incident tools the chat model may call, answered from Tracer's own tables.
+"""The incident tools the chat model may call, answered from Tracer's own tables (through the
+stores).
 
 Each tool returns plain JSON-able data with alert ids on every alert, so the model can cite
 them and the API can report which alerts an answer drew on. Results are bounded (limits,
@@ -9,19 +10,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import asyncpg
 
+from tracer_agent.stores.alerts import AlertStore
+from tracer_agent.stores.deliveries import DeliveryRecords
+from tracer_agent.stores.summaries import SummaryStore
 from tracer_agent.summaries import samples_from_details
 
 MAX_ROWS = 50
-
-_ALERT_COLUMNS = """
-    a.id, a.project, a.service, a.alert_type, a.severity, a.status, a.title, a.window_start,
-    a.window_end, a.first_seen_at, a.last_seen_at, a.resolved_at, a.occurrences
-"""
 
 
 def _json(value: dict[str, Any]) -> dict[str, Any]:
@@ -52,111 +51,57 @@ def _limit(value: Any, default: int = 20) -> int:
 
 class IncidentTools:
     def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+        self._alerts = AlertStore(pool)
+        self._deliveries = DeliveryRecords(pool)
+        self._summaries = SummaryStore(pool)
 
     async def list_alerts(self, status: str = "open", service: str | None = None,
                           limit: int = 20) -> dict[str, Any]:  # fmt: skip
         wanted = status if status in ("open", "resolved") else None
-        rows = await self._pool.fetch(
-            f"""
-            SELECT {_ALERT_COLUMNS} FROM alerts a
-            WHERE ($1::text IS NULL OR a.status = $1)
-              AND ($2::text IS NULL OR lower(a.service) = lower($2))
-            ORDER BY a.last_seen_at DESC LIMIT $3
-            """,
-            wanted,
-            service or None,
-            _limit(limit),
+        alerts = await self._alerts.recent(
+            status=wanted, service=service or None, limit=_limit(limit)
         )
-        return {"alerts": [_plain(dict(r)) for r in rows], "count": len(rows)}
+        return {"alerts": [_plain(a.overview()) for a in alerts], "count": len(alerts)}
 
     async def search_alerts(self, query: str, limit: int = 20) -> dict[str, Any]:
         words = [w for w in str(query).lower().split() if len(w) > 1][:8]
         if not words:
             return {"alerts": [], "count": 0, "note": "give at least one search word"}
-        rows = await self._pool.fetch(
-            f"""
-            SELECT {_ALERT_COLUMNS} FROM alerts a
-            WHERE (SELECT bool_or(
-                       strpos(lower(a.service || ' ' || a.title || ' ' || a.alert_type || ' '
-                                    || a.project || ' ' || a.details::text), w) > 0)
-                   FROM unnest($1::text[]) AS w)
-            ORDER BY (a.status = 'open') DESC, a.last_seen_at DESC LIMIT $2
-            """,
-            words,
-            _limit(limit),
-        )
-        return {"alerts": [_plain(dict(r)) for r in rows], "count": len(rows)}
+        alerts = await self._alerts.search(words=words, limit=_limit(limit))
+        return {"alerts": [_plain(a.overview()) for a in alerts], "count": len(alerts)}
 
     async def get_alert(self, alert_id: int) -> dict[str, Any]:
         try:
             wanted = int(alert_id)
         except (TypeError, ValueError):
             return {"error": f"alert_id must be a number, got {alert_id!r}"}
-        row = await self._pool.fetchrow(
-            f"SELECT {_ALERT_COLUMNS}, a.fingerprint, a.details, a.reporters "
-            "FROM alerts a WHERE a.id = $1",
-            wanted,
-        )
-        if row is None:
+        alert = await self._alerts.get(alert_id=wanted)
+        if alert is None:
             return {"error": f"alert {wanted} does not exist"}
-        alert = dict(row)
-        details = alert.pop("details") or {}
-        events = await self._pool.fetch(
-            "SELECT kind, severity, created_at FROM alert_events WHERE alert_id = $1 ORDER BY id",
-            wanted,
-        )
-        deliveries = await self._pool.fetch(
-            """
-            SELECT d.destination, d.toolkit, d.status, d.attempts, d.last_error,
-                   d.result ->> 'thread_ref' AS thread_ref, e.kind AS event
-            FROM deliveries d JOIN alert_events e ON e.id = d.event_id
-            WHERE d.alert_id = $1 ORDER BY d.id
-            """,
-            wanted,
-        )
-        summary = await self._pool.fetchval(
-            "SELECT summary FROM alert_summaries WHERE alert_id = $1 "
-            "ORDER BY event_id DESC LIMIT 1",
-            wanted,
-        )
-        samples = samples_from_details(details)
+        events = await self._alerts.events(alert_id=wanted)
+        deliveries = await self._deliveries.overview_for_alert(alert_id=wanted)
+        summary = await self._summaries.latest_for_alert(alert_id=wanted)
+        samples = samples_from_details(alert.details)
         return _json(
             {
-                **alert,
-                "details": {k: v for k, v in details.items() if not isinstance(v, list)},
+                **alert.overview(),
+                "fingerprint": alert.fingerprint,
+                "reporters": alert.reporters,
+                "details": {k: v for k, v in alert.details.items() if not isinstance(v, list)},
                 "recent_error_messages": [
                     {"message": s.message[:300], "count": s.count} for s in samples[:10]
                 ],
-                "events": [dict(e) for e in events],
-                "deliveries": [dict(d) for d in deliveries],
+                "events": [asdict(e) for e in events],
+                "deliveries": [asdict(d) for d in deliveries],
                 "summary": summary,
             }
         )
 
     async def service_stats(self, service: str | None = None) -> dict[str, Any]:
-        rows = await self._pool.fetch(
-            """
-            SELECT a.service,
-                   count(*) FILTER (WHERE a.status = 'open') AS open_alerts,
-                   count(*) FILTER (WHERE a.first_seen_at > now() - interval '24 hours')
-                       AS alerts_last_24h,
-                   count(*) AS alerts_total,
-                   max(a.last_seen_at) AS last_alert_at,
-                   array_agg(DISTINCT a.alert_type) AS alert_types,
-                   (array_agg(a.id ORDER BY a.last_seen_at DESC))[1] AS latest_alert_id,
-                   (array_agg(a.details ORDER BY a.last_seen_at DESC))[1] AS latest_details
-            FROM alerts a
-            WHERE $1::text IS NULL OR lower(a.service) = lower($1)
-            GROUP BY a.service ORDER BY open_alerts DESC, last_alert_at DESC LIMIT $2
-            """,
-            service or None,
-            MAX_ROWS,
-        )
         services = []
-        for row in rows:
-            item = dict(row)
-            latest = item.pop("latest_details") or {}
+        for stats in await self._alerts.service_stats(service=service or None, limit=MAX_ROWS):
+            item = asdict(stats)
+            latest = item.pop("latest_details")
             item["latest_baseline"] = {
                 k: v for k, v in latest.items()
                 if k in ("observed", "baseline_mean", "baseline_std", "z_score", "metric", "unit")

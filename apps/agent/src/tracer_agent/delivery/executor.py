@@ -20,9 +20,9 @@ import asyncpg
 
 from tracer_agent.delivery.journal import DeliveryJournal, Thread
 from tracer_agent.delivery.plans import opened_thread, plan
-from tracer_agent.delivery.ratelimit import RateLimits
 from tracer_agent.delivery.store import ClaimedDelivery, DeliveryStore
 from tracer_agent.metrics import AgentMetrics
+from tracer_agent.stores.rate_limits import RateLimits
 from tracer_agent.summaries import SummaryCache, load_context
 from tracer_agent.toolboxes import Toolboxes
 from tracer_ai.destinations.base import Skip, Step, UnreadableAnswerError
@@ -88,7 +88,9 @@ class DeliveryExecutor:
     async def run(self, delivery: ClaimedDelivery) -> Outcome:
         ctx = await load_context(self._pool, delivery.event_id)
         summary = await self._summaries.summary(ctx, delivery.event_id)
-        thread = await self._journal.thread(delivery.alert_id, delivery.destination.name)
+        thread = await self._journal.thread(
+            alert_id=delivery.alert_id, destination=delivery.destination.name
+        )
         try:
             planned = plan(delivery, ctx, summary, thread)
         except ValueError as exc:  # the destination's settings cannot be rendered
@@ -98,13 +100,13 @@ class DeliveryExecutor:
             return Delivered({**base, "skipped": planned.reason})
         destination = delivery.destination
         wait = await self._limits.reserve_slot(
-            destination.name,
+            destination=destination.name,
             per_minute=destination.effective_rate_per_minute,
             burst=destination.burst,
         )
         if wait > MAX_INLINE_WAIT_SECONDS:
             await self._limits.release_slot(
-                destination.name, per_minute=destination.effective_rate_per_minute
+                destination=destination.name, per_minute=destination.effective_rate_per_minute
             )
             return Retry("waiting for the destination's rate limit", retry_after=wait,
                          counts_as_attempt=False)  # fmt: skip
@@ -125,7 +127,7 @@ class DeliveryExecutor:
         base: dict[str, Any],
         thread: Thread | None,
     ) -> Outcome:
-        history = await self._journal.history(delivery.id)
+        history = await self._journal.history(delivery_id=delivery.id)
         done: dict[str, Any] = {**(delivery.result.get("steps") or {}), **history.done}
         started = time.monotonic()
         for step in steps:
@@ -133,7 +135,7 @@ class DeliveryExecutor:
                 continue
             # Renewed before every call but the first, which follows the claim at once.
             if time.monotonic() - started > self._lease / 4 and not await self._store.renew_lease(
-                delivery.id, worker=self._worker, lease_seconds=self._lease
+                delivery_id=delivery.id, worker=self._worker, lease_seconds=self._lease
             ):
                 return LeaseLost()
             result: dict[str, Any] | None = None
@@ -147,7 +149,7 @@ class DeliveryExecutor:
                 attempt, result = answer
             new_thread = opened_thread(delivery, ctx, result) if step.opens_thread else None
             held = await self._journal.record_step(
-                delivery.id, worker=self._worker, step=step.name, result=result,
+                delivery_id=delivery.id, worker=self._worker, step=step.name, result=result,
                 thread=new_thread, attempt_id=attempt,
             )  # fmt: skip
             if not held:
@@ -165,7 +167,7 @@ class DeliveryExecutor:
         self, delivery: ClaimedDelivery, step: Step, box: McpToolbox
     ) -> tuple[int, dict[str, Any]] | Retry:
         attempt = await self._journal.start_attempt(
-            delivery.id,
+            delivery_id=delivery.id,
             step=step.name,
             marker=step.marker,
             tool=step.call.slug,
@@ -174,7 +176,9 @@ class DeliveryExecutor:
         answer = await box.call_app_tool(step.call, timeout=self._timeout)
         if not answer.ok:
             await self._journal.record_failure(
-                attempt, error=answer.error or "failed", error_kind=answer.error_kind or "unknown"
+                attempt_id=attempt,
+                error=answer.error or "failed",
+                error_kind=answer.error_kind or "unknown",
             )
             if answer.error_kind == "transport":
                 await self._toolboxes.reset(self._user)
@@ -207,7 +211,7 @@ class DeliveryExecutor:
             "found" if found is not None else "not found; sending it",
         )  # fmt: skip
         if found is None:
-            await self._journal.record_not_found(delivery.id, step=step.name)
+            await self._journal.record_not_found(delivery_id=delivery.id, step=step.name)
             return None
         return {**found, "found": True}
 

@@ -43,7 +43,7 @@ class DeliveryJournal:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def history(self, delivery_id: int) -> StepHistory:
+    async def history(self, *, delivery_id: int) -> StepHistory:
         rows = await self._pool.fetch(
             """
             SELECT DISTINCT ON (step) step, started_at, finished_at, outcome, result
@@ -64,7 +64,7 @@ class DeliveryJournal:
         return StepHistory(done, uncertain)
 
     async def start_attempt(
-        self, delivery_id: int, *, step: str, marker: str, tool: str, worker: str
+        self, *, delivery_id: int, step: str, marker: str, tool: str, worker: str
     ) -> int:
         """Written and committed before the call, so a crash leaves a trace to look for."""
         value = await self._pool.fetchval(
@@ -80,7 +80,7 @@ class DeliveryJournal:
         )
         return int(value)
 
-    async def record_failure(self, attempt_id: int, *, error: str, error_kind: str) -> None:
+    async def record_failure(self, *, attempt_id: int, error: str, error_kind: str) -> None:
         await self._pool.execute(
             """
             UPDATE delivery_attempts
@@ -92,7 +92,7 @@ class DeliveryJournal:
             {"error_kind": error_kind},
         )
 
-    async def record_not_found(self, delivery_id: int, *, step: str) -> None:
+    async def record_not_found(self, *, delivery_id: int, step: str) -> None:
         """A probe found no trace of the calls a dead worker left open: they never arrived."""
         await self._pool.execute(
             """
@@ -105,8 +105,8 @@ class DeliveryJournal:
 
     async def record_step(
         self,
-        delivery_id: int,
         *,
+        delivery_id: int,
         worker: str,
         step: str,
         result: dict[str, Any],
@@ -152,7 +152,7 @@ class DeliveryJournal:
                 await _keep_thread(conn, thread)
             return status.endswith(" 1")
 
-    async def thread(self, alert_id: int, destination: str) -> Thread | None:
+    async def thread(self, *, alert_id: int, destination: str) -> Thread | None:
         row = await self._pool.fetchrow(
             """
             SELECT alert_id, destination, toolkit, channel, thread_ref, data

@@ -23,6 +23,7 @@ import asyncpg
 
 from tracer_agent.dbtypes import Conn
 from tracer_agent.routing import Destination, RoutingRules
+from tracer_agent.stores.alerts import AlertRow, AlertStore
 from tracer_core.models import AlertEventKind, DeliveryStatus, Severity
 
 
@@ -58,9 +59,8 @@ class DeliveryStore:
         async with self._pool.acquire() as conn, conn.transaction():
             events = await conn.fetch(
                 """
-                SELECT e.id, e.alert_id, e.kind, e.severity, e.created_at,
-                       a.service, a.alert_type, a.project
-                FROM alert_events e JOIN alerts a ON a.id = e.alert_id
+                SELECT e.id, e.alert_id, e.kind, e.severity, e.created_at
+                FROM alert_events e
                 WHERE e.dispatched_at IS NULL
                   AND NOT EXISTS (
                       SELECT 1 FROM alert_events p
@@ -71,8 +71,10 @@ class DeliveryStore:
                 """,
                 limit,
             )
+            alerts = await AlertStore(conn).get_many(alert_ids=[e["alert_id"] for e in events])
             for event in events:
-                destinations = await self._destinations_for(conn, rules, event)
+                alert = alerts[event["alert_id"]]
+                destinations = await self._destinations_for(conn, rules, event, alert)
                 for destination in destinations:
                     await conn.execute(
                         """
@@ -99,7 +101,7 @@ class DeliveryStore:
         return expanded
 
     async def _destinations_for(
-        self, conn: Conn, rules: RoutingRules, event: asyncpg.Record
+        self, conn: Conn, rules: RoutingRules, event: asyncpg.Record, alert: AlertRow
     ) -> list[Destination]:
         kind = AlertEventKind(event["kind"])
         earlier = await conn.fetch(
@@ -116,9 +118,9 @@ class DeliveryStore:
             return chosen
         for destination in rules.route(
             severity=Severity(event["severity"]),
-            service=event["service"],
-            alert_type=event["alert_type"],
-            project=event["project"],
+            service=alert.service,
+            alert_type=alert.alert_type,
+            project=alert.project,
         ):
             if all(d.name != destination.name for d in chosen):
                 chosen.append(destination)
@@ -172,7 +174,7 @@ class DeliveryStore:
             for row in rows
         ]
 
-    async def renew_lease(self, delivery_id: int, *, worker: str, lease_seconds: float) -> bool:
+    async def renew_lease(self, *, delivery_id: int, worker: str, lease_seconds: float) -> bool:
         status = await self._pool.execute(
             """
             UPDATE deliveries
@@ -187,7 +189,7 @@ class DeliveryStore:
         return status.endswith(" 1")
 
     async def complete(
-        self, delivery_id: int, *, worker: str, result: dict[str, Any]
+        self, *, delivery_id: int, worker: str, result: dict[str, Any]
     ) -> float | None:
         """Mark delivered; returns seconds since the alert event committed (database clock),
         or None when the lease was lost meanwhile."""
@@ -209,8 +211,8 @@ class DeliveryStore:
 
     async def fail(
         self,
-        delivery_id: int,
         *,
+        delivery_id: int,
         worker: str,
         error: str,
         retry_in_seconds: float | None,

@@ -151,7 +151,7 @@ class DeliveryWorker:
             return
         if isinstance(outcome, Delivered):
             latency = await self._store.complete(
-                delivery.id, worker=self.worker_id, result=outcome.result
+                delivery_id=delivery.id, worker=self.worker_id, result=outcome.result
             )
             if latency is not None:
                 self._metrics.deliveries.labels(toolkit, "delivered").inc()
@@ -170,7 +170,7 @@ class DeliveryWorker:
             if delay is not None and outcome.retry_after is not None:
                 delay = max(delay, outcome.retry_after)
         status = await self._store.fail(
-            delivery.id,
+            delivery_id=delivery.id,
             worker=self.worker_id,
             error=outcome.error,
             retry_in_seconds=delay,

@@ -16,19 +16,15 @@ from starlette.responses import JSONResponse
 
 from tracer_agent.auth.deps import current_principal, require_role
 from tracer_agent.sink.token import SinkToken
+from tracer_core.api_keys import parse_bearer
 from tracer_core.models import Role
 
 _STAFF = require_role(Role.ADMIN, Role.ENGINEER)
 
 
-def _bearer(request: Request) -> str | None:
-    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
-    return credential.strip() if scheme.lower() == "bearer" else None
-
-
 async def refuse_sink_caller(request: Request, token: SinkToken) -> JSONResponse | None:
     """None when the caller may use the sink; otherwise the 401/403 answer to send."""
-    credential = _bearer(request)
+    credential = parse_bearer(request.headers.get("authorization"))
     if credential and token.matches(credential):
         return None
     try:

@@ -14,6 +14,7 @@ import asyncpg
 from pydantic import BaseModel
 
 from tracer_agent.dbtypes import Conn
+from tracer_ai.destinations import gmail, slack
 from tracer_core.models import Toolkit
 
 
@@ -135,7 +136,7 @@ class SinkStore:
             data = {"ok": True, "channel": channel_id, "ts": ts, "message": message}
             await record_call(
                 conn,
-                tool="SLACK_SEND_MESSAGE",
+                tool=slack.SEND_MESSAGE,
                 toolkit=Toolkit.SLACK,
                 target=channel_id,
                 external_id=ts,
@@ -176,7 +177,7 @@ class SinkStore:
             data = {"id": message_id, "threadId": message_id, "labelIds": ["SENT"]}
             await record_call(
                 conn,
-                tool="GMAIL_SEND_EMAIL",
+                tool=gmail.SEND_EMAIL,
                 toolkit=Toolkit.GMAIL,
                 target=", ".join(recipients),
                 external_id=message_id,
@@ -191,13 +192,14 @@ class SinkStore:
         rows = await self._pool.fetch(
             """
             SELECT external_id, target, arguments FROM sink_messages
-            WHERE toolkit = 'gmail' AND tool = 'GMAIL_SEND_EMAIL'
+            WHERE toolkit = 'gmail' AND tool = $3
               AND ($1 = '' OR strpos(arguments ->> 'subject', $1) > 0
                    OR strpos(arguments ->> 'body', $1) > 0)
             ORDER BY id DESC LIMIT $2
             """,
             text,
             limit,
+            gmail.SEND_EMAIL,
         )
         return [
             {

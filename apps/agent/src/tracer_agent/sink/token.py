@@ -18,6 +18,8 @@ import secrets
 import asyncpg
 from pydantic import SecretStr
 
+from tracer_agent.stores.secrets import SecretStore
+
 log = logging.getLogger(__name__)
 
 _SECRET_NAME = "sink_token"
@@ -68,12 +70,5 @@ async def load_sink_token(pool: asyncpg.Pool, setting: SecretStr | None) -> Sink
     if configured is not None:
         log.info("the local sink accepts the token from TRACER_SINK_TOKEN")
         return configured
-    await pool.execute(
-        "INSERT INTO agent_secrets (name, secret) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-        _SECRET_NAME,
-        secrets.token_urlsafe(32),
-    )
-    stored = await pool.fetchval("SELECT secret FROM agent_secrets WHERE name = $1", _SECRET_NAME)
-    if not isinstance(stored, str):
-        raise RuntimeError("the shared sink token is missing from agent_secrets")
+    stored = await SecretStore(pool).shared(name=_SECRET_NAME, candidate=secrets.token_urlsafe(32))
     return SinkToken(stored)

@@ -9,7 +9,6 @@ is unreachable, keys verified recently keep working and unknown ones get 503, no
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from enum import Enum
 
 import asyncpg
 
+from tracer_core.api_keys import hash_key, parse_bearer
 from tracer_core.clock import Clock
 from tracer_core.models import Role
 
@@ -57,10 +57,10 @@ class KeyVerifier:
 
     async def check(self, authorization: str | None, access: Access) -> None:
         """Raise `AuthError` (401, 403 or 503) unless the header carries a fitting key."""
-        key = _bearer(authorization)
+        key = parse_bearer(authorization)
         if key is None:
             raise AuthError(401, "an API key is required: Authorization: Bearer <key>")
-        role = await self._role_of(hashlib.sha256(key.encode()).hexdigest())
+        role = await self._role_of(hash_key(key))
         if role is None:
             raise AuthError(401, "unknown or revoked API key")
         if access is Access.INGEST and role not in (Role.INGEST, Role.ADMIN):
@@ -85,13 +85,3 @@ class KeyVerifier:
         while len(self._cache) > _MAX_CACHED:
             self._cache.popitem(last=False)
         return role
-
-
-def _bearer(header: str | None) -> str | None:
-    if not header:
-        return None
-    scheme, _, value = header.partition(" ")
-    value = value.strip()
-    if scheme.lower() != "bearer" or not value or len(value) > 512:
-        return None
-    return value

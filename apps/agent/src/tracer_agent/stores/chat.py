@@ -1,4 +1,4 @@
-"""Conversations and their messages in PostgreSQL, replayed as the model's history.
+"""The chat tables: conversations and their messages, replayed as the model's history.
 
 A conversation belongs to the user who started it; another user's id is answered as if it
 did not exist. History is replayed from the latest user turns that fit, always starting at a
@@ -27,7 +27,7 @@ class ConversationStore:
         )
         return conversation_id
 
-    async def owned(self, conversation_id: str, *, user_id: str) -> bool:
+    async def owned(self, *, conversation_id: str, user_id: str) -> bool:
         found = await self._pool.fetchval(
             "SELECT 1 FROM chat_conversations WHERE id = $1 AND user_id = $2",
             conversation_id,
@@ -35,7 +35,7 @@ class ConversationStore:
         )
         return found is not None
 
-    async def history(self, conversation_id: str, *, limit: int) -> list[dict[str, Any]]:
+    async def history(self, *, conversation_id: str, limit: int) -> list[dict[str, Any]]:
         """The last `limit` messages (or fewer), as OpenAI chat messages, oldest first."""
         if limit <= 0:
             return []
@@ -56,8 +56,8 @@ class ConversationStore:
 
     async def append(
         self,
-        conversation_id: str,
         *,
+        conversation_id: str,
         role: str,
         content: str | None,
         tool_calls: list[dict[str, Any]] | None = None,

@@ -52,7 +52,7 @@ class ConnectionStore:
         )
         return [_connection(row) for row in rows]
 
-    async def get(self, connection_id: str) -> StoredConnection | None:
+    async def get(self, *, connection_id: str) -> StoredConnection | None:
         row = await self._pool.fetchrow(
             f"SELECT {_COLUMNS} FROM connections WHERE id = $1", connection_id
         )
@@ -101,7 +101,7 @@ class ConnectionStore:
         return _connection(row)
 
     async def set_status(
-        self, connection_id: str, status: ConnectionStatus
+        self, *, connection_id: str, status: ConnectionStatus
     ) -> StoredConnection | None:
         row = await self._pool.fetchrow(
             f"""
@@ -113,6 +113,6 @@ class ConnectionStore:
         )
         return None if row is None else _connection(row)
 
-    async def delete(self, connection_id: str) -> bool:
+    async def delete(self, *, connection_id: str) -> bool:
         status = await self._pool.execute("DELETE FROM connections WHERE id = $1", connection_id)
         return status.endswith(" 1")

@@ -1,7 +1,9 @@
-"""Deliveries as the API shows them, and the one change it may make: a retry."""
+"""The `deliveries` table as people see it (the API and the chat tools), and the one change
+they may make: a retry. Claiming and finishing deliveries is the outbox's (delivery/store.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +22,19 @@ class DeliveryRecord(Delivery):
     delivered_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryOverview:
+    """Where one event of an alert went, as the chat tools describe it."""
+
+    destination: str
+    toolkit: str
+    status: str
+    attempts: int
+    last_error: str | None
+    thread_ref: str | None
+    event: str
+
+
 def _record(row: asyncpg.Record) -> DeliveryRecord:
     return DeliveryRecord.model_validate(dict(row))
 
@@ -28,7 +43,7 @@ class DeliveryRecords:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def for_alert(self, alert_id: int) -> list[DeliveryRecord]:
+    async def for_alert(self, *, alert_id: int) -> list[DeliveryRecord]:
         rows = await self._pool.fetch(
             f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d WHERE d.alert_id = $1 ORDER BY d.id",
             alert_id,
@@ -48,7 +63,7 @@ class DeliveryRecords:
         )
         return [_record(row) for row in rows]
 
-    async def retry(self, delivery_id: int) -> DeliveryRecord | None:
+    async def retry(self, *, delivery_id: int) -> DeliveryRecord | None:
         """Make a dead or failed delivery due now, with a fresh attempt budget."""
         row = await self._pool.fetchrow(
             f"""
@@ -61,8 +76,20 @@ class DeliveryRecords:
         )
         return None if row is None else _record(row)
 
-    async def get(self, delivery_id: int) -> DeliveryRecord | None:
+    async def get(self, *, delivery_id: int) -> DeliveryRecord | None:
         row = await self._pool.fetchrow(
             f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d WHERE d.id = $1", delivery_id
         )
         return None if row is None else _record(row)
+
+    async def overview_for_alert(self, *, alert_id: int) -> list[DeliveryOverview]:
+        records = await self._pool.fetch(
+            """
+            SELECT d.destination, d.toolkit, d.status, d.attempts, d.last_error,
+                   d.result ->> 'thread_ref' AS thread_ref, e.kind AS event
+            FROM deliveries d JOIN alert_events e ON e.id = d.event_id
+            WHERE d.alert_id = $1 ORDER BY d.id
+            """,
+            alert_id,
+        )
+        return [DeliveryOverview(**dict(record)) for record in records]

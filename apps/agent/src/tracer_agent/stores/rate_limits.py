@@ -1,5 +1,5 @@
-"""Per-destination rate limits shared by every agent replica: a generic cell rate algorithm
-on one row per destination, one statement per message."""
+"""The `destination_rate_limits` table: per-destination rate limits shared by every agent
+replica, a generic cell rate algorithm on one row per destination, one statement per message."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ class RateLimits:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def reserve_slot(self, destination: str, *, per_minute: float, burst: int) -> float:
+    async def reserve_slot(self, *, destination: str, per_minute: float, burst: int) -> float:
         """Take a send slot on `destination`; returns how many seconds to wait before sending
         (0 when it may go now). Shared by all replicas: a generic cell rate algorithm on one
         row, one statement."""
@@ -29,7 +29,7 @@ class RateLimits:
         )
         return max(float(value), 0.0)
 
-    async def release_slot(self, destination: str, *, per_minute: float) -> None:
+    async def release_slot(self, *, destination: str, per_minute: float) -> None:
         """Give back a slot taken by a send that did not happen."""
         await self._pool.execute(
             """

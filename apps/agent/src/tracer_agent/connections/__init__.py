@@ -1,1 +1,0 @@
-"""App connections (OAuth through the tool router) for the org routing user and engineers."""

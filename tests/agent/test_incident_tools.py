@@ -1,0 +1,51 @@
+"""The chat's incident tools answer plain JSON from the alert, delivery and summary stores."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+
+from tests.agent.helpers import add_event, open_alert
+from tracer_agent.chat.incidents import IncidentTools
+from tracer_agent.stores.alerts import AlertStore
+
+
+async def test_tools_list_search_describe_and_count_alerts(pool: asyncpg.Pool) -> None:
+    checkout, _ = await open_alert(pool, service="checkout", severity="high")
+    payments, _ = await open_alert(pool, service="payments", alert_type="high_latency")
+    await add_event(pool, payments, "resolved", "medium")
+    tools = IncidentTools(pool)
+
+    listed = await tools.list_alerts(status="open")
+    assert [a["id"] for a in listed["alerts"]] == [checkout]
+    assert listed["alerts"][0]["severity"] == "high"
+    assert set(listed["alerts"][0]) == {
+        "id", "project", "service", "alert_type", "severity", "status", "title",
+        "window_start", "window_end", "first_seen_at", "last_seen_at", "resolved_at",
+        "occurrences",
+    }  # fmt: skip
+    found = await tools.search_alerts("latency")
+    assert [a["id"] for a in found["alerts"]] == [payments]
+
+    alert = await tools.get_alert(checkout)
+    assert alert["fingerprint"] == "default/checkout/error_spike"
+    assert [e["kind"] for e in alert["events"]] == ["opened"]
+    assert alert["deliveries"] == []
+    assert alert["summary"] is None
+    assert (await tools.get_alert(10**9)) == {"error": f"alert {10**9} does not exist"}
+
+    stats = await tools.service_stats()
+    by_service = {s["service"]: s for s in stats["services"]}
+    assert by_service["checkout"]["open_alerts"] == 1
+    assert by_service["payments"]["open_alerts"] == 0
+    assert by_service["checkout"]["latest_baseline"]["z_score"] == 9.5
+    json.dumps([listed, found, alert, stats])  # every answer is plain JSON
+
+
+async def test_store_tells_which_cited_alerts_exist(pool: asyncpg.Pool) -> None:
+    first, _ = await open_alert(pool, service="checkout")
+    store = AlertStore(pool)
+    assert await store.existing_ids(alert_ids=[first + 100, first]) == [first]
+    assert await store.exists(alert_id=first)
+    assert not await store.exists(alert_id=first + 100)
