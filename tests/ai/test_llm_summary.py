@@ -64,6 +64,7 @@ async def test_structured_summary_is_parsed(api: respx.Router, usages: list[LlmU
     assert summary.next_steps == GOOD_SUMMARY["next_steps"]
     assert summary.confidence == "medium"
     assert summary.model == "gpt-4.1-mini"
+    assert summary.output_mode == "json_schema"
     body = request_body(route)
     assert body["model"] == "gpt-4.1-mini"
     assert body["response_format"]["type"] == "json_schema"
@@ -267,3 +268,73 @@ def test_dated_model_names_use_the_base_price() -> None:
     config = LlmConfig()
     assert config.price_for("gpt-4.1-mini-2025-04-14") == config.prices["gpt-4.1-mini"]
     assert config.price_for("unknown-model") is None
+
+
+def _refuse(param: str, message: str) -> httpx.Response:
+    error = {"message": message, "type": "invalid_request_error", "param": param}
+    return httpx.Response(400, json={"error": error})
+
+
+async def test_server_without_json_schema_still_gives_an_llm_summary(
+    api: respx.Router, usages: list[LlmUsage]
+) -> None:
+    refused = _refuse("response_format", "response_format.type 'json_schema' is not supported")
+    ok = httpx.Response(200, json=chat_completion(json.dumps(GOOD_SUMMARY)))
+    route = api.post("/chat/completions").mock(side_effect=[refused, ok, ok])
+    async with make_llm(api, usages) as llm:
+        first = await summarize_alert(make_context(), llm)
+        second = await summarize_alert(make_context(), llm)
+    assert (first.source, first.output_mode) == ("llm", "json_object")
+    assert second.output_mode == "json_object"
+    formats = [request_body(route, i)["response_format"]["type"] for i in range(3)]
+    assert formats == ["json_schema", "json_object", "json_object"], "the mode is remembered"
+
+
+async def test_plain_text_answer_is_parsed_leniently(
+    api: respx.Router, usages: list[LlmUsage]
+) -> None:
+    prose = "Here is the summary you asked for:\n" + json.dumps(GOOD_SUMMARY) + "\nHope it helps."
+    route = api.post("/chat/completions").mock(
+        side_effect=[
+            _refuse("response_format", "json_schema is not supported by this model"),
+            _refuse("response_format", "response_format json_object is not supported"),
+            httpx.Response(200, json=chat_completion(prose)),
+        ]
+    )
+    async with make_llm(api, usages) as llm:
+        summary = await summarize_alert(make_context(), llm)
+    assert (summary.source, summary.output_mode) == ("llm", "text")
+    assert summary.title == GOOD_SUMMARY["title"]
+    assert "response_format" not in request_body(route, 2)
+
+
+async def test_token_limit_name_follows_what_the_server_takes(
+    api: respx.Router, usages: list[LlmUsage]
+) -> None:
+    ok = httpx.Response(200, json=chat_completion(json.dumps(GOOD_SUMMARY)))
+    refused = _refuse(
+        "max_completion_tokens", "Unrecognized request argument: max_completion_tokens"
+    )
+    route = api.post("/chat/completions").mock(side_effect=[refused, ok, ok])
+    async with make_llm(api, usages) as llm:
+        await summarize_alert(make_context(), llm)
+        summary = await summarize_alert(make_context(), llm)
+    assert summary.output_mode == "json_schema"
+    bodies = [request_body(route, i) for i in range(3)]
+    assert bodies[0]["max_completion_tokens"] == 700
+    assert "max_tokens" not in bodies[0]
+    assert bodies[1]["max_tokens"] == 700
+    assert "max_completion_tokens" not in bodies[1]
+    assert "max_completion_tokens" not in bodies[2], "the refusal is remembered per model"
+
+
+async def test_reasoning_model_refusing_temperature_is_asked_without_it(
+    api: respx.Router, usages: list[LlmUsage]
+) -> None:
+    refused = _refuse("temperature", "Unsupported value: 'temperature' does not support 0.2")
+    ok = httpx.Response(200, json=chat_completion(json.dumps(GOOD_SUMMARY), model="o4-mini"))
+    route = api.post("/chat/completions").mock(side_effect=[refused, ok])
+    async with make_llm(api, usages, model="o4-mini") as llm:
+        summary = await summarize_alert(make_context(), llm)
+    assert summary.source == "llm"
+    assert "temperature" not in request_body(route, 1)

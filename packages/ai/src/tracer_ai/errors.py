@@ -5,6 +5,7 @@
     TracerAiError
     ├── LlmError                 the LLM call did not give a usable answer
     │   ├── LlmUnavailable       not configured, connection refused, 5xx, 401, 400 ...
+    │   │   └── LlmRequestRejected   400/422: the server refused a parameter of the request
     │   ├── LlmTimeout           no answer within the configured time
     │   ├── LlmRateLimited       429 from the LLM server
     │   └── LlmBadOutput         an answer arrived but is empty or not the requested shape
@@ -40,6 +41,19 @@ class LlmError(TracerAiError):
 class LlmUnavailable(LlmError):  # noqa: N818 - the public names read as outcomes
     reason = "unavailable"
     retryable = True
+
+
+class LlmRequestRejected(LlmUnavailable):
+    """The server refused the request as malformed (400/422), typically an unsupported
+    parameter; retrying the same request is pointless, a different one may work."""
+
+    reason = "rejected"
+    retryable = False
+
+    def __init__(self, message: str, *, status_code: int, detail: str = "") -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.detail = detail
 
 
 class LlmTimeout(LlmError):  # noqa: N818 - the public names read as outcomes

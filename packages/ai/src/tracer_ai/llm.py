@@ -5,6 +5,12 @@ Any server speaking the OpenAI chat-completions API works (OpenAI, Ollama, vLLM,
 configured price table, latency, purpose) through the `usage_sink` callback, so the apps can
 count spend without this module knowing about metrics or databases. SDK exceptions are mapped
 to the typed errors of `tracer_ai.errors`, so callers never import openai.
+
+Servers differ in what they accept, so the client learns per model and remembers it:
+the answer limit goes as `max_completion_tokens` (OpenAI's current name, the only one its
+reasoning models take) and as `max_tokens` for servers that refuse the new name; a refused
+`temperature` is dropped; `complete_json` asks for `json_schema` output, then `json_object`,
+then plain text whose JSON object is extracted leniently.
 """
 
 from __future__ import annotations
@@ -15,13 +21,19 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx2
 import openai
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from tracer_ai.errors import LlmBadOutput, LlmRateLimited, LlmTimeout, LlmUnavailable
+from tracer_ai.errors import (
+    LlmBadOutput,
+    LlmRateLimited,
+    LlmRequestRejected,
+    LlmTimeout,
+    LlmUnavailable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +166,44 @@ class ChatResult:
 
 UsageSink = Callable[[LlmUsage], None]
 
+OutputMode = Literal["json_schema", "json_object", "text"]
+OUTPUT_MODES: tuple[OutputMode, ...] = ("json_schema", "json_object", "text")
+_FORMAT_WORDS = ("response_format", "json_schema", "json_object", "structured", "format")
+
+
+@dataclass(frozen=True)
+class JsonAnswer:
+    """A JSON object the model answered with, and the output mode that produced it."""
+
+    data: dict[str, Any]
+    mode: OutputMode
+    result: ChatResult
+
+
+def extract_json_object(content: str | None) -> dict[str, Any]:
+    """The first JSON object in `content`, even when prose or a code fence surrounds it."""
+    if not content or not content.strip():
+        raise LlmBadOutput("empty answer")
+    text = content.strip()
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError:
+        whole = None
+    if isinstance(whole, dict):
+        return whole
+    decoder = json.JSONDecoder()
+    start = text.find("{")
+    while start != -1:
+        try:
+            value, _ = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            start = text.find("{", start + 1)
+            continue
+        if isinstance(value, dict):
+            return value
+        start = text.find("{", start + 1)
+    raise LlmBadOutput("answer is not JSON (no object found)")
+
 
 def _parse_arguments(raw: str) -> dict[str, Any] | None:
     try:
@@ -178,6 +228,8 @@ class LlmClient:
     ) -> None:
         self._config = config
         self._usage_sink = usage_sink
+        self._refused: dict[str, set[str]] = {}
+        self._output_mode: dict[str, OutputMode] = {}
         key = config.api_key.get_secret_value() if config.api_key else _PLACEHOLDER_KEY
         self._client = openai.AsyncOpenAI(
             api_key=key,
@@ -233,12 +285,93 @@ class LlmClient:
             kwargs["tool_choice"] = tool_choice
         if response_format is not None:
             kwargs["response_format"] = dict(response_format)
-        if max_tokens is not None:
-            kwargs["max_tokens"] = max_tokens
-        if temperature is not None:
-            kwargs["temperature"] = temperature
         if timeout_s is not None:
             kwargs["timeout"] = timeout_s
+        refused = self._refused.setdefault(use_model, set())
+        # At most one retry per parameter the server may refuse (token limit name, temperature).
+        for _ in range(3):
+            attempt = dict(kwargs)
+            if max_tokens is not None:
+                name = (
+                    "max_tokens" if "max_completion_tokens" in refused else "max_completion_tokens"
+                )
+                attempt[name] = max_tokens
+            if temperature is not None and "temperature" not in refused:
+                attempt["temperature"] = temperature
+            try:
+                return await self._complete(attempt, use_model, purpose, timeout_s)
+            except LlmRequestRejected as exc:
+                culprit = next(
+                    (
+                        p
+                        for p in ("max_completion_tokens", "temperature")
+                        if p in exc.detail and p in attempt
+                    ),
+                    None,
+                )
+                if culprit is None:
+                    raise
+                logger.info("model %s refuses %s; not sending it again", use_model, culprit)
+                refused.add(culprit)
+        raise LlmUnavailable("LLM refused every variant of the request")
+
+    async def complete_json(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        schema_name: str,
+        schema: Mapping[str, Any],
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        purpose: str = "chat",
+        timeout_s: float | None = None,
+    ) -> JsonAnswer:
+        """A JSON object from the model: `json_schema`, else `json_object`, else plain text.
+
+        A mode the server refuses (400/422) is skipped; the first mode that works is
+        remembered for the model, so later calls start there. The object is extracted
+        leniently; checking its shape is the caller's job.
+        """
+        model = self._config.model
+        start = OUTPUT_MODES.index(self._output_mode.get(model, "json_schema"))
+        last: LlmRequestRejected | None = None
+        for mode in OUTPUT_MODES[start:]:
+            response_format: dict[str, Any] | None = None
+            if mode == "json_schema":
+                response_format = {
+                    "type": "json_schema",
+                    "json_schema": {"name": schema_name, "strict": True, "schema": dict(schema)},
+                }
+            elif mode == "json_object":
+                response_format = {"type": "json_object"}
+            try:
+                result = await self.chat(
+                    messages,
+                    response_format=response_format,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    purpose=purpose,
+                    timeout_s=timeout_s,
+                )
+            except LlmRequestRejected as exc:
+                if mode == "text":
+                    raise
+                last = exc
+                if any(word in exc.detail.lower() for word in _FORMAT_WORDS):
+                    logger.info("model %s refuses %s output; trying the next mode", model, mode)
+                    self._output_mode[model] = OUTPUT_MODES[OUTPUT_MODES.index(mode) + 1]
+                continue
+            self._output_mode[model] = mode
+            return JsonAnswer(extract_json_object(result.content), mode, result)
+        raise last or LlmUnavailable("LLM refused every output mode")
+
+    def output_mode(self, model: str | None = None) -> OutputMode:
+        """The output mode `complete_json` will try first for `model`."""
+        return self._output_mode.get(model or self._config.model, "json_schema")
+
+    async def _complete(
+        self, kwargs: dict[str, Any], use_model: str, purpose: str, timeout_s: float | None
+    ) -> ChatResult:
         started = time.monotonic()
         try:
             completion = await self._client.chat.completions.create(**kwargs)
@@ -252,6 +385,12 @@ class LlmClient:
             raise LlmRateLimited(f"LLM rate limited: {_short(exc)}") from exc
         except openai.APIStatusError as exc:
             self._record_failure(use_model, purpose, started, f"http_{exc.status_code}")
+            if exc.status_code in (400, 422):
+                raise LlmRequestRejected(
+                    f"LLM refused the request (HTTP {exc.status_code}): {_short(exc)}",
+                    status_code=exc.status_code,
+                    detail=str(exc),
+                ) from exc
             raise LlmUnavailable(f"LLM answered HTTP {exc.status_code}: {_short(exc)}") from exc
         except openai.APIConnectionError as exc:
             self._record_failure(use_model, purpose, started, "connection")

@@ -96,6 +96,8 @@ class AlertSummary(BaseModel):
     source: Literal["llm", "template"]
     fallback_reason: str | None = None
     model: str | None = None
+    # How the LLM was asked for JSON: json_schema, json_object or text (None for templates).
+    output_mode: str | None = None
 
 
 class _LlmSummaryPayload(BaseModel):
@@ -301,18 +303,8 @@ def build_prompt(ctx: AlertContext) -> list[dict[str, str]]:
     return [{"role": "system", "content": _SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
-def parse_summary_payload(content: str | None) -> _LlmSummaryPayload:
-    """Parse the model's answer; tolerates a Markdown code fence around the JSON."""
-    if not content or not content.strip():
-        raise LlmBadOutput("empty answer")
-    text = content.strip()
-    fence = re.match(r"^```(?:json)?\s*(.*?)\s*```$", text, re.DOTALL)
-    if fence:
-        text = fence.group(1)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise LlmBadOutput(f"answer is not JSON ({exc.msg})") from None
+def parse_summary_payload(data: dict[str, Any]) -> _LlmSummaryPayload:
+    """Check the model's JSON object against the summary shape, naming the first bad field."""
     try:
         return _LlmSummaryPayload.model_validate(data)
     except ValidationError as exc:
@@ -328,18 +320,16 @@ async def summarize_alert(
     if llm is None or not llm.enabled:
         return template_summary(ctx, fallback_reason="llm_disabled")
     try:
-        result = await llm.chat(
+        answer = await llm.complete_json(
             build_prompt(ctx),
-            response_format={
-                "type": "json_schema",
-                "json_schema": {"name": "alert_summary", "strict": True, "schema": _SUMMARY_SCHEMA},
-            },
+            schema_name="alert_summary",
+            schema=_SUMMARY_SCHEMA,
             max_tokens=MAX_SUMMARY_TOKENS,
             temperature=0.2,
             purpose="alert_summary",
             timeout_s=timeout_s,
         )
-        payload = parse_summary_payload(result.content)
+        payload = parse_summary_payload(answer.data)
     except LlmError as exc:
         logger.warning("alert %s: LLM summary failed (%s): %s", ctx.alert_id, exc.reason, exc)
         return template_summary(ctx, fallback_reason=f"{exc.reason}: {exc}"[:300])
@@ -347,5 +337,9 @@ async def summarize_alert(
         logger.exception("alert %s: unexpected failure while summarizing", ctx.alert_id)
         return template_summary(ctx, fallback_reason=f"error: {type(exc).__name__}"[:300])
     return AlertSummary(
-        **payload.model_dump(), source="llm", fallback_reason=None, model=result.model or llm.model
+        **payload.model_dump(),
+        source="llm",
+        fallback_reason=None,
+        model=answer.result.model or llm.model,
+        output_mode=answer.mode,
     )
