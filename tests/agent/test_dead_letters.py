@@ -26,11 +26,11 @@ class FlakySlack:
         server = MCPServer("flaky-slack")
 
         @server.tool(name="SLACK_SEND_MESSAGE")
-        def send(channel: str, text: str, thread_ts: str | None = None) -> dict[str, Any]:
+        def send(channel: str, markdown_text: str, thread_ts: str | None = None) -> dict[str, Any]:
             self.calls += 1
             if not self.healthy.is_set():
                 raise ToolError("channel_not_found")
-            self.posted.append(text)
+            self.posted.append(markdown_text)
             data = {"ok": True, "channel": "C1", "ts": f"1700000000.{len(self.posted):06d}"}
             return {"successful": True, "data": data, "error": None}
 

@@ -58,7 +58,7 @@ async def test_high_alert_reaches_jira_and_slack_once(
     assert by_toolkit["jira"]["result"]["issue_key"] == issue["external_id"] == "OPS-1"
     slack = next(m for m in sink if m["tool"] == "SLACK_SEND_MESSAGE")
     assert by_toolkit["slack"]["result"]["ts"] == slack["external_id"]
-    assert "checkout" in slack["arguments"]["text"]
+    assert "checkout" in slack["arguments"]["markdown_text"]
     assert by_toolkit["slack"]["result"]["summary_source"] == "template"
 
 
@@ -131,8 +131,8 @@ async def test_one_llm_summary_per_event_reaches_every_destination(
     sink = await _sink(pool)
     slack = next(m for m in sink if m["tool"] == "SLACK_SEND_MESSAGE")
     issue = next(m for m in sink if m["tool"] == "JIRA_CREATE_ISSUE")
-    assert summary["title"] in slack["arguments"]["text"]
-    assert "Summary by gpt-4.1-mini" in slack["arguments"]["text"]
+    assert summary["title"] in slack["arguments"]["markdown_text"]
+    assert "Summary by gpt-4.1-mini" in slack["arguments"]["markdown_text"]
     assert summary["title"] in issue["arguments"]["summary"]
     assert summary["likely_cause"] in issue["arguments"]["description"]
     stored = await pool.fetchrow(

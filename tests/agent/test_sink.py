@@ -8,6 +8,7 @@ import asyncpg
 import httpx
 
 from tests.agent.helpers import agent_settings, new_key, run_agent
+from tracer_ai.destinations.schemas import recorded_schema
 from tracer_ai.mcp_toolbox import McpToolbox
 from tracer_core.models import Role
 
@@ -23,16 +24,19 @@ async def test_sink_tools_answer_like_the_services_and_are_listed_newest_first(
             assert {"SLACK_SEND_MESSAGE", "JIRA_CREATE_ISSUE", "JIRA_ADD_COMMENT",
                     "JIRA_TRANSITION_ISSUE", "PAGERDUTY_CREATE_INCIDENT_RECORD",
                     "PAGERDUTY_UPDATE_INCIDENT_BY_ID", "GMAIL_SEND_EMAIL"} <= names  # fmt: skip
-            posted = await box.call_tool("SLACK_SEND_MESSAGE", {"channel": "#ops", "text": "hi"})
+            posted = await box.call_tool(
+                "SLACK_SEND_MESSAGE", {"channel": "#ops", "markdown_text": "hi"}
+            )
             assert posted.ok
             ts = posted.structured["data"]["ts"]
             reply = await box.call_tool(
-                "SLACK_SEND_MESSAGE", {"channel": "#ops", "text": "again", "thread_ts": ts}
+                "SLACK_SEND_MESSAGE", {"channel": "#ops", "markdown_text": "again", "thread_ts": ts}
             )
             assert reply.ok
             assert float(reply.structured["data"]["ts"]) > float(ts)
             orphan = await box.call_tool(
-                "SLACK_SEND_MESSAGE", {"channel": "#ops", "text": "x", "thread_ts": "1.000001"}
+                "SLACK_SEND_MESSAGE",
+                {"channel": "#ops", "markdown_text": "x", "thread_ts": "1.000001"},
             )
             assert orphan.error_kind == "tool_error"
             assert "thread_not_found" in (orphan.error or "")
@@ -74,3 +78,29 @@ async def test_sink_tools_answer_like_the_services_and_are_listed_newest_first(
                 json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
             )  # fmt: skip
         assert foreign.status_code == 421
+
+
+async def test_sink_serves_the_recorded_schemas_and_refuses_what_they_refuse(
+    database_url: str, pool: asyncpg.Pool
+) -> None:
+    engineer = await new_key(pool, Role.ENGINEER)
+    async with run_agent(agent_settings(database_url, delivery_worker=False)) as agent:
+        auth = {"authorization": f"Bearer {engineer}"}
+        async with McpToolbox.connect(f"{agent.url}/sink/mcp", headers=auth) as box:
+            for tool in await box.list_tools():
+                recorded = recorded_schema(tool.name)
+                assert recorded is not None, tool.name
+                assert tool.input_schema == recorded.input_schema
+            refused = await box.call_tool("SLACK_SEND_MESSAGE", {"channel": "#ops", "text": "hi"})
+            assert refused.error_kind == "tool_error"
+            assert "unexpected argument 'text'" in (refused.error or "")
+            posted = await box.call_tool(
+                "SLACK_SEND_MESSAGE", {"channel": "#ops", "markdown_text": "**hi**"}
+            )
+            assert posted.ok
+            typo = await box.call_tool(
+                "JIRA_CREATE_ISSUE", {"project_key": "OPS", "summary": "s", "labelz": ["x"]}
+            )
+            assert "unexpected argument 'labelz'" in (typo.error or "")
+        stored = (await agent.client(engineer).get("/api/sink/messages")).json()
+    assert [m["arguments"] for m in stored] == [{"channel": "#ops", "markdown_text": "**hi**"}]

@@ -26,7 +26,10 @@ _SEND = {
     "jsonrpc": "2.0",
     "id": 1,
     "method": "tools/call",
-    "params": {"name": "SLACK_SEND_MESSAGE", "arguments": {"channel": "#ops", "text": "fake"}},
+    "params": {
+        "name": "SLACK_SEND_MESSAGE",
+        "arguments": {"channel": "#ops", "markdown_text": "fake"},
+    },
 }
 
 
@@ -95,12 +98,16 @@ async def test_sink_admits_admin_and_engineer_keys_and_the_agents_own_token(
             auth = {"Authorization": f"Bearer {secret}"}
             async with McpToolbox.connect(f"{agent.url}/sink/mcp/", headers=auth) as box:
                 posted = await box.call_tool(
-                    "SLACK_SEND_MESSAGE", {"channel": "#ops", "text": name}
+                    "SLACK_SEND_MESSAGE", {"channel": "#ops", "markdown_text": name}
                 )
                 assert posted.ok, name
         listed = await agent.client(callers["engineer"]).get("/api/sink/messages")
         assert callers["token"] not in repr(agent.app.state.services.router)
-    assert sorted(m["arguments"]["text"] for m in listed.json()) == ["admin", "engineer", "token"]
+    assert sorted(m["arguments"]["markdown_text"] for m in listed.json()) == [
+        "admin",
+        "engineer",
+        "token",
+    ]
     assert callers["token"] not in listed.text
     assert callers["token"] not in repr(agent.app.state.settings)
     for secret in callers.values():

@@ -46,7 +46,9 @@ def test_rendered_event_word_appears_once() -> None:
         (AlertEventKind.RESOLVED, "Resolved"),
     ):
         ctx = make_context(event=event)
-        text = render_slack(template_summary(ctx), ctx, channel="#incidents").arguments["text"]
+        text = render_slack(template_summary(ctx), ctx, channel="#incidents").arguments[
+            "markdown_text"
+        ]
         assert text.count(f"{word}:") == 1, text
 
 

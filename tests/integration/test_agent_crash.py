@@ -48,14 +48,16 @@ class HeldSlack:
         server = MCPServer("held-slack")
 
         @server.tool(name="SLACK_SEND_MESSAGE")
-        async def send(channel: str, text: str, thread_ts: str | None = None) -> dict[str, Any]:
+        async def send(
+            channel: str, markdown_text: str, thread_ts: str | None = None
+        ) -> dict[str, Any]:
             with self._lock:
                 self.calls += 1
                 first = self.calls == 1
                 arrives = self.first_call_arrives or not first
                 ts = f"1700000000.{len(self.messages) + 1:06d}"
                 if arrives:  # Slack has the message; only its answer may get lost
-                    self.messages.append({"channel": channel, "text": text, "ts": ts})
+                    self.messages.append({"channel": channel, "text": markdown_text, "ts": ts})
             if first:
                 self.entered.set()
                 await anyio.to_thread.run_sync(self.release.wait, 60, abandon_on_cancel=True)

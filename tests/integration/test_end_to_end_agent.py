@@ -116,8 +116,8 @@ async def test_two_processors_one_alert_one_message_per_destination_with_llm_sum
         pagerduty = [m for m in sink if m["toolkit"] == "pagerduty"]
         assert [m["tool"] for m in pagerduty].count("PAGERDUTY_CREATE_INCIDENT_RECORD") == 1
         assert {m["thread_ref"] for m in pagerduty} == {"shop/checkout/error_spike"}
-    assert f"{LLM_TITLE} (opened)" in opened_slack[0]["arguments"]["text"]
-    assert f"{LLM_TITLE} (resolved)" in slack[-1]["arguments"]["text"]
+    assert f"{LLM_TITLE} (opened)" in opened_slack[0]["arguments"]["markdown_text"]
+    assert f"{LLM_TITLE} (resolved)" in slack[-1]["arguments"]["markdown_text"]
     assert await pool.fetchval("SELECT count(*) FROM alert_summaries WHERE source = 'llm'") == len(
         kinds
     )

@@ -38,7 +38,7 @@ def test_template_summaries_render_everywhere_without_non_finite_numbers() -> No
     ctx = make_context(details={"observed": 1e-9, "baseline_mean": 0.0, "z_score": 1e12})
     summary = template_summary(ctx)
     texts = [
-        slack.render(summary, ctx, channel="#a").arguments["text"],
+        slack.render(summary, ctx, channel="#a").arguments["markdown_text"],
         jira.render_issue(summary, ctx, project_key="A").arguments["description"],
         pagerduty.render(summary, ctx, service_id="P").arguments["incident__body__details"],
         gmail.render(summary, ctx, recipients=["a@b.c"]).arguments["body"],

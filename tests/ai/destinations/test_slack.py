@@ -18,20 +18,21 @@ from tracer_core.models import AlertEventKind
 STARTED = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 
-def test_slack_message_is_mrkdwn_with_escaped_untrusted_text() -> None:
+def test_slack_message_is_markdown_with_escaped_untrusted_text() -> None:
     ctx = make_context(samples=[SampleMessage(message=HOSTILE, count=9)])
     call = slack.render(make_summary(likely_cause=HOSTILE), ctx, channel="#ops")
     assert call.slug == "SLACK_SEND_MESSAGE"
     assert call.arguments["channel"] == "#ops"
     assert "thread_ts" not in call.arguments
-    text = call.arguments["text"]
-    assert "*New alert: Checkout errors jumped to 42%*" in text
+    text = call.arguments["markdown_text"]
+    assert "**New alert: Checkout errors jumped to 42%**" in text
+    assert "text" not in call.arguments
     assert "<!channel>" not in text
     assert "&lt;!channel&gt;" in text
     assert "<script>" not in text
     assert "<https://evil.example|click>" not in text
-    assert "<http://127.0.0.1:8000/alerts/42|Open in Tracer>" in text
-    assert "• 9× `" in text
+    assert "[Open in Tracer](http://127.0.0.1:8000/alerts/42)" in text
+    assert "- 9× `" in text
 
 
 def test_slack_thread_reply_and_length_limit() -> None:
@@ -39,8 +40,8 @@ def test_slack_thread_reply_and_length_limit() -> None:
     ctx = make_context(event=AlertEventKind.RESOLVED)
     call = slack.render(summary, ctx, channel="C123", thread_ts="1700000000.000100")
     assert call.arguments["thread_ts"] == "1700000000.000100"
-    assert len(call.arguments["text"]) <= slack.TEXT_LIMIT
-    assert call.arguments["text"].startswith(":large_orange_circle: *Resolved:")
+    assert len(call.arguments["markdown_text"]) <= slack.TEXT_LIMIT
+    assert call.arguments["markdown_text"].startswith(":large_orange_circle: **Resolved:")
     with pytest.raises(ValueError, match="channel"):
         slack.render(summary, ctx, channel=" ")
 
@@ -60,7 +61,7 @@ def test_first_post_opens_a_thread_found_again_in_the_channel_history() -> None:
         )
     )
     assert (step.name, step.marker, step.opens_thread) == ("post", "tracer-d7-post", True)
-    assert step.call.arguments["text"].endswith("\n_ref tracer-d7-post_")
+    assert step.call.arguments["markdown_text"].endswith("\n_ref tracer-d7-post_")
     assert step.probe is not None
     probe = step.probe(STARTED)
     assert probe.call.slug == "SLACK_FETCH_CONVERSATION_HISTORY"

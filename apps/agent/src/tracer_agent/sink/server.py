@@ -1,6 +1,9 @@
 """The local MCP sink: a real MCP server (streamable HTTP) with Composio's tool names and
 argument shapes for Slack, Jira, PagerDuty and Gmail, which stores every call in PostgreSQL.
 
+Every tool lists and enforces the recorded Composio input schema of its name
+(`tracer_agent.sink.recorded`), so an argument the real tool would refuse is refused here.
+
 It is the embedded default destination: without a Composio key the agent routes alerts here
 through the same MCP client code it would use for a tool-router session, so the whole path
 (rendering, MCP, thread bookkeeping, crash recovery) runs for real on one machine. Answers are
@@ -18,6 +21,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
+from tracer_agent.sink.recorded import recorded_tools
 from tracer_agent.sink.store import SinkError, SinkStore
 from tracer_agent.sink.tickets import TicketSinkStore
 from tracer_ai.destinations import gmail, jira, pagerduty, slack
@@ -37,14 +41,12 @@ def _given(**arguments: Any) -> dict[str, Any]:
 
 
 def create_sink_server(sink: SinkStore, tickets: TicketSinkStore) -> MCPServer[Any]:
-    server: MCPServer[Any] = MCPServer(
+    return MCPServer(
         "tracer-sink",
         instructions="Tracer's local sink: Slack, Jira, PagerDuty and Gmail calls are stored, "
         "not sent. Inspect them at GET /api/sink/messages.",
+        tools=recorded_tools(sink_tools(sink, tickets)),
     )
-    for name, function in sink_tools(sink, tickets).items():
-        server.add_tool(function, name=name)
-    return server
 
 
 def sink_tools(sink: SinkStore, tickets: TicketSinkStore) -> dict[str, Callable[..., Any]]:
@@ -54,18 +56,20 @@ def sink_tools(sink: SinkStore, tickets: TicketSinkStore) -> dict[str, Callable[
     """
 
     async def slack_send_message(
-        channel: Annotated[str, Field(min_length=1, description="Channel name or id")],
-        text: str | None = None,
+        channel: Annotated[str, Field(min_length=1, description="Channel id or name")],
         markdown_text: str | None = None,
+        blocks: Any = None,
+        fallback_text: str | None = None,
         thread_ts: Annotated[str | None, Field(description="Parent message ts")] = None,
         reply_broadcast: bool = False,
     ) -> dict[str, Any]:
         """Posts a message to a Slack channel, or into a thread when thread_ts is given."""
-        body = text or markdown_text
+        body = markdown_text or fallback_text
         if not body:
-            raise ToolError("no_text: give text or markdown_text")
+            raise ToolError("no_text: give markdown_text, or blocks with fallback_text")
         arguments = _given(
-            channel=channel, text=text, markdown_text=markdown_text, thread_ts=thread_ts,
+            channel=channel, markdown_text=markdown_text, blocks=blocks,
+            fallback_text=fallback_text, thread_ts=thread_ts,
             reply_broadcast=reply_broadcast or None,
         )  # fmt: skip
         try:

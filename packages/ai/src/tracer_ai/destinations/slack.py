@@ -1,7 +1,9 @@
 """Slack: one message per alert, later events as replies in its thread.
 
-Text is mrkdwn with ``& < >`` escaped, so log text cannot ping ``<!channel>``. The crash
-probe reads the channel history (or the thread) for the step's marker.
+Messages go as ``markdown_text`` (standard Markdown; Composio's SLACK_SEND_MESSAGE has no
+``text`` argument since version 20260721_00), with ``& < >`` escaped so log text cannot ping
+``<!channel>``. The crash probe reads the channel history (or the thread) for the step's
+marker.
 """
 
 from __future__ import annotations
@@ -57,28 +59,30 @@ def _code(text: str) -> str:
 def render(
     summary: AlertSummary, ctx: AlertContext, *, channel: str, thread_ts: str | None = None
 ) -> ToolCall:
-    """SLACK_SEND_MESSAGE in mrkdwn; replies in `thread_ts` when given (escalation, resolution)."""
+    """SLACK_SEND_MESSAGE in Markdown; replies in `thread_ts` when given (escalation, resolve)."""
     if not channel.strip():
         raise ValueError("Slack channel is empty")
     esc = escape
-    head = f"{_ICON[ctx.severity]} *{EVENT_WORD[ctx.event]}: {esc(one_line(summary.title))}*"
-    lines = [head, " | ".join(f"*{esc(k)}:* {esc(v)}" for k, v in facts(ctx))]
-    lines.append(f"*What happened:* {esc(summary.what_happened)}")
+    head = f"{_ICON[ctx.severity]} **{EVENT_WORD[ctx.event]}: {esc(one_line(summary.title))}**"
+    lines = [head, " | ".join(f"**{esc(k)}:** {esc(v)}" for k, v in facts(ctx))]
+    lines.append(f"**What happened:** {esc(summary.what_happened)}")
     if ctx.event is not AlertEventKind.RESOLVED:
-        lines.append(f"*Impact:* {esc(summary.impact)}")
-        lines.append(f"*Likely cause:* {esc(summary.likely_cause)}")
-        lines.append("*Next steps:*\n" + "\n".join(f"• {esc(step)}" for step in summary.next_steps))
+        lines.append(f"**Impact:** {esc(summary.impact)}")
+        lines.append(f"**Likely cause:** {esc(summary.likely_cause)}")
+        lines.append(
+            "**Next steps:**\n" + "\n".join(f"- {esc(step)}" for step in summary.next_steps)
+        )
         samples = top_samples(ctx)
         if samples:
             lines.append(
-                "*Top messages:*\n"
-                + "\n".join(f"• {count}× `{_code(msg)}`" for count, msg in samples)
+                "**Top messages:**\n"
+                + "\n".join(f"- {count}× `{_code(msg)}`" for count, msg in samples)
             )
     if ctx.alert_url:
-        lines.append(f"<{ctx.alert_url}|Open in Tracer>")
+        lines.append(f"[Open in Tracer]({ctx.alert_url})")
     lines.append(source_note(summary))
     text = truncate("\n".join(lines), TEXT_LIMIT)
-    arguments: dict[str, Any] = {"channel": channel, "text": text}
+    arguments: dict[str, Any] = {"channel": channel, "markdown_text": text}
     if thread_ts:
         arguments["thread_ts"] = thread_ts
     return ToolCall(SEND_MESSAGE, arguments)
@@ -114,7 +118,9 @@ class SlackDestination:
         reply_to = request.thread.thread_ref if request.thread is not None else None
         marker = request.marker("post")
         call = render(request.summary, request.ctx, channel=channel, thread_ts=reply_to)
-        call = call.with_arguments(text=f"{call.arguments['text']}\n_ref {marker}_")
+        call = call.with_arguments(
+            markdown_text=f"{call.arguments['markdown_text']}\n_ref {marker}_"
+        )
         if reply_to is not None and request.ctx.event is AlertEventKind.ESCALATED:
             call = call.with_arguments(reply_broadcast=True)  # escalations reach the channel too
 
