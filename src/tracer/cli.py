@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tracer.commands import backtest, bench, chaos, demo, keys, migrate, serve, up
+from tracer.commands import backtest, bench, chaos, demo, doctor, keys, migrate, serve, up
 
 app = typer.Typer(
     name="tracer",
@@ -21,6 +21,7 @@ app.add_typer(keys.app, name="keys")
 app.command("demo")(demo.demo)
 app.command("backtest")(backtest.backtest)
 app.command("chaos")(chaos.chaos)
+app.command("doctor")(doctor.doctor)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ themselves are the local sink's, so what a session "posts" lands in the test dat
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 
 from tests.agent.helpers import loopback_socket, serve_app
 from tests.fakes.composio_backend import FakeComposio
+from tracer_agent.sink.recorded import recorded_tools
 from tracer_agent.sink.server import sink_tools
 from tracer_agent.sink.store import SinkStore
 from tracer_agent.sink.tickets import TicketSinkStore
@@ -42,15 +43,17 @@ class ComposioOnLoopback:
 
 
 def session_server(
-    tools: dict[str, Callable[..., Any]], meta_calls: list[dict[str, Any]]
+    tools: dict[str, Callable[..., Any]],
+    meta_calls: list[dict[str, Any]],
+    schema_overrides: Mapping[str, dict[str, Any]] | None = None,
 ) -> MCPServer[Any]:
-    apps: MCPServer[Any] = MCPServer("apps")
-    for name, function in tools.items():
-        apps.add_tool(function, name=name)
-    server: MCPServer[Any] = MCPServer("composio-session")
-    preloaded = set(routing_tools())
-    for name in sorted(preloaded):
-        server.add_tool(tools[name], name=name)
+    """`schema_overrides` replaces listed input schemas, as a Composio schema change would."""
+    apps: MCPServer[Any] = MCPServer("apps", tools=recorded_tools(tools))
+    preloaded = recorded_tools({name: tools[name] for name in sorted(set(routing_tools()))})
+    for tool in preloaded:
+        if schema_overrides and tool.name in schema_overrides:
+            tool.parameters = schema_overrides[tool.name]
+    server: MCPServer[Any] = MCPServer("composio-session", tools=preloaded)
 
     async def multi_execute(
         tools: list[dict[str, Any]], sync_response_to_workbench: bool = False, thought: str = ""
@@ -79,12 +82,16 @@ def session_server(
 
 
 @asynccontextmanager
-async def composio_on_loopback(pool: asyncpg.Pool) -> AsyncIterator[ComposioOnLoopback]:
+async def composio_on_loopback(
+    pool: asyncpg.Pool, *, schema_overrides: Mapping[str, dict[str, Any]] | None = None
+) -> AsyncIterator[ComposioOnLoopback]:
     sock, port = loopback_socket()
     base_url = f"http://127.0.0.1:{port}"
     fake = FakeComposio(respx.MockRouter(assert_all_mocked=True), base_url=base_url)
     state = ComposioOnLoopback(base_url=base_url, fake=fake)
-    mcp = session_server(sink_tools(SinkStore(pool), TicketSinkStore(pool)), state.meta_calls)
+    mcp = session_server(
+        sink_tools(SinkStore(pool), TicketSinkStore(pool)), state.meta_calls, schema_overrides
+    )
     mcp.streamable_http_app(
         streamable_http_path="/mcp",
         stateless_http=True,

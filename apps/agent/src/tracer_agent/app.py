@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from tracer_agent.api import chat, connections, deliveries, sink
 from tracer_agent.routing import load_rules
+from tracer_agent.schema_readiness import hold_readiness_until_schemas_fit
 from tracer_agent.services import AgentServices, build_services
 from tracer_agent.settings import AgentSettings
 from tracer_agent.sink.guard import refuse_sink_caller
@@ -102,6 +103,14 @@ def create_app(
             )
             await stack.enter_async_context(services.sink_server.session_manager.run())
             app.state.services = services
+            schema_task: asyncio.Task[None] | None = None
+            if services.uses_composio:
+                schema_task = asyncio.create_task(
+                    hold_readiness_until_schemas_fit(
+                        app.state, services.toolboxes, rules, settings.routing_user_id
+                    ),
+                    name="schema-check",
+                )
             worker_task: asyncio.Task[None] | None = None
             if services.worker is not None:
                 app.state.worker = services.worker
@@ -109,9 +118,10 @@ def create_app(
             try:
                 yield
             finally:
-                if worker_task is not None:
-                    worker_task.cancel()
-                    await asyncio.gather(worker_task, return_exceptions=True)
+                for task in (worker_task, schema_task):
+                    if task is not None:
+                        task.cancel()
+                        await asyncio.gather(task, return_exceptions=True)
                 app.state.services = None
 
     app = FastAPI(title="Tracer agent", lifespan=lifespan)

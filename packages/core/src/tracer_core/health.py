@@ -12,7 +12,8 @@ from starlette.routing import Route
 def health_routes(registry: CollectorRegistry) -> list[Route]:
     """`/healthz` (the process answers), `/readyz` (the database answers), `/metrics`.
 
-    The app must put its asyncpg pool at `app.state.pool`.
+    The app must put its asyncpg pool at `app.state.pool`; a reason it sets at
+    `app.state.not_ready` (a string) also fails readiness, with that reason.
     """
 
     async def healthz(request: Request) -> Response:
@@ -29,6 +30,9 @@ def health_routes(registry: CollectorRegistry) -> list[Route]:
             return JSONResponse(
                 {"status": "database unavailable", "error": type(exc).__name__}, status_code=503
             )
+        reason: str | None = getattr(request.app.state, "not_ready", None)
+        if reason:
+            return JSONResponse({"status": "not ready", "error": reason}, status_code=503)
         return JSONResponse({"status": "ready"})
 
     async def metrics(request: Request) -> Response:
