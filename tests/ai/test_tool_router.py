@@ -255,3 +255,25 @@ async def test_tracking_enabled_would_produce_telemetry_events(
     router = make_router(allow_tracking=True)
     await router.session("org")
     assert telemetry_events
+
+
+async def test_chat_sessions_are_locked_down_in_the_request_the_sdk_sends(
+    composio: FakeComposio,
+) -> None:
+    router = make_router()
+    delivery = await router.session("alice")
+    chat = await router.session("alice", chat=True)
+    assert chat.session_id != delivery.session_id, "chat gets a session of its own"
+    assert await router.session("alice", chat=True) == chat
+    body = composio.created[-1]
+    assert body["workbench"] == {"enable": False, "enable_proxy_execution": False}
+    assert body["manage_connections"]["enable"] is False
+    assert body["tags"]["disable"] == ["destructiveHint"]
+    enabled = {tool for toolkit in body["tools"].values() for tool in toolkit["enable"]}
+    assert "SLACK_SEND_MESSAGE" in enabled
+    assert "SLACK_FETCH_CONVERSATION_HISTORY" in enabled
+    for never in ("COMPOSIO_REMOTE_WORKBENCH", "COMPOSIO_REMOTE_BASH_TOOL",
+                  "PAGERDUTY_CREATE_INCIDENT_RECORD", "JIRA_TRANSITION_ISSUE"):  # fmt: skip
+        assert never not in enabled
+        assert never not in body["preload"]["tools"]
+    assert "workbench" not in composio.created[0], "delivery sessions are left as they were"

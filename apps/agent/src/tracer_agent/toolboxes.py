@@ -38,16 +38,18 @@ class Toolboxes:
         self._open: dict[str, _Open] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def for_user(self, user_id: str) -> McpToolbox:
-        """A live toolbox on `user_id`'s session. Raises ToolRouterError / McpConnectError."""
-        async with self._locks.setdefault(user_id, asyncio.Lock()):
-            session = await self.router.session(user_id)
-            current = self._open.get(user_id)
+    async def for_user(self, user_id: str, *, chat: bool = False) -> McpToolbox:
+        """A live toolbox on `user_id`'s session (the locked-down chat session with `chat`).
+        Raises ToolRouterError / McpConnectError."""
+        key = f"{user_id}\x00chat" if chat else user_id
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            session = await self.router.session(user_id, chat=chat)
+            current = self._open.get(key)
             if current is not None and current.box.alive and _same(current.session, session):
                 return current.box
             if current is not None:
                 await current.box.aclose()
-                del self._open[user_id]
+                del self._open[key]
             box = McpToolbox(
                 session.mcp_url,
                 headers=session.headers,
@@ -55,17 +57,18 @@ class Toolboxes:
                 call_timeout_s=self._call_timeout_s,
             )
             await box.start()
-            self._open[user_id] = _Open(session, box)
+            self._open[key] = _Open(session, box)
             log.info("opened an MCP session for %s at %s", user_id, _redact(session.mcp_url))
             return box
 
     async def reset(self, user_id: str) -> None:
         """Drop the user's session (after a transport failure) so the next use reopens it."""
         self.router.invalidate(user_id)
-        async with self._locks.setdefault(user_id, asyncio.Lock()):
-            current = self._open.pop(user_id, None)
-        if current is not None:
-            await current.box.aclose()
+        for key in (user_id, f"{user_id}\x00chat"):
+            async with self._locks.setdefault(key, asyncio.Lock()):
+                current = self._open.pop(key, None)
+            if current is not None:
+                await current.box.aclose()
 
     async def aclose(self) -> None:
         opened = list(self._open.values())

@@ -16,7 +16,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode, urlsplit
 
@@ -24,6 +24,7 @@ import composio_client
 import httpx
 from pydantic import SecretStr, ValidationError
 
+from tracer_ai.chat_tools import chat_session_options, chat_tools
 from tracer_ai.destinations import DESTINATIONS, routing_tools
 from tracer_ai.errors import (
     ToolRouterAuthError,
@@ -68,7 +69,9 @@ class ConnectionRequest:
 
 
 class ToolRouter(Protocol):
-    async def session(self, user_id: str) -> ToolSession: ...
+    async def session(self, user_id: str, *, chat: bool = False) -> ToolSession:
+        """`chat=True`: a locked-down session for conversations (`tracer_ai.chat_tools`)."""
+        ...
 
     async def authorize(
         self, user_id: str, toolkit: str, *, callback_url: str | None = None
@@ -146,6 +149,10 @@ def _require_enabled(toolkit: str, toolkits: Sequence[str]) -> None:
         raise ToolRouterConfigError(
             f"toolkit {toolkit!r} is not enabled (enabled: {', '.join(toolkits)})"
         )
+
+
+def _chat_key(user_id: str) -> str:
+    return f"{user_id}\x00chat"
 
 
 def _check_base_url(base_url: str | None) -> None:
@@ -237,12 +244,17 @@ class ComposioToolRouter:
     def _lock_for(self, user_id: str) -> asyncio.Lock:
         return self._user_locks.setdefault(user_id, asyncio.Lock())
 
-    async def session(self, user_id: str) -> ToolSession:
-        """The user's session, from cache while fresh; raises ToolRouterError subclasses."""
+    async def session(self, user_id: str, *, chat: bool = False) -> ToolSession:
+        """The user's session, from cache while fresh; raises ToolRouterError subclasses.
+
+        Delivery sessions preload the alert tools; chat sessions are locked down (no sandbox,
+        no connection management, allow-listed tools only: `tracer_ai.chat_tools`).
+        """
         if not user_id:
             raise ValueError("user_id is empty")
-        async with self._lock_for(user_id):
-            cached = self._sessions.get(user_id)
+        key = _chat_key(user_id) if chat else user_id
+        async with self._lock_for(key):
+            cached = self._sessions.get(key)
             if cached is not None and self._clock() - cached[0].created_at < self._ttl:
                 return cached[0]
             sdk = await self._client()
@@ -251,12 +263,21 @@ class ComposioToolRouter:
                 "toolkits": list(self.toolkits),
                 "mcp": True,
             }
-            if self.preload_tools:
+            if chat:
+                options.update(chat_session_options(self.toolkits))
+            elif self.preload_tools:
                 options["preload"] = {"tools": list(self.preload_tools)}
             raw = await self._run("create tool-router session", sdk.create, **options)
             session = self._to_session(user_id, raw)
-            self._sessions[user_id] = (session, raw)
-            logger.info("opened tool-router session %s for user %s", session.session_id, user_id)
+            if chat:
+                session = replace(session, preloaded_tools=tuple(chat_tools(self.toolkits)))
+            self._sessions[key] = (session, raw)
+            logger.info(
+                "opened %s tool-router session %s for user %s",
+                "chat" if chat else "delivery",
+                session.session_id,
+                user_id,
+            )
             return session
 
     def _to_session(self, user_id: str, raw: Any) -> ToolSession:
@@ -329,8 +350,9 @@ class ComposioToolRouter:
             self.invalidate(user_id)
 
     def invalidate(self, user_id: str) -> None:
-        """Forget the cached session so the next `session()` opens a fresh one."""
+        """Forget the cached sessions so the next `session()` opens a fresh one."""
         self._sessions.pop(user_id, None)
+        self._sessions.pop(_chat_key(user_id), None)
 
 
 @dataclass
@@ -343,7 +365,8 @@ class LocalToolRouter:
     _connections: dict[str, tuple[str, str]] = field(default_factory=dict)
     _disconnected: set[str] = field(default_factory=set)
 
-    async def session(self, user_id: str) -> ToolSession:
+    async def session(self, user_id: str, *, chat: bool = False) -> ToolSession:
+        """The sink for everyone; a chat's tools are filtered by the chat engine."""
         if not user_id:
             raise ValueError("user_id is empty")
         return ToolSession(

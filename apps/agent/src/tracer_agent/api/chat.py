@@ -33,12 +33,15 @@ class ChatIn(BaseModel):
 
     message: str = Field(min_length=1, max_length=8000)
     conversation_id: str | None = Field(default=None, max_length=100)
+    # The id of a pending write the answer listed: the engineer's confirmation runs it.
+    confirm_action: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 class ChatOut(BaseModel):
     conversation_id: str
     answer: str
     alert_ids: list[int]
+    pending_actions: list[dict[str, Any]] = Field(default_factory=list)
 
 
 def _engine(request: Request) -> ChatEngine:
@@ -58,8 +61,15 @@ def _wants_json(request: Request) -> bool:
 async def chat(body: ChatIn, request: Request, user: StaffUser) -> Response:
     engine = _engine(request)
     services: AgentServices = request.app.state.services
+    if body.confirm_action is not None and body.conversation_id is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY, "confirm_action needs its conversation_id"
+        )
     turn = engine.ask(
-        user_id=user.user_id, message=body.message, conversation_id=body.conversation_id
+        user_id=user.user_id,
+        message=body.message,
+        conversation_id=body.conversation_id,
+        confirm_action=body.confirm_action,
     )
     if _wants_json(request):
         try:
