@@ -18,6 +18,7 @@ class Target:
     reopen_transition: str = "To Do"
     service_id: str | None = None
     recipients: tuple[str, ...] = ()
+    url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tracer_core.models import AlertType, Severity, Toolkit
 from tracer_core.settings import SettingsError
@@ -44,6 +52,11 @@ class Destination(BaseModel):
     reopen_transition: str = "To Do"
     service_id: str | None = Field(default=None, min_length=1, description="PagerDuty service")
     recipients: tuple[str, ...] = ()
+    url: str | None = Field(default=None, pattern=r"^https?://\S+$", description="Webhook URL")
+    # The HMAC-SHA256 signing secret of a webhook: the name of an environment variable that
+    # holds it (preferred), or the secret itself.
+    secret_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    secret: SecretStr | None = None
     rate_per_minute: float = Field(default=0.0, ge=0, le=60_000)
     burst: int = Field(default=5, ge=1, le=1000)
 
@@ -63,6 +76,7 @@ class Destination(BaseModel):
             Toolkit.JIRA: ("project_key", self.project_key),
             Toolkit.PAGERDUTY: ("service_id", self.service_id),
             Toolkit.GMAIL: ("recipients", self.recipients),
+            Toolkit.WEBHOOK: ("url", self.url),
         }[self.toolkit]
         if not needed[1]:
             raise ValueError(f"a {self.toolkit.value} destination needs '{needed[0]}'")
@@ -76,6 +90,7 @@ class Destination(BaseModel):
             Toolkit.JIRA: 300.0,
             Toolkit.PAGERDUTY: 120.0,  # Events API: 120 events per minute per integration
             Toolkit.GMAIL: 60.0,
+            Toolkit.WEBHOOK: 120.0,
         }[self.toolkit]
 
     @property
@@ -90,6 +105,7 @@ class Destination(BaseModel):
             Toolkit.JIRA: self.project_key,
             Toolkit.PAGERDUTY: self.service_id,
             Toolkit.GMAIL: ", ".join(self.recipients),
+            Toolkit.WEBHOOK: self.url,
         }[self.toolkit] or self.name
 
 

@@ -36,7 +36,8 @@ logger = logging.getLogger(__name__)
 META_MULTI_EXECUTE = "COMPOSIO_MULTI_EXECUTE_TOOL"
 META_TOOL_PREFIX = "COMPOSIO_"
 
-ErrorKind = Literal["tool_error", "timeout", "transport", "protocol"]
+# "rejected": the destination refused the request for good (a webhook's 4xx): no retry.
+ErrorKind = Literal["tool_error", "timeout", "transport", "protocol", "rejected"]
 HttpClientFactory = Callable[[dict[str, str]], httpx2.AsyncClient]
 
 

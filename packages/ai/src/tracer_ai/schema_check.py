@@ -99,6 +99,8 @@ def check_destinations(
     """One check per tool the given (destination name, target) pairs call, sorted by tool."""
     problems: dict[tuple[str, str], set[str]] = {}
     for name, target in targets:
+        if not DESTINATIONS[name].routing_tools:
+            continue  # plain webhooks are HTTP, not tools with schemas
         for call in destination_calls(name, target):
             found = problems.setdefault((call.slug, name), set())
             schema = live_schemas.get(call.slug)

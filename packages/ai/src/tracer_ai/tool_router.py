@@ -25,7 +25,7 @@ import httpx
 from pydantic import SecretStr, ValidationError
 
 from tracer_ai.chat_tools import chat_session_options, chat_tools
-from tracer_ai.destinations import DESTINATIONS, routing_tools
+from tracer_ai.destinations import routing_tools, tool_router_toolkits
 from tracer_ai.errors import (
     ToolRouterAuthError,
     ToolRouterBadResponse,
@@ -39,7 +39,7 @@ from tracer_core.models import ConnectionStatus
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TOOLKITS: tuple[str, ...] = tuple(DESTINATIONS)
+DEFAULT_TOOLKITS: tuple[str, ...] = tool_router_toolkits()
 
 T = TypeVar("T")
 

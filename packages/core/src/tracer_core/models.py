@@ -96,6 +96,7 @@ class Toolkit(StrEnum):
     JIRA = "jira"
     PAGERDUTY = "pagerduty"
     GMAIL = "gmail"
+    WEBHOOK = "webhook"  # plain HTTP POST, not a Composio toolkit
 
 
 class ConnectionScope(StrEnum):

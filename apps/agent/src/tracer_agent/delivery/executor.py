@@ -5,6 +5,9 @@ renewed (a worker that lost its lease stops) and an attempt row carrying the ste
 committed; the answer is recorded right after. When an earlier call's fate is unknown (its
 worker died, or it timed out), the step's probe searches the destination for the marker
 first, so a crash between "sent" and "recorded" does not send twice.
+
+Webhook destinations go through the same steps, journal, rate limits and retries; only their
+calls are plain HTTP POSTs (`delivery.webhook`) instead of MCP tool calls.
 """
 
 from __future__ import annotations
@@ -14,13 +17,15 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
+import httpx
 
 from tracer_agent.delivery.journal import DeliveryJournal, Thread
 from tracer_agent.delivery.plans import opened_thread, plan
 from tracer_agent.delivery.store import ClaimedDelivery, DeliveryStore
+from tracer_agent.delivery.webhook import WebhookCaller, WebhookSecretError, webhook_secret
 from tracer_agent.metrics import AgentMetrics
 from tracer_agent.stores.rate_limits import RateLimits
 from tracer_agent.summaries import SummaryCache, load_context
@@ -29,6 +34,8 @@ from tracer_ai.destinations.base import Skip, Step, UnreadableAnswerError
 from tracer_ai.errors import TracerAiError
 from tracer_ai.mcp_toolbox import McpToolbox, ToolResult
 from tracer_ai.summary import AlertContext
+from tracer_ai.tool_call import ToolCall
+from tracer_core.models import Toolkit
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +43,17 @@ log = logging.getLogger(__name__)
 MAX_INLINE_WAIT_SECONDS = 2.0
 RATE_LIMIT_RETRY_SECONDS = 30.0
 _RATE_LIMIT_HINTS = ("ratelimited", "rate_limited", "rate limit", "429", "too many requests")
+
+
+class AppToolCaller(Protocol):
+    """What makes a step's call: the MCP toolbox, or the webhook caller."""
+
+    async def call_app_tool(
+        self,
+        call: ToolCall,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - a per-call deadline, as the toolbox's
+    ) -> ToolResult: ...
 
 
 @dataclass(frozen=True)
@@ -99,6 +117,12 @@ class DeliveryExecutor:
         if isinstance(planned, Skip):
             return Delivered({**base, "skipped": planned.reason})
         destination = delivery.destination
+        secret: str | None = None
+        if destination.toolkit is Toolkit.WEBHOOK:
+            try:
+                secret = webhook_secret(destination)
+            except WebhookSecretError as exc:
+                return Retry(str(exc), retryable=False)
         wait = await self._limits.reserve_slot(
             destination=destination.name,
             per_minute=destination.effective_rate_per_minute,
@@ -112,6 +136,10 @@ class DeliveryExecutor:
                          counts_as_attempt=False)  # fmt: skip
         if wait > 0:
             await asyncio.sleep(wait)
+        if destination.toolkit is Toolkit.WEBHOOK:
+            async with httpx.AsyncClient(follow_redirects=False) as client:
+                caller = WebhookCaller(client, secret)
+                return await self._run_steps(delivery, ctx, planned, caller, base, thread)
         try:
             box = await self._toolboxes.for_user(self._user)
         except TracerAiError as exc:
@@ -123,7 +151,7 @@ class DeliveryExecutor:
         delivery: ClaimedDelivery,
         ctx: AlertContext,
         steps: list[Step],
-        box: McpToolbox,
+        box: AppToolCaller,
         base: dict[str, Any],
         thread: Thread | None,
     ) -> Outcome:
@@ -164,7 +192,7 @@ class DeliveryExecutor:
         return Delivered(final)
 
     async def _call(
-        self, delivery: ClaimedDelivery, step: Step, box: McpToolbox
+        self, delivery: ClaimedDelivery, step: Step, box: AppToolCaller
     ) -> tuple[int, dict[str, Any]] | Retry:
         attempt = await self._journal.start_attempt(
             delivery_id=delivery.id,
@@ -180,7 +208,7 @@ class DeliveryExecutor:
                 error=answer.error or "failed",
                 error_kind=answer.error_kind or "unknown",
             )
-            if answer.error_kind == "transport":
+            if answer.error_kind == "transport" and isinstance(box, McpToolbox):
                 await self._toolboxes.reset(self._user)
             return _retry_for(step, answer)
         try:
@@ -191,7 +219,11 @@ class DeliveryExecutor:
             return attempt, {"unreadable_answer": str(exc)}
 
     async def _probe(
-        self, delivery: ClaimedDelivery, step: Step, box: McpToolbox, lost_call_started: datetime
+        self,
+        delivery: ClaimedDelivery,
+        step: Step,
+        box: AppToolCaller,
+        lost_call_started: datetime,
     ) -> dict[str, Any] | None:
         assert step.probe is not None
         probe = step.probe(lost_call_started)
@@ -218,6 +250,8 @@ class DeliveryExecutor:
 
 def _retry_for(step: Step, answer: ToolResult) -> Retry:
     error = f"{step.call.slug}: {answer.error or answer.error_kind}"
+    if answer.error_kind == "rejected":
+        return Retry(error, retryable=False)
     lowered = (answer.error or "").lower()
     if any(hint in lowered for hint in _RATE_LIMIT_HINTS):
         return Retry(error, retry_after=RATE_LIMIT_RETRY_SECONDS)

@@ -22,9 +22,10 @@ from tracer_ai.destinations.gmail import GMAIL
 from tracer_ai.destinations.jira import JIRA
 from tracer_ai.destinations.pagerduty import PAGERDUTY
 from tracer_ai.destinations.slack import SLACK
+from tracer_ai.destinations.webhook import WEBHOOK
 
 DESTINATIONS: dict[str, Destination] = {
-    destination.name: destination for destination in (SLACK, JIRA, PAGERDUTY, GMAIL)
+    destination.name: destination for destination in (SLACK, JIRA, PAGERDUTY, GMAIL, WEBHOOK)
 }
 
 
@@ -40,6 +41,11 @@ def destination_for(name: str) -> Destination:
         raise UnknownDestinationError(f"no destination is registered for {name!r}") from None
 
 
+def tool_router_toolkits() -> tuple[str, ...]:
+    """The destinations reached through tool-router toolkits (all but plain webhooks)."""
+    return tuple(name for name, destination in DESTINATIONS.items() if destination.routing_tools)
+
+
 def routing_tools(names: Sequence[str] | None = None) -> tuple[str, ...]:
     """The tools alert delivery calls on the given destinations (all when None)."""
     chosen = DESTINATIONS if names is None else [n for n in names if n in DESTINATIONS]
@@ -52,4 +58,5 @@ __all__ = [
     "UnknownDestinationError",
     "destination_for",
     "routing_tools",
+    "tool_router_toolkits",
 ]

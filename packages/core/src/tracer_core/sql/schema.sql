@@ -264,13 +264,13 @@ ALTER TABLE deliveries ADD CONSTRAINT deliveries_event_id_destination_key UNIQUE
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_event_id_fkey FOREIGN KEY (event_id) REFERENCES alert_events(id) ON DELETE CASCADE;
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_pkey PRIMARY KEY (id);
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'in_progress'::text, 'delivered'::text, 'failed'::text, 'dead'::text])));
-ALTER TABLE deliveries ADD CONSTRAINT deliveries_toolkit_check CHECK ((toolkit = ANY (ARRAY['slack'::text, 'jira'::text, 'pagerduty'::text, 'gmail'::text])));
+ALTER TABLE deliveries ADD CONSTRAINT deliveries_toolkit_check CHECK ((toolkit = ANY (ARRAY['slack'::text, 'jira'::text, 'pagerduty'::text, 'gmail'::text, 'webhook'::text])));
 ALTER TABLE delivery_attempts ADD CONSTRAINT delivery_attempts_delivery_id_fkey FOREIGN KEY (delivery_id) REFERENCES deliveries(id) ON DELETE CASCADE;
 ALTER TABLE delivery_attempts ADD CONSTRAINT delivery_attempts_outcome_check CHECK ((outcome = ANY (ARRAY['sent'::text, 'failed'::text, 'found'::text, 'not_found'::text])));
 ALTER TABLE delivery_attempts ADD CONSTRAINT delivery_attempts_pkey PRIMARY KEY (id);
 ALTER TABLE delivery_threads ADD CONSTRAINT delivery_threads_alert_id_fkey FOREIGN KEY (alert_id) REFERENCES alerts(id) ON DELETE CASCADE;
 ALTER TABLE delivery_threads ADD CONSTRAINT delivery_threads_pkey PRIMARY KEY (alert_id, destination);
-ALTER TABLE delivery_threads ADD CONSTRAINT delivery_threads_toolkit_check CHECK ((toolkit = ANY (ARRAY['slack'::text, 'jira'::text, 'pagerduty'::text, 'gmail'::text])));
+ALTER TABLE delivery_threads ADD CONSTRAINT delivery_threads_toolkit_check CHECK ((toolkit = ANY (ARRAY['slack'::text, 'jira'::text, 'pagerduty'::text, 'gmail'::text, 'webhook'::text])));
 ALTER TABLE destination_rate_limits ADD CONSTRAINT destination_rate_limits_pkey PRIMARY KEY (destination);
 ALTER TABLE llm_usage ADD CONSTRAINT llm_usage_completion_tokens_check CHECK ((completion_tokens >= 0));
 ALTER TABLE llm_usage ADD CONSTRAINT llm_usage_cost_usd_check CHECK (((cost_usd >= (0)::double precision) AND (cost_usd <= ('1000000000000'::numeric)::double precision)));
