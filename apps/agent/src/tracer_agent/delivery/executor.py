@@ -4,7 +4,10 @@ No transaction or lock is held while a destination is called. Before each call t
 renewed (a worker that lost its lease stops) and an attempt row carrying the step's marker is
 committed; the answer is recorded right after. When an earlier call's fate is unknown (its
 worker died, or it timed out), the step's probe searches the destination for the marker
-first, so a crash between "sent" and "recorded" does not send twice.
+first, so a crash between "sent" and "recorded" does not send twice. A probe that fails or
+whose answer cannot be read leaves the outcome uncertain: the delivery is retried with
+backoff and ends as a dead letter naming the reason, never sent again blindly (except for
+steps whose duplicates are harmless).
 
 Webhook destinations go through the same steps, journal, rate limits and retries; only their
 calls are plain HTTP POSTs (`delivery.webhook`) instead of MCP tool calls.
@@ -169,7 +172,10 @@ class DeliveryExecutor:
             result: dict[str, Any] | None = None
             attempt: int | None = None
             if step.name in history.uncertain and step.probe is not None:
-                result = await self._probe(delivery, step, box, history.uncertain[step.name])
+                probed = await self._probe(delivery, step, box, history.uncertain[step.name])
+                if isinstance(probed, Retry):
+                    return probed
+                result = probed
             if result is None:
                 answer = await self._call(delivery, step, box)
                 if isinstance(answer, Retry):
@@ -224,19 +230,31 @@ class DeliveryExecutor:
         step: Step,
         box: AppToolCaller,
         lost_call_started: datetime,
-    ) -> dict[str, Any] | None:
+    ) -> dict[str, Any] | Retry | None:
+        """What the lost call left: found (its result), None (not there: send it), or a
+        Retry when the probe cannot tell."""
         assert step.probe is not None
         probe = step.probe(lost_call_started)
         answer = await box.call_app_tool(probe.call, timeout=self._timeout)
+        reason: str | None = None
+        found: dict[str, Any] | None = None
         if not answer.ok:
-            # Cannot tell: sending again risks a duplicate, not sending risks a lost page.
+            reason = f"{probe.call.slug} failed: {answer.error or answer.error_kind}"
+        else:
+            try:
+                found = probe.find(answer.structured, step.marker)
+            except UnreadableAnswerError as exc:
+                reason = f"{probe.call.slug} answer unreadable: {exc}"
+        if reason is not None:
+            self._metrics.probes.labels("uncertain").inc()
+            if step.duplicate_harmless:
+                log.warning("delivery %s: %s; sending %s again", delivery.id, reason, step.name)
+                return None
             log.warning(
-                "delivery %s: cannot check whether step %s arrived (%s); sending again",
-                delivery.id, step.name, answer.error,
+                "delivery %s: cannot tell whether step %s arrived (%s); not sending it again",
+                delivery.id, step.name, reason,
             )  # fmt: skip
-            self._metrics.probes.labels("unavailable").inc()
-            return None
-        found = probe.find(answer.structured, step.marker)
+            return Retry(f"uncertain whether step {step.name} arrived: {reason}")
         self._metrics.probes.labels("found" if found is not None else "not_found").inc()
         log.info(
             "delivery %s: the lost call of step %s was %s", delivery.id, step.name,

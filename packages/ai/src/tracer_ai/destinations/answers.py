@@ -11,6 +11,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from tracer_ai.destinations.base import UnreadableAnswerError
+
 
 def result_payload(result: Any) -> Any:
     """The structured value of a tool result: a dict, a ToolResult-like object, or JSON text."""
@@ -87,14 +89,21 @@ def data_field(payload: Any, key: str) -> Any:
 
 
 def listed(payload: Any, *keys: str) -> list[Any]:
-    """The list a search answered with, under the first of `keys` present."""
+    """The list a search answered with, under the first of `keys` present.
+
+    Raises UnreadableAnswerError when there is no such list (another result shape, or a
+    large answer the tool router offloaded): a probe must not read that as "not found".
+    """
     data = service_data(payload)
     if isinstance(data, Mapping):
         for key in keys:
             value = data.get(key)
             if isinstance(value, list):
                 return value
-    return data if isinstance(data, list) else []
+    if isinstance(data, list):
+        return data
+    shape = sorted(data)[:8] if isinstance(data, Mapping) else type(data).__name__
+    raise UnreadableAnswerError(f"the answer has no {' or '.join(keys)} list (got {shape})")
 
 
 def text_of(value: Any) -> str:

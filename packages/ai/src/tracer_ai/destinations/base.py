@@ -22,7 +22,8 @@ Finder = Callable[[Any, str], dict[str, Any] | None]
 
 
 class UnreadableAnswerError(ValueError):
-    """A call succeeded but its answer lacks the identifier later events need."""
+    """A call succeeded but its answer lacks what Tracer reads from it (the identifier later
+    events need, or the list a crash probe searches)."""
 
 
 class Target(Protocol):
@@ -80,6 +81,9 @@ class Step:
     marker: str
     probe: Callable[[datetime], Probe] | None = None  # given when the lost call started
     opens_thread: bool = False
+    # True where sending twice is harmless (the receiver deduplicates, or the call is an
+    # idempotent update): an uncertain earlier call is then simply made again.
+    duplicate_harmless: bool = False
 
 
 @dataclass(frozen=True)

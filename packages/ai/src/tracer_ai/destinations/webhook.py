@@ -60,7 +60,8 @@ class WebhookDestination:
 
     def plan(self, request: PlanRequest) -> Plan:
         marker = request.marker("post")
-        return [Step("post", render(request, marker), read_answer, marker)]
+        call = render(request, marker)
+        return [Step("post", call, read_answer, marker, duplicate_harmless=True)]
 
     def opened_thread(
         self, target: Target, ctx: AlertContext, result: Mapping[str, Any]
