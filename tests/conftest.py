@@ -129,3 +129,16 @@ def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[NetworkGuard]:
     yield guard
     if guard.attempts:
         pytest.fail("unfaked external request(s): " + ", ".join(guard.attempts))
+
+
+_INTEGRATION = Path(__file__).parent / "integration"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/integration/ starts real processes: it is `slow`.
+
+    `pytest -m "not slow"` is the quick run; plain `pytest` (the CI command) runs all.
+    """
+    for item in items:
+        if item.path.is_relative_to(_INTEGRATION):
+            item.add_marker(pytest.mark.slow)

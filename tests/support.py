@@ -1,10 +1,19 @@
-"""Helpers shared by the test suites (no fixtures here: those live in conftest.py)."""
+"""Helpers shared by the test suites (no fixtures here: those live in conftest.py).
+
+`wait_until` and `eventually` are the one way tests wait for something another process or
+task does: they poll a condition with a deadline, never sleep a fixed time.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, overload
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -16,9 +25,36 @@ def free_port() -> int:
 def wait_until(
     predicate: Callable[[], bool], *, timeout: float = 30.0, interval: float = 0.05
 ) -> None:
-    """Poll `predicate` until true; for waiting on other processes, never as a sleep."""
+    """Poll `predicate` until true, from synchronous code (waiting on other processes)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise TimeoutError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+@overload
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], *, within: float = ..., interval: float = ...
+) -> T: ...
+@overload
+async def eventually(
+    probe: Callable[[], T | None], *, within: float = ..., interval: float = ...
+) -> T: ...
+async def eventually(
+    probe: Callable[[], Any], *, within: float = 20.0, interval: float = 0.05
+) -> Any:
+    """Poll `probe` (plain or async) until it returns something truthy, and return that.
+
+    Sleeps on the event loop between polls, so tasks under test keep running.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        value = probe()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {within} s")
+        await asyncio.sleep(interval)

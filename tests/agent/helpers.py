@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,26 +18,13 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
+from tests.support import eventually as eventually  # re-exported for the agent tests
 from tracer_agent.app import create_app
 from tracer_agent.auth.keys import create_key
 from tracer_agent.settings import AgentSettings
 from tracer_core.models import Role, alert_fingerprint
 
 T = TypeVar("T")
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]], *, within: float = 20.0, interval: float = 0.05
-) -> T:
-    """Poll the async `probe` until it returns something truthy; never a bare sleep."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"condition not met within {within} s")
-        await asyncio.sleep(interval)
 
 
 @dataclass

@@ -11,8 +11,9 @@ import asyncpg
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
-from tests.agent.helpers import agent_settings, eventually, new_key, open_alert, run_agent
+from tests.agent.helpers import agent_settings, new_key, open_alert, run_agent
 from tests.fakes.mcp_server import serve_mcp
+from tests.support import eventually
 from tracer_core.models import Role
 
 

@@ -10,8 +10,9 @@ from typing import Any
 import asyncpg
 import respx
 
-from tests.agent.helpers import add_event, agent_settings, eventually, open_alert, run_agent
+from tests.agent.helpers import add_event, agent_settings, open_alert, run_agent
 from tests.fakes.openai_bridge import bridged_client, chat_completion
+from tests.support import eventually
 
 
 async def _deliveries(pool: asyncpg.Pool, alert_id: int) -> list[dict[str, Any]]:

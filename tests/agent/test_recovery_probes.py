@@ -10,7 +10,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.agent.helpers import agent_settings, eventually, open_alert, run_agent
+from tests.agent.helpers import agent_settings, open_alert, run_agent
+from tests.support import eventually
 from tracer_agent.delivery.journal import DeliveryJournal
 from tracer_agent.delivery.store import DeliveryStore
 from tracer_agent.routing import load_rules

@@ -13,7 +13,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tests.agent.helpers import agent_settings, eventually, new_key, open_alert, run_agent
+from tests.agent.helpers import agent_settings, new_key, open_alert, run_agent
+from tests.support import eventually
 from tracer_agent.app import create_app
 from tracer_agent.auth.keys import revoke_key
 from tracer_agent.sink.token import load_sink_token

@@ -28,9 +28,9 @@ import pytest
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
-from tests.agent.helpers import eventually, open_alert
+from tests.agent.helpers import open_alert
 from tests.fakes.mcp_server import serve_mcp
-from tests.support import free_port, wait_until
+from tests.support import eventually, free_port, wait_until
 
 
 class HeldSlack:

@@ -15,8 +15,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from tests.agent.helpers import eventually, open_alert
-from tests.support import free_port, wait_until
+from tests.agent.helpers import open_alert
+from tests.support import eventually, free_port, wait_until
 
 ROUTING = """
 [[destinations]]

@@ -18,9 +18,9 @@ import asyncpg
 import httpx
 import respx
 
-from tests.agent.helpers import agent_settings, eventually, run_agent
+from tests.agent.helpers import agent_settings, run_agent
 from tests.fakes.openai_bridge import bridged_client, chat_completion
-from tests.support import free_port, wait_until
+from tests.support import eventually, free_port, wait_until
 from tracer.commands.demo_traffic import Scenario, start_time, traffic
 
 LLM_TITLE = "Checkout payments failing: the payment gateway answers 503"

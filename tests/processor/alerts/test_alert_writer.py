@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from tests.processor.alerts.test_store import candidate, recovery
-from tests.support import free_port
+from tests.support import eventually, free_port
 from tracer_core.db import create_pool, with_database
 from tracer_core.models import Severity
 from tracer_processor.alerts.reports import Decision
@@ -24,15 +24,6 @@ from tracer_processor.alerts.writer import AlertWriter
 
 FAST_STORE_RETRY = RetryPolicy(attempts=2, base_delay=0.001, max_delay=0.005)
 FAST_OUTAGE_BACKOFF = RetryPolicy(attempts=1, base_delay=0.005, max_delay=0.02)
-
-
-async def eventually(predicate: Callable[[], bool], within: float = 20.0) -> None:
-    """Poll without blocking the event loop the writer runs on."""
-    deadline = time.monotonic() + within
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"condition not met within {within} s")
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture
