@@ -52,10 +52,12 @@ async def test_sink_tools_answer_like_the_services_and_are_listed_newest_first(
                     "incident__incident__key": "k1"}  # fmt: skip
             first = await box.call_tool("PAGERDUTY_CREATE_INCIDENT_RECORD", args)
             again = await box.call_tool("PAGERDUTY_CREATE_INCIDENT_RECORD", args)
-            assert (
-                first.structured["data"]["incident"]["id"]
-                == (again.structured["data"]["incident"]["id"])
-            )  # deduplicated on the incident key
+            assert first.ok
+            assert again.error_kind == "tool_error"  # REST create refuses an open key
+            assert "matching dedup key" in (again.error or "")
+            found = await box.call_tool("PAGERDUTY_FETCH_INCIDENT_LIST", {"incident_key": "k1"})
+            [incident] = found.structured["data"]["incidents"]
+            assert incident["id"] == first.structured["data"]["incident"]["id"]
             bad_mail = await box.call_tool("GMAIL_SEND_EMAIL", {"recipient_email": "nobody"})
             assert bad_mail.error_kind == "tool_error"
 

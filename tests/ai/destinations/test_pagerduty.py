@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from tests.ai.alerts import make_context, make_summary
@@ -39,11 +41,24 @@ def test_pagerduty_resolve_needs_the_incident_id() -> None:
         pagerduty.render(make_summary(), ctx, service_id="P", action="resolve")
 
 
-def test_plan_triggers_updates_and_resolves_the_same_incident_without_probes() -> None:
+def test_plan_triggers_updates_and_resolves_the_same_incident() -> None:
     opened = pagerduty.PAGERDUTY.plan(PlanRequest(4, SERVICE, make_context(), make_summary(), None))
     assert isinstance(opened, list)
     [trigger] = opened
-    assert (trigger.name, trigger.opens_thread, trigger.probe) == ("trigger", True, None)
+    assert (trigger.name, trigger.opens_thread) == ("trigger", True)
+    assert trigger.probe is not None
+    lookup = trigger.probe(datetime(2026, 1, 1, tzinfo=UTC))
+    key = trigger.call.arguments["incident__incident__key"]
+    assert lookup.call.slug == "PAGERDUTY_FETCH_INCIDENT_LIST"
+    assert lookup.call.arguments["incident_key"] == key
+    listed = {"successful": True, "data": {"incidents": [
+        {"id": "Q0", "incident_key": key, "status": "resolved"},
+        {"id": "Q1", "incident_key": key, "status": "triggered", "incident_number": 7},
+    ]}}  # fmt: skip
+    assert lookup.find(listed, trigger.marker) == {
+        "incident_id": "Q1", "incident_key": key, "status": "triggered", "incident_number": 7,
+    }  # fmt: skip
+    assert lookup.find({"successful": True, "data": {"incidents": []}}, trigger.marker) is None
     incident = Thread("shop/checkout/error_spike", {"incident_id": "Q1"})
     escalated = make_context(event=AlertEventKind.ESCALATED, severity=Severity.CRITICAL)
     plan = pagerduty.PAGERDUTY.plan(PlanRequest(4, SERVICE, escalated, make_summary(), incident))

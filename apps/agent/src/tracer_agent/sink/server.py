@@ -179,7 +179,7 @@ def sink_tools(sink: SinkStore, tickets: TicketSinkStore) -> dict[str, Callable[
         incident__body__type: Literal["incident_body"] = "incident_body",
         incident__body__details: str = "",
     ) -> dict[str, Any]:
-        """Creates a PagerDuty incident; an open incident with the same key is returned."""
+        """Creates a PagerDuty incident; refused when an open incident has the same key."""
         arguments = _given(
             incident__type=incident__type, incident__title=incident__title,
             incident__service__id=incident__service__id,
@@ -188,15 +188,30 @@ def sink_tools(sink: SinkStore, tickets: TicketSinkStore) -> dict[str, Callable[
             incident__body__type=incident__body__type,
             incident__body__details=incident__body__details,
         )  # fmt: skip
-        return _ok(
-            await tickets.pagerduty_trigger(
-                service_id=incident__service__id,
-                title=incident__title,
-                urgency=incident__urgency,
-                dedup_key=incident__incident__key or incident__title,
-                arguments=arguments,
+        try:
+            return _ok(
+                await tickets.pagerduty_trigger(
+                    service_id=incident__service__id,
+                    title=incident__title,
+                    urgency=incident__urgency,
+                    dedup_key=incident__incident__key or incident__title,
+                    arguments=arguments,
+                )
             )
+        except SinkError as exc:
+            raise ToolError(str(exc)) from None
+
+    async def pagerduty_fetch_incident_list(
+        incident_key: str | None = None,
+        service__ids: list[str] | None = None,
+        date_range: str | None = None,
+        limit: Annotated[int, Field(ge=1, le=100)] = 25,
+    ) -> dict[str, Any]:
+        """Lists incidents, newest first, by incident key and services."""
+        incidents = await tickets.pagerduty_incidents(
+            incident_key=incident_key, service_ids=service__ids or [], limit=limit
         )
+        return _ok({"incidents": incidents, "limit": limit, "more": False})
 
     async def pagerduty_update_incident_by_id(
         id: Text,
@@ -261,6 +276,7 @@ def sink_tools(sink: SinkStore, tickets: TicketSinkStore) -> dict[str, Callable[
         jira.LIST_COMMENTS: jira_list_issue_comments,
         pagerduty.CREATE_INCIDENT_RECORD: pagerduty_create_incident_record,
         pagerduty.UPDATE_INCIDENT_BY_ID: pagerduty_update_incident_by_id,
+        pagerduty.FETCH_INCIDENT_LIST: pagerduty_fetch_incident_list,
         gmail.SEND_EMAIL: gmail_send_email,
         gmail.FETCH_EMAILS: gmail_fetch_emails,
     }

@@ -1,5 +1,6 @@
 """The local sink's Jira issues and PagerDuty incidents: issue numbers per project, statuses,
-comments, and at most one unresolved incident per dedup key, as the real services keep them."""
+comments, and at most one unresolved incident per dedup key, as the real services keep them
+(PagerDuty's REST API refuses a create whose incident key matches an open incident)."""
 
 from __future__ import annotations
 
@@ -168,8 +169,8 @@ class TicketSinkStore:
         dedup_key: str,
         arguments: dict[str, Any],
     ) -> dict[str, Any]:
-        """Open an incident; an unresolved incident with the same key is returned instead,
-        as PagerDuty deduplicates on the incident key."""
+        """Open an incident; refused, as PagerDuty's REST API does, when an unresolved
+        incident has the same key."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"pd:{dedup_key}")
             row = await conn.fetchrow(
@@ -179,35 +180,54 @@ class TicketSinkStore:
                 """,
                 dedup_key,
             )
-            deduplicated = row is not None
-            if row is None:
-                row = await conn.fetchrow(
-                    """
+            if row is not None:
+                raise SinkError(
+                    "Incident key conflict: an open incident with matching dedup key "
+                    f"already exists on this service ({row['incident_id']})"
+                )
+            row = await conn.fetchrow(
+                """
                     INSERT INTO sink_pagerduty_incidents
                         (incident_id, dedup_key, service, title, urgency, status)
                     VALUES ('P' || upper(substr(md5(random()::text), 1, 6)), $1, $2, $3, $4,
                             'triggered')
                     RETURNING *
                     """,
-                    dedup_key,
-                    service_id,
-                    title,
-                    urgency,
-                )
+                dedup_key,
+                service_id,
+                title,
+                urgency,
+            )
             assert row is not None
             data = {"incident": _incident(row)}
-            if not deduplicated:
-                await record_call(
-                    conn,
-                    tool=pagerduty.CREATE_INCIDENT_RECORD,
-                    toolkit=Toolkit.PAGERDUTY,
-                    target=service_id,
-                    external_id=row["incident_id"],
-                    thread_ref=dedup_key,
-                    arguments=arguments,
-                    result=data,
-                )
+            await record_call(
+                conn,
+                tool=pagerduty.CREATE_INCIDENT_RECORD,
+                toolkit=Toolkit.PAGERDUTY,
+                target=service_id,
+                external_id=row["incident_id"],
+                thread_ref=dedup_key,
+                arguments=arguments,
+                result=data,
+            )
             return data
+
+    async def pagerduty_incidents(
+        self, *, incident_key: str | None, service_ids: list[str], limit: int
+    ) -> list[dict[str, Any]]:
+        """Incidents newest first, by incident key and services when given."""
+        rows = await self._pool.fetch(
+            """
+            SELECT * FROM sink_pagerduty_incidents
+            WHERE ($1::text IS NULL OR dedup_key = $1)
+              AND (cardinality($2::text[]) = 0 OR service = ANY($2))
+            ORDER BY created_at DESC LIMIT $3
+            """,
+            incident_key,
+            service_ids,
+            limit,
+        )
+        return [_incident(row) for row in rows]
 
     async def pagerduty_update(
         self,

@@ -1,19 +1,31 @@
 """PagerDuty: one incident per alert, keyed by the alert fingerprint (PagerDuty's dedup key);
 an escalation updates its title and urgency, a resolution resolves it by id.
 
-Because PagerDuty deduplicates on the incident key, triggering again after a lost answer
-finds the same incident: no step needs a crash probe.
+The REST create refuses an incident whose key matches an open incident (it does not return
+the existing one), so after a create whose answer was lost, the crash probe looks the
+incident up by its key (PAGERDUTY_FETCH_INCIDENT_LIST) before creating again; the id found is
+recorded, and the resolution resolves that id. Composio's PagerDuty toolkit offers no Events
+API v2 tool (whose `dedup_key` would make a repeated trigger harmless), so this REST path is
+the one available.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Literal
 
-from tracer_ai.destinations.answers import data_field, find_mapping, find_value, result_payload
+from tracer_ai.destinations.answers import (
+    data_field,
+    find_mapping,
+    find_value,
+    listed,
+    result_payload,
+)
 from tracer_ai.destinations.base import (
     Plan,
     PlanRequest,
+    Probe,
     Skip,
     Step,
     Target,
@@ -27,6 +39,7 @@ from tracer_core.models import AlertEventKind, Severity
 
 CREATE_INCIDENT_RECORD = "PAGERDUTY_CREATE_INCIDENT_RECORD"
 UPDATE_INCIDENT_BY_ID = "PAGERDUTY_UPDATE_INCIDENT_BY_ID"
+FETCH_INCIDENT_LIST = "PAGERDUTY_FETCH_INCIDENT_LIST"
 
 TITLE_LIMIT = 1024
 DETAILS_LIMIT = 8000
@@ -114,6 +127,29 @@ def read_incident(payload: Any) -> dict[str, Any]:
     }
 
 
+def lookup_probe(service_id: str, incident_key: str) -> Probe:
+    """Finds the open incident a lost create may have opened, by its incident key."""
+    arguments = {"incident_key": incident_key, "service__ids": [service_id], "date_range": "all"}
+
+    def find(payload: Any, marker: str) -> dict[str, Any] | None:
+        for incident in listed(payload, "incidents"):
+            if (
+                isinstance(incident, Mapping)
+                and incident.get("incident_key") == incident_key
+                and incident.get("status") != "resolved"
+                and incident.get("id")
+            ):
+                return {
+                    "incident_id": str(incident["id"]),
+                    "incident_key": incident_key,
+                    "status": incident.get("status"),
+                    "incident_number": incident.get("incident_number"),
+                }
+        return None
+
+    return Probe(ToolCall(FETCH_INCIDENT_LIST, arguments), find)
+
+
 class PagerDutyDestination:
     name = "pagerduty"
     routing_tools = (CREATE_INCIDENT_RECORD, UPDATE_INCIDENT_BY_ID)
@@ -145,7 +181,13 @@ class PagerDutyDestination:
             )
             return [Step("update", update, read_incident, request.marker("update"))]
         marker = request.marker("trigger")
-        return [Step("trigger", trigger, read_incident, marker, opens_thread=True)]
+        key = str(trigger.arguments["incident__incident__key"])
+        service_id = request.target.service_id
+
+        def probe(started: datetime) -> Probe:
+            return lookup_probe(service_id, key)
+
+        return [Step("trigger", trigger, read_incident, marker, probe, opens_thread=True)]
 
     def opened_thread(
         self, target: Target, ctx: AlertContext, result: Mapping[str, Any]
