@@ -33,7 +33,7 @@ recipients = ["oncall@example.com"]
 [[destinations]]
 name = "chat"
 toolkit = "slack"
-channel = "#incidents"
+channel = "C0INCIDENT1"  # an ID: Slack's history tools do not take names
 
 [[rules]]
 send_to = ["{destination}"]
@@ -77,7 +77,7 @@ async def test_a_lost_answer_is_found_not_resent(
         )  # fmt: skip
     else:
         await SinkStore(pool).slack_post(
-            channel="#incidents", text=f"New alert\n_ref {marker}_", thread_ts=None, arguments={}
+            channel="C0INCIDENT1", text=f"New alert\n_ref {marker}_", thread_ts=None, arguments={}
         )
     await pool.execute("UPDATE deliveries SET next_attempt_at = now() - interval '1 s'")
 

@@ -1,4 +1,4 @@
-"""Slack: mrkdwn rendering and escaping, thread replies, the crash probe, answers."""
+"""Slack: Markdown rendering and escaping, thread replies, the crash probe, answers."""
 
 from __future__ import annotations
 
@@ -113,3 +113,21 @@ def test_answers_give_the_ts_and_the_thread() -> None:
     assert fallback is not None
     assert fallback.channel == "#ops"
     assert slack.SLACK.opened_thread(Target(channel="#ops"), make_context(), {"ts": None}) is None
+
+
+def test_replies_and_their_probe_use_the_channel_id_kept_on_the_thread() -> None:
+    first = _only_step(slack.SLACK.plan(PlanRequest(7, Target(channel="#ops"), make_context(),
+                                              make_summary(), None)))  # fmt: skip
+    answer = {"successful": True, "data": {"ok": True, "channel": "C0OPS12345", "ts": "17.1"}}
+    opened = slack.SLACK.opened_thread(Target(channel="#ops"), make_context(), first.read(answer))
+    assert opened is not None
+    assert opened.data == {"channel_id": "C0OPS12345"}
+    thread = Thread(opened.ref, opened.data)
+    escalated = make_context(event=AlertEventKind.ESCALATED)
+    reply = _only_step(
+        slack.SLACK.plan(PlanRequest(8, Target(channel="#ops"), escalated, make_summary(), thread))
+    )
+    assert reply.call.arguments["channel"] == "C0OPS12345"
+    assert reply.probe is not None
+    probe = reply.probe(datetime(2026, 1, 1, tzinfo=UTC))
+    assert probe.call.arguments == {"channel": "C0OPS12345", "ts": "17.1"}

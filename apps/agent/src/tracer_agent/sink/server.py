@@ -29,6 +29,7 @@ from tracer_ai.destinations import gmail, jira, pagerduty, slack
 Text = Annotated[str, Field(min_length=1)]
 
 _JQL_LABEL = re.compile(r"""labels\s*(?:=|in)\s*\(?\s*["']?([\w.:-]+)["']?\s*\)?""", re.IGNORECASE)
+_SLACK_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{8,12}")
 _JQL_PROJECT = re.compile(r"""project\s*=\s*["']?([A-Z][A-Z0-9_]*)["']?""", re.IGNORECASE)
 
 
@@ -81,6 +82,12 @@ def sink_tools(sink: SinkStore, tickets: TicketSinkStore) -> dict[str, Callable[
         except SinkError as exc:
             raise ToolError(str(exc)) from None
 
+    def _channel_id(channel: str) -> str:
+        """Slack's history tools take a channel ID; a name is not found."""
+        if not _SLACK_CHANNEL_ID.fullmatch(channel):
+            raise ToolError(f"channel_not_found: {channel!r} is not a channel ID")
+        return channel
+
     async def slack_fetch_conversation_history(
         channel: Text,
         oldest: str | None = None,
@@ -88,7 +95,7 @@ def sink_tools(sink: SinkStore, tickets: TicketSinkStore) -> dict[str, Callable[
     ) -> dict[str, Any]:
         """Top-level messages of a channel, newest first."""
         messages = await sink.slack_messages(
-            channel=channel, thread_ts=None, oldest=oldest, limit=limit
+            channel=_channel_id(channel), thread_ts=None, oldest=oldest, limit=limit
         )
         return _ok({"ok": True, "messages": messages, "has_more": False})
 
@@ -97,7 +104,7 @@ def sink_tools(sink: SinkStore, tickets: TicketSinkStore) -> dict[str, Callable[
     ) -> dict[str, Any]:
         """A thread: its parent message and the replies, newest first."""
         messages = await sink.slack_messages(
-            channel=channel, thread_ts=ts, oldest=None, limit=limit
+            channel=_channel_id(channel), thread_ts=ts, oldest=None, limit=limit
         )
         return _ok({"ok": True, "messages": messages, "has_more": False})
 

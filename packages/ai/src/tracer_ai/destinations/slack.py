@@ -3,7 +3,8 @@
 Messages go as ``markdown_text`` (standard Markdown; Composio's SLACK_SEND_MESSAGE has no
 ``text`` argument since version 20260721_00), with ``& < >`` escaped so log text cannot ping
 ``<!channel>``. The crash probe reads the channel history (or the thread) for the step's
-marker.
+marker. Slack's history tools take a channel ID, not a name: the ID the first post's answer
+gave is kept on the thread (`channel_id`) and used for every later reply and probe.
 """
 
 from __future__ import annotations
@@ -116,6 +117,8 @@ class SlackDestination:
         assert request.target.channel is not None
         channel = request.target.channel
         reply_to = request.thread.thread_ref if request.thread is not None else None
+        if request.thread is not None and request.thread.data.get("channel_id"):
+            channel = str(request.thread.data["channel_id"])
         marker = request.marker("post")
         call = render(request.summary, request.ctx, channel=channel, thread_ts=reply_to)
         call = call.with_arguments(
@@ -141,7 +144,12 @@ class SlackDestination:
         ts = result.get("ts")
         if not ts:
             return None
-        return ThreadOpened(str(ts), channel=result.get("channel") or target.channel)
+        channel_id = result.get("channel")
+        return ThreadOpened(
+            str(ts),
+            channel=channel_id or target.channel,
+            data={"channel_id": channel_id} if channel_id else {},
+        )
 
 
 SLACK = SlackDestination()
