@@ -144,3 +144,22 @@ def test_blank_variables_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.routing_file is None
     assert settings.llm_model == "gpt-4.1-mini"
     assert not settings.llm_configured
+
+
+def test_webhook_destinations_need_a_url_and_take_a_secret(tmp_path: Path) -> None:
+    path = tmp_path / "routing.toml"
+    path.write_text(
+        '[[destinations]]\nname = "hook"\ntoolkit = "webhook"\n'
+        'url = "https://hooks.example.com/t"\nsecret_env = "HOOK_SECRET"\n'
+        '[[rules]]\nsend_to = ["hook"]\n'
+    )
+    [hook] = load_rules(path).destinations
+    assert (hook.url, hook.secret_env, hook.target) == (
+        "https://hooks.example.com/t", "HOOK_SECRET", "https://hooks.example.com/t",
+    )  # fmt: skip
+    assert hook.effective_rate_per_minute == 120.0
+    path.write_text(
+        '[[destinations]]\nname = "hook"\ntoolkit = "webhook"\n[[rules]]\nsend_to = ["hook"]\n'
+    )
+    with pytest.raises(RoutingError, match="needs 'url'"):
+        load_rules(path)

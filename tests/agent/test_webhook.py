@@ -74,17 +74,24 @@ async def _finished(pool: asyncpg.Pool) -> dict[str, Any] | None:
     return dict(row) if row is not None and row["status"] in ("delivered", "dead") else None
 
 
-async def test_webhook_is_signed_retried_on_5xx_and_delivered_once(
-    database_url: str, pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TRACER_TEST_HOOK_SECRET", SECRET)
-    receiver = Receiver(failures=1, status=503)
+async def _deliver_to(
+    receiver: Receiver, database_url: str, pool: asyncpg.Pool, tmp_path: Path
+) -> dict[str, Any]:
+    """Route a high checkout alert to `receiver` and wait until it is delivered or dead."""
     async with receiving(receiver) as url:
         routing = tmp_path / "routing.toml"
         routing.write_text(ROUTING.format(url=url))
         await open_alert(pool, severity="high", service="checkout")
         async with run_agent(agent_settings(database_url, routing_file=routing)):
-            done = await eventually(lambda: _finished(pool))
+            return await eventually(lambda: _finished(pool))
+
+
+async def test_webhook_is_signed_retried_on_5xx_and_delivered_once(
+    database_url: str, pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRACER_TEST_HOOK_SECRET", SECRET)
+    receiver = Receiver(failures=1, status=503)
+    done = await _deliver_to(receiver, database_url, pool, tmp_path)
     assert done["status"] == "delivered"
     assert done["attempts"] == 2
     assert len(receiver.received) == 2
@@ -107,12 +114,7 @@ async def test_webhook_4xx_is_a_dead_letter_without_retries(
 ) -> None:
     monkeypatch.setenv("TRACER_TEST_HOOK_SECRET", SECRET)
     receiver = Receiver(failures=100, status=410)
-    async with receiving(receiver) as url:
-        routing = tmp_path / "routing.toml"
-        routing.write_text(ROUTING.format(url=url))
-        await open_alert(pool, severity="high")
-        async with run_agent(agent_settings(database_url, routing_file=routing)):
-            done = await eventually(lambda: _finished(pool))
+    done = await _deliver_to(receiver, database_url, pool, tmp_path)
     assert done["status"] == "dead"
     assert "HTTP 410" in done["last_error"]
     assert len(receiver.received) == 1
