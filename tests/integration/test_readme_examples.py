@@ -5,17 +5,14 @@ below with the test that covers them, so a new example cannot go unchecked."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.integration.readme_examples import Example, readme_examples
-from tests.support import free_port, wait_until
+from tests.integration.running_apps import RunningApps, running_apps
 
 pytestmark = pytest.mark.slow
 
@@ -41,42 +38,13 @@ def _series_csv(path: Path) -> None:
     path.write_text("\n".join(rows) + "\n")
 
 
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 @pytest.fixture
-def apps(database_url: str, tmp_path: Path) -> Iterator[tuple[int, int, dict[str, str]]]:
-    processor_port, agent_port = free_port(), free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "TRACER_HOME": str(tmp_path / "home")}
-    children = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tracer", role, "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for role, port in (("processor", processor_port), ("agent", agent_port))
-    ]
-    try:
-        for port in (processor_port, agent_port):
-            url = f"http://127.0.0.1:{port}"
-            wait_until(lambda: _healthy(url), timeout=90)  # noqa: B023 (called at once)
-        yield processor_port, agent_port, env
-    finally:
-        for child in children:
-            child.terminate()
-        for child in children:
-            child.wait(timeout=30)
+def apps(database_url: str, tmp_path: Path) -> Iterator[RunningApps]:
+    with running_apps(database_url, tmp_path / "home") as running:
+        yield running
 
 
-def test_every_readme_example_is_run_or_accounted_for(
-    apps: tuple[int, int, dict[str, str]], tmp_path: Path
-) -> None:
-    processor_port, agent_port, env = apps
+def test_every_readme_example_is_run_or_accounted_for(apps: RunningApps, tmp_path: Path) -> None:
     _series_csv(tmp_path / "series.csv")
     examples = readme_examples()
     assert len(examples) >= 8
@@ -84,10 +52,10 @@ def test_every_readme_example_is_run_or_accounted_for(
     for example in examples:
         if _skip_reason(example) is not None:
             continue
-        script = example.runnable(processor_port=processor_port, agent_port=agent_port)
+        script = example.runnable(processor_port=apps.processor_port, agent_port=apps.agent_port)
         result = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", script],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+            cwd=tmp_path, env=apps.env, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         where = f"README.md line {example.line}"
         assert result.returncode == 0, f"{where}: {result.stderr}"
