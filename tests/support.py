@@ -6,6 +6,8 @@ import socket
 import time
 from collections.abc import Callable
 
+import httpx
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -22,3 +24,11 @@ def wait_until(
         if time.monotonic() > deadline:
             raise TimeoutError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def is_healthy(url: str) -> bool:
+    """Whether the app at `url` answers 200 on /healthz right now."""
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -11,9 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from tests.support import free_port, wait_until
+from tests.support import free_port, is_healthy, wait_until
 
 
 @dataclass(frozen=True)
@@ -23,13 +21,6 @@ class RunningApps:
     processor_port: int
     agent_port: int
     env: dict[str, str]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @contextmanager
@@ -54,7 +45,7 @@ def running_apps(database_url: str, home: Path) -> Iterator[RunningApps]:
     )
     try:
         for url in (apps.processor_url, apps.agent_url):
-            wait_until(lambda: _healthy(url), timeout=90)  # noqa: B023 (called at once)
+            wait_until(lambda: is_healthy(url), timeout=90)  # noqa: B023 (called at once)
         yield apps
     finally:
         for child in children:

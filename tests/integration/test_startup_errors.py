@@ -9,6 +9,8 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -27,6 +29,15 @@ def _tracer(
         [sys.executable, "-m", "tracer", *args],
         capture_output=True, text=True, timeout=timeout, env={**os.environ, **env},
     )  # fmt: skip
+
+
+@contextmanager
+def taken_port() -> Iterator[int]:
+    """A loopback port another program listens on while the block runs."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield int(taken.getsockname()[1])
 
 
 def _one_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -63,10 +74,7 @@ def test_a_malformed_database_url_is_one_line(tmp_path: Path) -> None:
 def test_a_busy_port_stops_the_app_before_any_work(
     role: str, empty_database_url: str, tmp_path: Path
 ) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with taken_port() as port:
         result = _tracer(
             role, "--port", str(port),
             env={"DATABASE_URL": empty_database_url, "TRACER_HOME": str(tmp_path)},
@@ -90,10 +98,7 @@ def test_a_busy_port_stops_the_app_before_any_work(
 def test_up_refuses_a_busy_port_before_starting_anything(
     empty_database_url: str, tmp_path: Path
 ) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with taken_port() as port:
         result = _tracer(
             "up", "--processor-port", str(free_port()), "--agent-port", str(port),
             env={"DATABASE_URL": empty_database_url, "TRACER_HOME": str(tmp_path)},
