@@ -56,7 +56,9 @@ def _fuzz(base_url: str, key: str, report: Path) -> subprocess.CompletedProcess[
     ]  # fmt: skip
     for path in EXCLUDED_PATHS:
         command += ["--exclude-path", path]
-    return subprocess.run(command, capture_output=True, text=True, timeout=900)
+    # Run in the test's directory: schemathesis keeps a crash cache under its working directory,
+    # and a cache left by an earlier run would change what this run sends.
+    return subprocess.run(command, cwd=report.parent, capture_output=True, text=True, timeout=900)
 
 
 def _statuses(report: Path) -> dict[int, int]:
