@@ -13,7 +13,8 @@ CREATE TABLE alert_events (
     kind text NOT NULL,
     severity text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    dispatched_at timestamp with time zone
+    dispatched_at timestamp with time zone,
+    held_by_silence bigint
 );
 
 CREATE TABLE alert_reports (
@@ -122,7 +123,8 @@ CREATE TABLE deliveries (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     target jsonb DEFAULT '{}'::jsonb NOT NULL,
-    delivered_at timestamp with time zone
+    delivered_at timestamp with time zone,
+    incident_id bigint
 );
 
 CREATE TABLE delivery_attempts (
@@ -308,6 +310,7 @@ ALTER TABLE connections ADD CONSTRAINT connections_toolkit_check CHECK ((toolkit
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_alert_id_fkey FOREIGN KEY (alert_id) REFERENCES alerts(id) ON DELETE CASCADE;
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_event_id_destination_key UNIQUE (event_id, destination);
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_event_id_fkey FOREIGN KEY (event_id) REFERENCES alert_events(id) ON DELETE CASCADE;
+ALTER TABLE deliveries ADD CONSTRAINT deliveries_incident_id_fkey FOREIGN KEY (incident_id) REFERENCES incidents(id) ON DELETE SET NULL;
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_pkey PRIMARY KEY (id);
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'in_progress'::text, 'delivered'::text, 'failed'::text, 'dead'::text])));
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_toolkit_check CHECK ((toolkit = ANY (ARRAY['slack'::text, 'jira'::text, 'pagerduty'::text, 'gmail'::text])));
@@ -347,6 +350,7 @@ ALTER TABLE sink_pagerduty_incidents ADD CONSTRAINT sink_pagerduty_incidents_sta
 ALTER TABLE sink_pagerduty_incidents ADD CONSTRAINT sink_pagerduty_incidents_urgency_check CHECK ((urgency = ANY (ARRAY['high'::text, 'low'::text])));
 
 CREATE INDEX alert_events_alert ON public.alert_events USING btree (alert_id, id);
+CREATE INDEX alert_events_held ON public.alert_events USING btree (alert_id, id) WHERE (held_by_silence IS NOT NULL);
 CREATE INDEX alert_events_undispatched ON public.alert_events USING btree (id) WHERE (dispatched_at IS NULL);
 CREATE INDEX alert_reports_created ON public.alert_reports USING brin (created_at);
 CREATE INDEX alert_summaries_alert ON public.alert_summaries USING btree (alert_id, event_id DESC);
@@ -362,6 +366,7 @@ CREATE INDEX connections_user ON public.connections USING btree (user_id, toolki
 CREATE INDEX deliveries_alert ON public.deliveries USING btree (alert_id, id);
 CREATE INDEX deliveries_alert_destination ON public.deliveries USING btree (alert_id, destination, event_id);
 CREATE INDEX deliveries_due ON public.deliveries USING btree (next_attempt_at) WHERE (status = ANY (ARRAY['pending'::text, 'failed'::text, 'in_progress'::text]));
+CREATE INDEX deliveries_incident_destination ON public.deliveries USING btree (incident_id, destination, event_id) WHERE (incident_id IS NOT NULL);
 CREATE INDEX delivery_attempts_delivery ON public.delivery_attempts USING btree (delivery_id, id);
 CREATE INDEX incident_events_incident ON public.incident_events USING btree (incident_id, id);
 CREATE INDEX incidents_group_recent ON public.incidents USING btree (project, service, id DESC);
