@@ -21,11 +21,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class EventVerdict:
-    """The alert's incident (None for alerts written before incidents existed), whether that
-    incident is still open, and why the event stays quiet (None: it is notified)."""
+    """The alert's incident (None for alerts written before incidents existed); for a
+    resolution, `closes_incident` when it is the one that resolved the incident on its own
+    (it then reaches every destination of the incident) and `incident_open` while other
+    alerts keep it open; why the event stays quiet (None: it is notified)."""
 
     incident_id: int | None
     incident_open: bool
+    closes_incident: bool = False
     quiet: str | None = None
     silence_id: int | None = None
 
@@ -39,11 +42,19 @@ async def judge_event(
     incident_id = context["incident_id"]
     incident_open = context["incident_status"] == "open"
     if AlertEventKind(event["kind"]) is AlertEventKind.RESOLVED:
-        return EventVerdict(incident_id, incident_open)
+        closes = (
+            not incident_open
+            and not context["resolved_by_hand"]
+            and context["closed_by_alert"] == alert.id
+        )
+        return EventVerdict(incident_id, incident_open and incident_id is not None, closes)
     quiet = _quiet_reason(rules, context, alert, Severity(event["severity"]))
     silence = context["silence"]
     return EventVerdict(
-        incident_id, incident_open, quiet, int(silence) if quiet == "silenced" else None
+        incident_id,
+        incident_open,
+        quiet=quiet,
+        silence_id=int(silence) if quiet == "silenced" else None,
     )
 
 

@@ -172,7 +172,6 @@ class DeliveryStore:
         escalations, what the rules add. An alert resolving inside a still-open incident is a
         reply in chat and mail only: the Jira issue and PagerDuty incident stay open."""
         kind = AlertEventKind(event["kind"])
-        closes_incident = kind is AlertEventKind.RESOLVED and verdict.incident_id is not None
         earlier = await conn.fetch(
             """
             SELECT DISTINCT ON (destination) destination, target
@@ -182,12 +181,12 @@ class DeliveryStore:
             """,
             event["alert_id"],
             event["id"],
-            closes_incident and not verdict.incident_open,
+            verdict.closes_incident,
             verdict.incident_id,
         )
         chosen = [Destination.model_validate(row["target"]) for row in earlier]
         if kind is AlertEventKind.RESOLVED:
-            if verdict.incident_id is not None and verdict.incident_open:
+            if verdict.incident_open:
                 return [d for d in chosen if d.toolkit in (Toolkit.SLACK, Toolkit.GMAIL)]
             return chosen
         for destination in rules.route(

@@ -221,15 +221,19 @@ class AlertStore:
         )
 
     async def quiet_context(self, *, alert_id: int, severity: str) -> asyncpg.Record | None:
-        """What decides whether an event of the alert stays quiet: the silence matching it now,
-        whether its incident was resolved by hand, the incident and its status, and the other
-        open alerts of its service as `alert_type:severity` strings."""
+        """What decides where an event of the alert goes: the silence matching it now, whether
+        its incident was resolved by hand, the incident, its status and the alert whose
+        resolution closed it, and the other open alerts of its service as
+        `alert_type:severity` strings."""
         return await self._db.fetchrow(
             """
             SELECT tracer_silence_for(a.project, a.service, a.alert_type, $2, now()) AS silence,
                    coalesce(i.resolved_by IS NOT NULL AND i.status = 'resolved', false)
                        AS resolved_by_hand,
                    a.incident_id, i.status AS incident_status,
+                   (SELECT ie.alert_id FROM incident_events ie
+                    WHERE ie.incident_id = a.incident_id AND ie.kind = 'resolved'
+                    ORDER BY ie.id DESC LIMIT 1) AS closed_by_alert,
                    ARRAY(SELECT o.alert_type || ':' || o.severity FROM alerts o
                          WHERE o.project = a.project AND o.service = a.service
                            AND o.status = 'open' AND o.id <> a.id) AS others
