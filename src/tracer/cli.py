@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from tracer.commands import backtest, bench, chaos, demo, keys, migrate, serve, up
+from tracer.commands import (
+    backtest,
+    bench,
+    chaos,
+    demo,
+    incidents,
+    keys,
+    migrate,
+    serve,
+    silence,
+    up,
+)
 
 app = typer.Typer(
     name="tracer",
@@ -18,6 +29,8 @@ app.command("processor")(serve.processor)
 app.command("agent")(serve.agent)
 app.command("bench")(bench.bench)
 app.add_typer(keys.app, name="keys")
+app.add_typer(incidents.app, name="incidents")
+app.add_typer(silence.app, name="silence")
 app.command("demo")(demo.demo)
 app.command("backtest")(backtest.backtest)
 app.command("chaos")(chaos.chaos)
