@@ -59,6 +59,7 @@ def bucket_config(settings: ProcessorSettings, detector: DetectorConfig) -> Buck
         allowed_lateness=settings.allowed_lateness_seconds,
         max_future=settings.max_future_seconds,
         live_horizon=settings.live_horizon_seconds,
+        silence=settings.silence_seconds,
         skip_gap_after=detector.settle_buckets,
     )
 
