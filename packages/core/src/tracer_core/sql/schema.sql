@@ -178,6 +178,12 @@ CREATE TABLE schema_migrations (
     applied_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE service_arrivals (
+    project text NOT NULL,
+    service text NOT NULL,
+    last_arrival timestamp with time zone NOT NULL
+);
+
 CREATE TABLE sink_jira_issues (
     issue_key text NOT NULL,
     project_key text NOT NULL,
@@ -278,6 +284,7 @@ ALTER TABLE llm_usage ADD CONSTRAINT llm_usage_pkey PRIMARY KEY (id);
 ALTER TABLE llm_usage ADD CONSTRAINT llm_usage_prompt_tokens_check CHECK ((prompt_tokens >= 0));
 ALTER TABLE schema_functions ADD CONSTRAINT schema_functions_pkey PRIMARY KEY (name);
 ALTER TABLE schema_migrations ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+ALTER TABLE service_arrivals ADD CONSTRAINT service_arrivals_pkey PRIMARY KEY (project, service);
 ALTER TABLE sink_jira_issues ADD CONSTRAINT sink_jira_issues_pkey PRIMARY KEY (issue_key);
 ALTER TABLE sink_jira_projects ADD CONSTRAINT sink_jira_projects_pkey PRIMARY KEY (project_key);
 ALTER TABLE sink_messages ADD CONSTRAINT sink_messages_pkey PRIMARY KEY (id);
