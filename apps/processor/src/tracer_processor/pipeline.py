@@ -3,7 +3,7 @@
 Everything here is synchronous and runs on the event loop between requests: a batch is
 folded into the buckets, every bucket that closes is scored at once for all its services,
 and decisions go to the sink (the buffered writer), which never waits on the database.
-`tick()` is the clock: it closes the buckets of live services that went silent, flushes
+`tick()` is the clock: it closes the buckets of services silent for the silence period, flushes
 idle replays, and forgets services idle for longer than the TTL.
 """
 
