@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tracer.cli import app
-from tracer_processor.detection.backtest import BacktestError, Kind, run_backtest
+from tracer_processor.detection.backtest import BacktestError, Kind
+from tracer_processor.detection.backtest_files import run_backtest
 
 HEADER = ["timestamp", "value", "score", "is_anomaly", "reason"]
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # no inf/NaN arithmetic
