@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tracer.commands import backtest, bench, chaos, demo, keys, migrate, serve, up
+from tracer.commands import backtest, bench, chaos, demo, eval, keys, migrate, serve, up
 
 app = typer.Typer(
     name="tracer",
@@ -20,6 +20,7 @@ app.command("bench")(bench.bench)
 app.add_typer(keys.app, name="keys")
 app.command("demo")(demo.demo)
 app.command("backtest")(backtest.backtest)
+app.command("eval")(eval.eval_command)
 app.command("chaos")(chaos.chaos)
 
 

@@ -67,6 +67,7 @@ class _Bucketed:
     order: npt.NDArray[np.intp]  # points sorted by time
     bucket_of: npt.NDArray[np.intp]  # bucket index of each sorted point
     values: FloatArray  # per bucket: sum (count) or mean
+    volumes: FloatArray  # per bucket: records behind it (error_rate with volumes)
     hours: npt.NDArray[np.int64]  # per bucket: hours since 1970 of its first point
 
 
@@ -90,8 +91,12 @@ def score_series(
     kind: Kind = Kind.COUNT,
     bucket_seconds: float | None = None,
     config: DetectorConfig | None = None,
+    volumes: Sequence[FloatArray] | None = None,
 ) -> list[ScoredSeries]:
-    """Score every (epoch seconds, value) series; series of one bucket width share steps."""
+    """Score every (epoch seconds, value) series; series of one bucket width share steps.
+
+    `volumes` (error_rate only): the records behind each point, so a rate is judged at its
+    real volume instead of as if it were measured over plenty of requests."""
     sizes = [bucket_seconds or typical_spacing(times) for times, _ in series]
     for size in sizes:
         if not math.isfinite(size) or size <= 0:
@@ -99,36 +104,43 @@ def score_series(
     results: list[ScoredSeries | None] = [None] * len(series)
     for size in sorted(set(sizes)):
         members = [i for i, s in enumerate(sizes) if s == size]
-        scored = _score_group([series[i] for i in members], kind, size, config)
+        weights = [None if volumes is None else volumes[i] for i in members]
+        scored = _score_group([series[i] for i in members], weights, kind, size, config)
         for i, result in zip(members, scored, strict=True):
             results[i] = result
     return [r for r in results if r is not None]
 
 
-def _bucket(times: FloatArray, values: FloatArray, size: float, kind: Kind) -> _Bucketed:
+def _bucket(
+    times: FloatArray, values: FloatArray, volume: FloatArray | None, size: float, kind: Kind
+) -> _Bucketed:
     order = np.argsort(times, kind="stable")
     ordered = times[order]
     if ordered.size == 0:
         empty = np.zeros(0)
-        return _Bucketed(order, np.zeros(0, np.intp), empty, np.zeros(0, np.int64))
+        return _Bucketed(order, np.zeros(0, np.intp), empty, empty, np.zeros(0, np.int64))
     keys = np.floor((ordered - ordered[0]) / size)
     starts = np.flatnonzero(np.r_[True, np.diff(keys) != 0])
     bucket_of = np.cumsum(np.r_[False, np.diff(keys) != 0]).astype(np.intp)
-    sums = np.add.reduceat(values[order], starts)
-    sizes = np.diff(np.r_[starts, ordered.size])
-    aggregated = sums if kind is Kind.COUNT else sums / sizes
+    weights = np.ones(ordered.size) if volume is None else np.maximum(volume[order], 0.0)
+    sums = np.add.reduceat(values[order] * (1.0 if volume is None else weights), starts)
+    totals = np.add.reduceat(weights, starts)
+    if kind is Kind.COUNT:
+        aggregated = sums
+    else:
+        aggregated = np.where(totals > 0, sums / np.maximum(totals, 1e-300), 0.0)
     hours = np.floor(ordered[starts] / 3600.0).astype(np.int64)
-    return _Bucketed(order, bucket_of, aggregated, hours)
+    return _Bucketed(order, bucket_of, aggregated, totals if volume is not None else
+                     np.full(starts.size, _VOLUME), hours)  # fmt: skip
 
 
-def _inputs(kind: Kind, values: FloatArray) -> tuple[FloatArray, ...]:
+def _inputs(kind: Kind, values: FloatArray, volume: FloatArray) -> tuple[FloatArray, ...]:
     """counts, errors, p95, latency samples standing for one bucket of each series."""
     zeros = np.zeros(values.size)
-    volume = np.full(values.size, _VOLUME)
     if kind is Kind.COUNT:
         return np.maximum(values, 0.0), zeros, zeros, zeros
     if kind is Kind.ERROR_RATE:
-        return volume, np.clip(values, 0.0, 1.0) * _VOLUME, zeros, zeros
+        return volume, np.round(np.clip(values, 0.0, 1.0) * volume), zeros, zeros
     if kind is Kind.LATENCY:
         return volume, zeros, np.maximum(values, 0.0), volume
     return values, zeros, zeros, zeros
@@ -136,20 +148,23 @@ def _inputs(kind: Kind, values: FloatArray) -> tuple[FloatArray, ...]:
 
 def _score_group(
     series: Sequence[tuple[FloatArray, FloatArray]],
+    volumes: Sequence[FloatArray | None],
     kind: Kind,
     size: float,
     config: DetectorConfig | None,
 ) -> list[ScoredSeries]:
-    bucketed = [_bucket(t, v, size, kind) for t, v in series]
+    bucketed = [_bucket(t, v, w, size, kind) for (t, v), w in zip(series, volumes, strict=True)]
     lengths = np.array([b.values.size for b in bucketed], np.int64)
     by_length = np.argsort(-lengths, kind="stable")  # longest first: active = a prefix
     longest = int(lengths.max()) if lengths.size else 0
     width = len(series)
     values = np.zeros((longest, width))
     hours = np.zeros((longest, width), np.int64)
+    volume = np.zeros((longest, width))
     for column, index in enumerate(by_length.tolist()):
         b = bucketed[index]
         values[: b.values.size, column] = b.values
+        volume[: b.values.size, column] = b.volumes
         hours[: b.values.size, column] = b.hours
     # For each step k, how many series have more than k buckets.
     active = width - np.searchsorted(np.sort(lengths), np.arange(longest), side="right")
@@ -161,7 +176,7 @@ def _score_group(
     metric_name, types = _METRIC[kind], _TYPES[kind]
     for k in range(longest):
         m = int(active[k])
-        counts, errors, p95, timed = _inputs(kind, values[k, :m])
+        counts, errors, p95, timed = _inputs(kind, values[k, :m], volume[k, :m])
         result = detector.step(
             BucketInput(
                 bucket=k,
@@ -184,7 +199,10 @@ def _score_group(
             for column in np.flatnonzero(verdict.anomalous & (flags[k, :m] == 0)).tolist():
                 flags[k, column] = 1
                 why = describe(metric, column, alert_type, detector.config)["reasons"][0]
-                label = _VALUE_NAMES[alert_type] if kind is Kind.VALUE else alert_type.value
+                if kind is Kind.VALUE:  # the count channel carries the value
+                    label, why = _VALUE_NAMES[alert_type], why.replace("count", "value", 1)
+                else:
+                    label = alert_type.value
                 reasons[(k, column)] = f"{label}: {why}"
     out: list[ScoredSeries] = []
     column_of = np.empty(width, np.intp)

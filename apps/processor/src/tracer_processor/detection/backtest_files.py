@@ -109,7 +109,7 @@ def read_series(path: Path) -> SeriesFile:
                 timestamps.append(fields[at] if at < len(fields) else "")
                 values.append(fields[val] if val < len(fields) else "")
     times = _parse_times(timestamps)
-    numbers = np.array([_parse_number(v) for v in values], np.float64)
+    numbers = _parse_numbers(values)
     ok = np.isfinite(times) & np.isfinite(numbers)
     readable = np.flatnonzero(ok)
     return SeriesFile(timestamps, values, times[readable], numbers[readable], readable)
@@ -119,7 +119,11 @@ def write_scored(path: Path, series: SeriesFile, scored: ScoredSeries) -> Backte
     rows = series.rows
     scores = np.zeros(rows)
     flags = np.zeros(rows, np.int8)
-    reasons = [_invalid(t, v) for t, v in zip(series.timestamps, series.values, strict=True)]
+    reasons = [""] * rows
+    unreadable = np.ones(rows, np.bool_)
+    unreadable[series.readable] = False
+    for position in np.flatnonzero(unreadable).tolist():
+        reasons[position] = _invalid(series.timestamps[position], series.values[position])
     scores[series.readable] = scored.scores
     flags[series.readable] = scored.flags
     for position, reason in zip(series.readable.tolist(), scored.reasons, strict=True):
@@ -165,6 +169,15 @@ def _parse_times(texts: list[str]) -> FloatArray:
 def _zoned(text: str) -> bool:
     tail = text.strip()[10:]
     return "+" in tail or tail.endswith("Z") or "-" in tail
+
+
+def _parse_numbers(texts: list[str]) -> FloatArray:
+    """Each text as a finite float (NaN when unreadable), in bulk when every one reads."""
+    try:
+        numbers = np.array(texts, np.float64)
+    except ValueError:
+        numbers = np.array([_parse_number(t) for t in texts], np.float64)
+    return np.where(np.isfinite(numbers), numbers, np.nan)
 
 
 def _parse_time(text: str) -> float:

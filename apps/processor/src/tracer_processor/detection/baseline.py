@@ -104,15 +104,20 @@ class RollingBaseline:
         n = take(self._recent_n, rows)
         return np.where(n > 0, self._recent_total[rows] / np.maximum(n, 1), 0.0), n
 
-    def recent_newest_first(
-        self, slots: SlotArray, steps: npt.NDArray[np.int64], ages: int | None = None
+    def window_newest_first(
+        self, slots: SlotArray, steps: npt.NDArray[np.int64], ages: int
     ) -> FloatArray:
-        """The recent ring of `slots` as (slot, age) with the previous bucket first (holes 0),
-        `ages` buckets back (default: the whole ring)."""
-        ages_back = np.arange(1, min(ages or self.recent, self.recent) + 1)
-        positions = (steps[:, None] - ages_back[None, :]) % self.recent
-        values = self._recent[positions, slots[:, None]].astype(np.float64)
-        return np.where(self._recent_valid[positions, slots[:, None]], values, 0.0)
+        """The last `ages` entries of the window of `slots` as (slot, age), the previous
+        bucket first (holes and never-written entries are 0)."""
+        back = np.arange(1, min(ages, self.window) + 1)
+        positions = (steps[:, None] - back[None, :]) % self.window
+        written = back[None, :] <= steps[:, None]
+        values = self._values[positions, slots[:, None]].astype(np.float64)
+        return np.where(self._valid[positions, slots[:, None]] & written, values, 0.0)
+
+    def recent_sum(self, rows: Rows) -> FloatArray:
+        """Sum of the recent ring (the previous `recent` observations)."""
+        return take(self._recent_total, rows)
 
     def level(self, rows: Rows) -> tuple[FloatArray, BoolArray]:
         """The EWMA before this bucket, and whether it has seen a value yet."""

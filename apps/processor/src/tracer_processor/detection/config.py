@@ -22,8 +22,8 @@ class DetectorConfig:
     score_threshold: float = 6.0  # -log10 tail probability that alerts, for every metric
     clip_z: float = 4.0  # deviations beyond this are clipped before the baseline learns them
     burst_prior: float = 1.0e-6  # the least share of buckets assumed to be bursts
-    burst_alpha: float = 0.002  # pace at which the burst rate is learnt (per bucket)
-    burst_run_buckets: int = 3  # only the first buckets of a run count as a burst
+    burst_alpha: float = 0.0005  # pace at which the burst rate is learnt (per bucket)
+    burst_run_buckets: int = 2  # only the first buckets of a run count as a burst
     sustained_alpha: float = 0.1  # EWMA of clipped deviations: the sustained-shift signal
     sustained_clip: float = 3.0
     pool_buckets: int = 30  # a quiet service's errors are judged over up to this many buckets

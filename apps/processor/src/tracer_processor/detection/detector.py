@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from tracer_core.models import AlertType, Severity
 from tracer_processor.alerts.reports import AlertCandidate, Recovery
-from tracer_processor.buckets.registry import rows_of, take
+from tracer_processor.buckets.registry import Rows, rows_of, take
 from tracer_processor.buckets.templates import ErrorSamples
 from tracer_processor.detection.baseline import RollingBaseline
 from tracer_processor.detection.bursts import BurstTracker
@@ -83,7 +83,6 @@ class Detector:
         self.config = config
         self._names = names
         window, recent, alpha = config.window_buckets, config.recent_buckets, config.ewma_alpha
-        pool = max(config.pool_buckets, 1)
         self.baselines = {
             "error_rate": RollingBaseline(window=window, recent=recent, ewma_alpha=alpha),
             "latency_p95_ms": RollingBaseline(window=window, recent=recent, ewma_alpha=alpha),
@@ -91,8 +90,8 @@ class Detector:
         }
         # Records and errors per bucket: the window's error rate, and quiet buckets' pool.
         self.pools = {
-            "records": RollingBaseline(window=window, recent=pool, ewma_alpha=alpha),
-            "errors": RollingBaseline(window=window, recent=pool, ewma_alpha=alpha),
+            "records": RollingBaseline(window=window, recent=recent, ewma_alpha=alpha),
+            "errors": RollingBaseline(window=window, recent=recent, ewma_alpha=alpha),
         }
         self.bursts = {"latency_p95_ms": BurstTracker(config), "count": BurstTracker(config)}
         self.season = SeasonalProfile(config)
@@ -195,24 +194,25 @@ class Detector:
     # -- one bucket -------------------------------------------------------------------------
 
     def _pool(
-        self, slots: SlotArray, steps: npt.NDArray[np.int64], counts: FloatArray, errors: FloatArray
+        self,
+        slots: SlotArray,
+        rows: Rows,
+        steps: npt.NDArray[np.int64],
+        counts: FloatArray,
+        errors: FloatArray,
     ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         """Records and errors of each bucket, a quiet one pooled with the buckets before it
         (newest first, up to `pool_buckets`) until it holds `min_count` records; then the
-        records and errors of the last `recent_buckets` buckets together (a longer span)."""
-        span = self.config.recent_buckets - 1
-        span_records = counts + self.pools["records"].recent_newest_first(slots, steps, span).sum(
-            axis=1
-        )
-        span_errors = errors + self.pools["errors"].recent_newest_first(slots, steps, span).sum(
-            axis=1
-        )
+        records and errors of this bucket and the `recent_buckets` before it (a span)."""
+        span_records = counts + self.pools["records"].recent_sum(rows)
+        span_errors = errors + self.pools["errors"].recent_sum(rows)
         records, failed = counts.copy(), errors.copy()
         quiet = np.flatnonzero(counts < self.config.min_count)
         if quiet.size == 0:
             return records, failed, span_records, span_errors
-        before = self.pools["records"].recent_newest_first(slots[quiet], steps[quiet])
-        errors_before = self.pools["errors"].recent_newest_first(slots[quiet], steps[quiet])
+        ages = self.config.pool_buckets
+        before = self.pools["records"].window_newest_first(slots[quiet], steps[quiet], ages)
+        errors_before = self.pools["errors"].window_newest_first(slots[quiet], steps[quiet], ages)
         reached = counts[quiet, None] + np.cumsum(before, axis=1) - before
         take_it = reached < self.config.min_count
         records[quiet] += (before * take_it).sum(axis=1)
@@ -239,7 +239,7 @@ class Detector:
         window_errors = self.pools["errors"].sums(rows)[0]
         count_inputs = inputs("count")
         error_sig = error_signals(
-            config, counts, errors, self._pool(slots, steps, counts, errors),
+            config, counts, errors, self._pool(slots, rows, steps, counts, errors),
             (window_records, window_errors, seen), *inputs("error_rate"), count_inputs[0][0],
         )  # fmt: skip
         latency = latency_signals(
@@ -286,7 +286,7 @@ class Detector:
             adopted[name] = adopt
             tracker = self.bursts.get(name)
             if tracker is not None and metric.drift is not None:
-                tracker.learn(rows, metric.z, metric.drift, seen_now, streak)
+                tracker.learn(rows, metric.z, metric.drift, seen_now & metric.warm, streak)
         has_records = counts > 0
         learnt_errors = np.where(
             adopted["error_rate"] | (counts < config.min_count),

@@ -252,11 +252,15 @@ def traffic_signals(
     z_recent = finite(np.where(n >= 2, (counts - mean) / spread, 0.0))
     usual, variance, known = season
     known = known & config.seasonal
-    z_season = finite((counts - usual) / np.sqrt(variance + noise_floor(config, usual) ** 2))
-    # Only what is off against both the recent past and the usual hour is a deviation.
+    # In units of the tighter spread: the usual hour's when the recent window spans the day's
+    # rhythm, the recent one when this hour's level merely varies from one day to the next.
+    season_spread = np.sqrt(variance + noise_floor(config, usual) ** 2)
+    z_season = finite((counts - usual) / np.minimum(season_spread, spread))
+    # Once the profile knows this hour, the deviation is the one from the usual hour - and
+    # only when the recent past agrees on its direction: a shift already learnt over the
+    # last hours is not news, and neither is an evening's usual fall.
     agree = (np.sign(z_recent) == np.sign(z_season)) & (z_recent != 0)
-    milder = np.sign(z_recent) * np.minimum(np.abs(z_recent), np.abs(z_season))
-    z = np.where(known, np.where(agree, milder, 0.0), z_recent)
+    z = np.where(known, np.where(agree, z_season, 0.0), z_recent)
     up, down, drift, drift_z = judge(z, observed)
     low_ref = np.where(known, np.minimum(mean, usual), mean)
     high_ref = np.where(known, np.maximum(mean, usual), mean)

@@ -6,8 +6,8 @@ weighted mean and variance of the values seen in that hour, so memory per servic
 `season_memory_cycles` cycles' worth of buckets, then forgets old cycles at that pace. The
 weekly slot is used once it has seen two weeks of its hour, otherwise the daily slot once it
 has seen one day of its hour; before that the profile is not ready and the service is judged
-on its recent past alone. Values that are far off the slot are clipped before they are
-learnt, so an incident barely moves the profile.
+on its recent past alone. Values that are far off the slot are clipped (at `SEASON_CLIP`
+spreads) before they are learnt, so an incident barely moves the profile.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 DAY_SLOTS, WEEK_SLOTS = 24, 168
 SLOTS = DAY_SLOTS + WEEK_SLOTS
+SEASON_CLIP = 2.5  # a slot learns fast (a dozen visits a day): clip tighter than the window
 _THURSDAY = 72  # 1970-01-01 was a Thursday: shift so that slot 0 is Monday 00:00
 
 
@@ -89,7 +90,7 @@ class SeasonalProfile:
             return
         slots, epoch_hours = slots[observed], epoch_hours[observed]
         values = np.clip(values[observed], -1.0e15, 1.0e15)  # float32 storage
-        clip = self.config.clip_z
+        clip = SEASON_CLIP
         for index in hour_slots(epoch_hours):
             seen = self.seen[index, slots].astype(np.float64)
             mean = self.mean[index, slots].astype(np.float64)
@@ -100,7 +101,10 @@ class SeasonalProfile:
             alpha = np.maximum(1.0 / (seen + 1.0), self.min_alpha)
             delta = x - mean
             self.mean[index, slots] = mean + alpha * delta
-            self.var[index, slots] = np.minimum((1 - alpha) * (var + alpha * delta * delta), 1e30)
+            # The mean learns the clipped value; the spread only from values within the band,
+            # so an incident cannot widen the usual hour.
+            widened = np.minimum((1 - alpha) * (var + alpha * delta * delta), 1e30)
+            self.var[index, slots] = np.where(x == values, widened, var)
             self.seen[index, slots] = np.minimum(seen + 1.0, 1.0e6)
 
 

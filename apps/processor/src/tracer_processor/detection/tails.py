@@ -22,12 +22,14 @@ _A, _B = 0.339, 5.510
 
 
 def _cap(score: FloatArray) -> FloatArray:
-    return np.clip(np.nan_to_num(score, nan=0.0, posinf=SCORE_CAP, neginf=0.0), 0.0, SCORE_CAP)
+    if not bool(np.isfinite(score).all()):  # finite by construction; this is the safety net
+        score = np.nan_to_num(score, nan=0.0, posinf=SCORE_CAP, neginf=0.0)
+    return np.clip(score, 0.0, SCORE_CAP)
 
 
 def log_normal_tail(z: FloatArray) -> FloatArray:
     """ln P(Z >= z) for a standard normal Z (any z; exact to 0.3 % in probability)."""
-    z = np.clip(np.nan_to_num(z, nan=0.0), -1.0e6, 1.0e6)
+    z = np.clip(z, -1.0e6, 1.0e6)
     u = np.abs(z)
     upper = -0.5 * u * u - _HALF_LN_2PI - np.log((1 - _A) * u + _A * np.sqrt(u * u + _B))
     # Below the mean the tail is 1 - P(Z >= |z|), close to 1: log1p keeps it exact.
@@ -40,19 +42,28 @@ def normal_score(z: FloatArray) -> FloatArray:
     return _cap(-log_normal_tail(z) / LN10)
 
 
-def burst_score(z: FloatArray, burst_rate: FloatArray, burst_size: FloatArray) -> FloatArray:
-    """Score of an upper deviation under a normal core with occasional heavy-tailed bursts.
+def burst_score(
+    z: FloatArray, burst_rate: FloatArray, excess: FloatArray, excess_sq: FloatArray, clip: float
+) -> FloatArray:
+    """Score of an upper deviation under a normal core with occasional bursts.
 
     The baseline is a mixture: with probability `1 - burst_rate` a bucket is ordinary noise
-    (standard normal in z), otherwise a burst whose size has a Lomax (Pareto II) tail of
-    mean `burst_size` in z units: P(burst >= z) = (1 + z / (2 size)) ** -2. On a calm
-    service the burst rate is tiny and this is the normal tail; on a bursty one, bursts
-    even several times their usual size are ordinary and score low.
+    (standard normal in z), otherwise a burst beyond `clip` whose excess over it follows a
+    generalised Pareto tail fitted by moments to the bursts seen (`excess`, `excess_sq`: mean
+    and mean square of the excess) - nearly exponential for bursts that barely pass the clip,
+    a power law for heavy-tailed ones. A calm service's first outlier scores high; a bursty
+    one's bursts, even several times their usual size, score low.
     """
     rate = np.clip(burst_rate, 1.0e-12, 0.5)
-    size = np.maximum(burst_size, 1.0)
+    mean = np.maximum(excess, 0.5)
+    ratio = np.maximum(excess_sq, 0.0) / (mean * mean)
+    shape = np.where(ratio > 2.1, 2.0 * (ratio - 1.0) / np.maximum(ratio - 2.0, 1e-9), 30.0)
+    shape = np.clip(shape, 2.2, 30.0)
+    scale = mean * (shape - 1.0)
+    beyond = np.maximum(z - clip, 0.0)
     core = np.log1p(-rate) + log_normal_tail(z)
-    tail = np.log(rate) - 2.0 * np.log1p(np.maximum(z, 0.0) / (2.0 * size))
+    tail = np.log(rate) - shape * np.log1p(beyond / scale)
+    tail = np.where(z >= clip, tail, np.log(rate))  # below the clip a burst is no evidence
     return _cap(-np.logaddexp(core, tail) / LN10)
 
 
