@@ -266,6 +266,7 @@ class Pipeline:
         index = np.array([slot], np.intp)
         bucket, count, errors, p95, timed = detector.last[slot].tolist()
         baselines: dict[str, Any] = {}
+        scores = detector.last_scores(slot)
         for name, baseline in detector.baselines.items():
             mean, std, n = (float(a[0]) for a in baseline.stats(index))
             ewma = float(baseline.ewma[slot])
@@ -276,6 +277,7 @@ class Pipeline:
                 "std": _round(std),
                 "buckets": int(n),
                 "ewma": _round(ewma) if baseline.ewma_ready[slot] else None,
+                "last_score": _round(scores[name]),
             }
         open_alerts = [
             {"alert_type": ALERT_TYPES[column].value, "severity": _SEVERITY[int(level)]}

@@ -68,6 +68,23 @@ class ProcessorSettings(BaseTracerSettings):
     )
     warmup_buckets: int = Field(default=DEFAULTS.warmup_buckets, ge=1)
     z_threshold: float = Field(default=DEFAULTS.z_threshold, gt=0, le=100)
+    score_threshold: float = Field(
+        default=DEFAULTS.score_threshold,
+        gt=0,
+        le=50,
+        description="-log10 tail probability under a service's own baseline that alerts "
+        "(6: one chance in a million), the same for every service and metric.",
+    )
+    error_pool_buckets: int = Field(
+        default=DEFAULTS.pool_buckets,
+        ge=1,
+        le=1000,
+        description="A quiet service's errors are judged over up to this many buckets.",
+    )
+    seasonal_profile: bool = Field(
+        default=DEFAULTS.seasonal,
+        description="Judge volume against the same hour of day and week as well.",
+    )
     min_count: int = Field(
         default=DEFAULTS.min_count, ge=1, description="Records a bucket needs to be judged."
     )
