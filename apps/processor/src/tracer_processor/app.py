@@ -22,6 +22,8 @@ from tracer_core.models import AlertStatus
 from tracer_processor.alerts.store import PostgresAlertStore
 from tracer_processor.alerts.writer import AlertWriter
 from tracer_processor.buckets.aggregator import BucketConfig
+from tracer_processor.buckets.arrival_sharing import ArrivalSharing
+from tracer_processor.buckets.arrival_store import ArrivalStore
 from tracer_processor.checkpoints.checkpointer import Checkpointer
 from tracer_processor.checkpoints.store import CheckpointStore
 from tracer_processor.detection.config import DetectorConfig
@@ -43,6 +45,9 @@ def detector_config(settings: ProcessorSettings) -> DetectorConfig:
         window_buckets=settings.window_seconds // settings.bucket_seconds,
         warmup_buckets=settings.warmup_buckets,
         z_threshold=settings.z_threshold,
+        score_threshold=settings.score_threshold,
+        pool_buckets=settings.error_pool_buckets,
+        seasonal=settings.seasonal_profile,
         min_count=settings.min_count,
         min_errors=settings.min_errors,
         confirm_buckets=settings.confirm_buckets,
@@ -59,6 +64,7 @@ def bucket_config(settings: ProcessorSettings, detector: DetectorConfig) -> Buck
         allowed_lateness=settings.allowed_lateness_seconds,
         max_future=settings.max_future_seconds,
         live_horizon=settings.live_horizon_seconds,
+        silence=settings.silence_seconds,
         skip_gap_after=detector.settle_buckets,
     )
 
@@ -109,6 +115,17 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
             )
             await checkpointer.restore()  # before serving: warm from the first bucket
         app.state.checkpointer = checkpointer
+        sharing: ArrivalSharing | None = None
+        if settings.arrivals_share_seconds > 0:
+            sharing = ArrivalSharing(
+                pipeline,
+                ArrivalStore(pool),
+                clock=clock,
+                interval=settings.arrivals_share_seconds,
+                silence=settings.silence_seconds,
+            )
+            await sharing.prune()
+        app.state.arrival_sharing = sharing
         if settings.require_ingest_key:
             app.state.keys = KeyVerifier(
                 pool, clock=clock, cache_seconds=settings.api_key_cache_seconds
@@ -118,6 +135,8 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
         ticker = asyncio.create_task(_tick(pipeline, settings.tick_seconds), name="tick")
         if checkpointer is not None:
             checkpointer.start()
+        if sharing is not None:
+            sharing.start()
         # Everything built so far lives as long as the process: keep it out of the garbage
         # collector's full passes, which would otherwise walk it all while requests wait.
         gc.freeze()
@@ -128,6 +147,8 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
+            if sharing is not None:
+                await sharing.stop()
             if checkpointer is not None:
                 await checkpointer.stop(grace_seconds=CHECKPOINT_SAVE_SECONDS)
             await writer.stop(timeout=WRITER_FLUSH_SECONDS)

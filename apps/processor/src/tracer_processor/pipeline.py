@@ -3,7 +3,7 @@
 Everything here is synchronous and runs on the event loop between requests: a batch is
 folded into the buckets, every bucket that closes is scored at once for all its services,
 and decisions go to the sink (the buffered writer), which never waits on the database.
-`tick()` is the clock: it closes the buckets of live services that went silent, flushes
+`tick()` is the clock: it closes the buckets of services silent for the silence period, flushes
 idle replays, and forgets services idle for longer than the TTL.
 """
 
@@ -158,6 +158,41 @@ class Pipeline:
         self.buckets.resume(fresh_slots, last_buckets, self._clock.now().timestamp())
         return int(rows.size)
 
+    # -- arrivals shared between replicas ---------------------------------------------------
+
+    def arrivals_since(self, since: float) -> list[tuple[str, str, float]]:
+        """(project, service, last arrival) of the services received since `since`
+        (processor clock, epoch seconds): what this replica tells the others."""
+        active = self.buckets.tracked()
+        times = self.buckets.last_arrival[active]
+        recent = times >= since
+        key = self.registry.key
+        return [
+            (*key(slot), when)
+            for slot, when in zip(active[recent].tolist(), times[recent].tolist(), strict=True)
+        ]
+
+    def quiet_services(self, quiet_for: float) -> list[tuple[str, str]]:
+        """Services nothing has arrived from for `quiet_for` seconds: the ones whose arrivals
+        at other replicas matter before the clock closes their buckets here."""
+        now = self._clock.now().timestamp()
+        active = self.buckets.tracked()
+        quiet = now - self.buckets.last_arrival[active] >= quiet_for
+        return [self.registry.key(slot) for slot in active[quiet].tolist()]
+
+    def note_arrivals(self, arrivals: Sequence[tuple[str, str, float]]) -> None:
+        """Arrivals other replicas saw: a service another replica still receives is not
+        silent here (a stream that moved is not an outage). Unknown services are ignored."""
+        slots: list[int] = []
+        times: list[float] = []
+        for project, service, when in arrivals:
+            slot = self.registry.slot_of((project, service))
+            if slot is not None:
+                slots.append(slot)
+                times.append(when)
+        if slots:
+            self.buckets.note_arrivals(np.asarray(slots, np.intp), np.asarray(times, np.float64))
+
     # -- the clock --------------------------------------------------------------------------
 
     def tick(self) -> None:
@@ -231,6 +266,7 @@ class Pipeline:
         index = np.array([slot], np.intp)
         bucket, count, errors, p95, timed = detector.last[slot].tolist()
         baselines: dict[str, Any] = {}
+        scores = detector.last_scores(slot)
         for name, baseline in detector.baselines.items():
             mean, std, n = (float(a[0]) for a in baseline.stats(index))
             ewma = float(baseline.ewma[slot])
@@ -241,6 +277,7 @@ class Pipeline:
                 "std": _round(std),
                 "buckets": int(n),
                 "ewma": _round(ewma) if baseline.ewma_ready[slot] else None,
+                "last_score": _round(scores[name]),
             }
         open_alerts = [
             {"alert_type": ALERT_TYPES[column].value, "severity": _SEVERITY[int(level)]}

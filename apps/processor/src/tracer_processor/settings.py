@@ -32,12 +32,32 @@ class ProcessorSettings(BaseTracerSettings):
 
     # Event time.
     bucket_seconds: int = Field(default=DEFAULTS.bucket_seconds, ge=1, le=3600)
-    allowed_lateness_seconds: float = Field(default=10.0, ge=0, le=3600)
+    allowed_lateness_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description="How far behind a service's newest event a record may be and still count "
+        "in its bucket; older records are counted as late.",
+    )
+    silence_seconds: float = Field(
+        default=45.0,
+        gt=0,
+        le=3600,
+        description="A service from which no replica has received anything for this long "
+        "is silent: only then does the clock close its buckets (and service_down follow).",
+    )
+    arrivals_share_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=600,
+        description="How often a replica shares in PostgreSQL when it last received each "
+        "service, and reads what the others saw; 0 turns sharing off (one replica).",
+    )
     live_horizon_seconds: float = Field(
         default=120.0,
         gt=0,
         description="A service whose newest event is this close to the processor clock is "
-        "live: its buckets then close on the clock, so silence is noticed.",
+        "live: once silent, its buckets close on the clock, so the silence is noticed.",
     )
     tick_seconds: float = Field(default=1.0, gt=0, le=60)
     service_idle_ttl_seconds: float = Field(default=86_400.0, gt=0)
@@ -48,6 +68,23 @@ class ProcessorSettings(BaseTracerSettings):
     )
     warmup_buckets: int = Field(default=DEFAULTS.warmup_buckets, ge=1)
     z_threshold: float = Field(default=DEFAULTS.z_threshold, gt=0, le=100)
+    score_threshold: float = Field(
+        default=DEFAULTS.score_threshold,
+        gt=0,
+        le=50,
+        description="-log10 tail probability under a service's own baseline that alerts "
+        "(6: one chance in a million), the same for every service and metric.",
+    )
+    error_pool_buckets: int = Field(
+        default=DEFAULTS.pool_buckets,
+        ge=1,
+        le=1000,
+        description="A quiet service's errors are judged over up to this many buckets.",
+    )
+    seasonal_profile: bool = Field(
+        default=DEFAULTS.seasonal,
+        description="Judge volume against the same hour of day and week as well.",
+    )
     min_count: int = Field(
         default=DEFAULTS.min_count, ge=1, description="Records a bucket needs to be judged."
     )

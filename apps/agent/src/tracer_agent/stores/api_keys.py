@@ -23,6 +23,19 @@ class ApiKeyRow:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class ApiKeyListing:
+    """A key as lists show it: never its secret or digest."""
+
+    id: int
+    name: str
+    role: Role
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
 def _row(record: asyncpg.Record) -> ApiKeyRow:
     return ApiKeyRow(
         id=record["id"],
@@ -70,6 +83,23 @@ class ApiKeyStore:
                 key_hash,
             )
         return None if record is None else _row(record)
+
+    async def list_keys(self) -> list[ApiKeyListing]:
+        rows = await self._pool.fetch(
+            f"SELECT {_COLUMNS}, last_used_at, revoked_at FROM api_keys ORDER BY id"
+        )
+        return [
+            ApiKeyListing(
+                id=r["id"],
+                name=r["name"],
+                role=Role(r["role"]),
+                prefix=r["prefix"],
+                created_at=r["created_at"],
+                last_used_at=r["last_used_at"],
+                revoked_at=r["revoked_at"],
+            )
+            for r in rows
+        ]
 
     async def revoke(self, *, prefix: str) -> bool:
         status = await self._pool.execute(

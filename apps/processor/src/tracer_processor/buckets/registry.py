@@ -55,6 +55,10 @@ class ServiceRegistry:
     def key_or_none(self, slot: int) -> tuple[str, str] | None:
         return self._keys[slot] if slot < len(self._keys) else None
 
+    def slot_of(self, key: tuple[str, str]) -> int | None:
+        """The slot of a known service (None when it is not tracked); never creates one."""
+        return self._by_key.get(key)
+
     def items(self) -> list[tuple[tuple[str, str], int]]:
         return sorted(self._by_key.items())
 
