@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -23,7 +24,7 @@ RECORD = {"timestamp": "2026-03-02T11:59:59Z", "service": "a", "level": "info", 
 EVIL = "https://evil.example"
 
 
-def app_client(database_url: str, **settings: object) -> TestClient:
+def app_client(database_url: str, **settings: Any) -> TestClient:
     config = ProcessorSettings(database_url=database_url, checkpoint_seconds=0, **settings)
     return TestClient(create_app(config, clock=ManualClock(NOW)))
 
