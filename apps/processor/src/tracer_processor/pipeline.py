@@ -87,7 +87,8 @@ class Pipeline:
                     batch.reject(
                         batch.index_of(row),
                         f"too many services: this processor tracks at most "
-                        f"{self.registry.max_services}",
+                        f"{self.registry.max_services}, {self.registry.max_per_project} "
+                        "per project",
                     )
                 keep = np.ones(batch.size, np.bool_)
                 keep[refused] = False
