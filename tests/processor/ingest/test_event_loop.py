@@ -16,6 +16,8 @@ from starlette.testclient import TestClient
 from tracer_core.clock import ManualClock
 from tracer_processor.app import create_app
 from tracer_processor.ingest import routes
+from tracer_processor.ingest.otlp import decode_request
+from tracer_processor.ingest.records import parse_logs
 from tracer_processor.settings import ProcessorSettings
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -63,12 +65,12 @@ def test_a_large_body_decodes_while_other_requests_are_served(
     started, small_done = threading.Event(), threading.Event()
     if endpoint == "/v1/logs":
         body = otlp_json(15)
-        decode, seen = held_until(small_done, started, routes.decode_request)
+        decode, seen = held_until(small_done, started, decode_request)
         monkeypatch.setattr(routes, "decode_request", decode)
     else:
         line = orjson.dumps(SMALL[0] | {"message": "x" * 200})
         body = b"[" + b",".join([line] * (15 * 1024 * 1024 // (len(line) + 1))) + b"]"
-        decode, seen = held_until(small_done, started, routes.parse_logs)
+        decode, seen = held_until(small_done, started, parse_logs)
         monkeypatch.setattr(routes, "parse_logs", decode)
     big: dict[str, int] = {}
 
