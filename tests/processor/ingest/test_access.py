@@ -155,3 +155,17 @@ def test_a_database_outage_is_a_503_with_retry_after(database_url: str) -> None:
         assert response.status_code == 503
         assert response.headers["retry-after"].isdigit()
         assert client.get("/api/alerts").status_code == 200
+
+
+def test_failed_authentications_are_rate_limited_per_client(database_url: str) -> None:
+    clock = ManualClock(NOW)
+    settings = ProcessorSettings(database_url=database_url, checkpoint_seconds=0, host="0.0.0.0")
+    with TestClient(create_app(settings, clock=clock)) as client:
+        wrong = {"authorization": "Bearer trc_wrong000_dddddddddddddddddddddddddddd"}
+        statuses = [client.get("/api/alerts", headers=wrong).status_code for _ in range(20)]
+        assert statuses == [401] * 20
+        limited = client.post("/api/logs", json=[RECORD], headers=wrong)
+        assert limited.status_code == 429
+        assert int(limited.headers["retry-after"]) > 0
+        clock.advance(61)
+        assert client.get("/api/alerts", headers=wrong).status_code == 401

@@ -27,6 +27,7 @@ from tracer_processor.checkpoints.checkpointer import Checkpointer
 from tracer_processor.checkpoints.store import CheckpointStore
 from tracer_processor.detection.config import DetectorConfig
 from tracer_processor.ingest.auth import KeyVerifier
+from tracer_processor.ingest.auth_limit import FailedAuthLimiter
 from tracer_processor.ingest.batch import IngestLimits
 from tracer_processor.ingest.guard import RequestGuard
 from tracer_processor.ingest.openapi import openapi_routes
@@ -154,6 +155,7 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
     app.state.metrics = metrics
     app.state.clock = clock
     app.state.keys = None
+    app.state.auth_limiter = FailedAuthLimiter(clock=clock)
     app.state.limits = IngestLimits(
         max_records=settings.max_records_per_request,
         max_event_age_seconds=settings.max_event_age_seconds,

@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from tracer_core.models import AlertStatus
 from tracer_processor.ingest.auth import Access, AuthError, KeyVerifier
+from tracer_processor.ingest.auth_limit import FailedAuthLimiter
 from tracer_processor.ingest.batch import BatchRejectedError, IngestLimits, LogBatch
 from tracer_processor.ingest.bodies import BodyError, read_body
 from tracer_processor.ingest.otlp import decode_request, encode_response, encode_status, to_batch
@@ -65,8 +66,19 @@ async def _decoded(size: int, decode: Callable[[], T]) -> T:
 
 async def _authorize(request: Request, access: Access) -> None:
     keys: KeyVerifier | None = request.app.state.keys
-    if keys is not None:
+    if keys is None:
+        return
+    limiter: FailedAuthLimiter = request.app.state.auth_limiter
+    address = request.client.host if request.client else ""
+    wait = limiter.retry_after(address)
+    if wait is not None:
+        raise AuthError(429, "too many failed authentications; try again later", wait)
+    try:
         await keys.check(request.headers.get("authorization"), access)
+    except AuthError as exc:
+        if exc.status == 401:
+            limiter.failed(address)
+        raise
 
 
 def _media_type(request: Request) -> str:
@@ -99,7 +111,9 @@ async def post_logs(request: Request) -> Response:
         batch = await _decoded(
             len(body), lambda: parse_logs(body, ndjson=ndjson, now=now, limits=limits)
         )
-    except (AuthError, BodyError) as exc:
+    except AuthError as exc:
+        return _counted(request, "/api/logs", _auth_error(exc))
+    except BodyError as exc:
         return _counted(request, "/api/logs", _error(exc.status, str(exc)))
     except BatchRejectedError as exc:
         return _counted(request, "/api/logs", _error(413 if exc.too_large else 400, str(exc)))
@@ -135,7 +149,10 @@ async def post_otlp_logs(request: Request) -> Response:
             lambda: to_batch(decode_request(body, json=as_json), now=now, limits=limits),
         )
     except (AuthError, BodyError) as exc:
-        return _counted(request, "/v1/logs", _otlp_error(exc.status, str(exc), as_json))
+        response = _otlp_error(exc.status, str(exc), as_json)
+        if isinstance(exc, AuthError) and exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return _counted(request, "/v1/logs", response)
     except BatchRejectedError as exc:
         status = 413 if exc.too_large else 400
         return _counted(request, "/v1/logs", _otlp_error(status, str(exc), as_json))
@@ -148,7 +165,7 @@ async def post_otlp_logs(request: Request) -> Response:
 
 
 def _otlp_error(status: int, message: str, as_json: bool) -> Response:
-    code = {400: 3, 401: 16, 403: 7, 413: 8, 415: 3, 503: 14}.get(status, 2)  # gRPC codes
+    code = {400: 3, 401: 16, 403: 7, 413: 8, 415: 3, 429: 8, 503: 14}.get(status, 2)  # gRPC codes
     headers = {"Retry-After": RETRY_AFTER_SECONDS} if status == 503 else None
     if as_json:
         response = json_response({"code": code, "message": message}, status)
@@ -167,8 +184,15 @@ async def _refused_read(request: Request) -> Response | None:
     try:
         await _authorize(request, Access.READ)
     except AuthError as exc:
-        return _error(exc.status, str(exc))
+        return _auth_error(exc)
     return None
+
+
+def _auth_error(exc: AuthError) -> Response:
+    response = _error(exc.status, str(exc))
+    if exc.retry_after is not None:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 async def get_alerts(request: Request) -> Response:
