@@ -40,6 +40,7 @@ _NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/json
 _PROTOBUF_TYPES = ("application/x-protobuf", "application/protobuf")
 JSON_TYPES = ("application/json", *_NDJSON_TYPES)
 MAX_SERVICES_LISTED = 1000  # per page; `cursor` pages on
+SERVICES_SLICE = 50
 # Bodies above this are decoded in a worker thread: the event loop keeps serving meanwhile.
 OFFLOAD_BYTES = 256 * 1024
 RETRY_AFTER_SECONDS = "5"
@@ -227,8 +228,8 @@ async def get_services(request: Request) -> Response:
         after = _cursor_key(params.get("cursor"))
     except ValueError:
         return _error(400, "cursor is not one this API handed out")
-    pipeline: Pipeline = request.app.state.pipeline
-    rows = pipeline.services(
+    rows = await _services_page(
+        request.app.state.pipeline,
         project=params.get("project") or None,
         service=params.get("service") or None,
         limit=limit,
@@ -239,6 +240,28 @@ async def get_services(request: Request) -> Response:
         last = rows[-1]
         response.headers["X-Next-Cursor"] = _cursor_of(last["project"], last["service"])
     return response
+
+
+async def _services_page(
+    pipeline: Pipeline,
+    *,
+    project: str | None,
+    service: str | None,
+    limit: int,
+    after: tuple[str, str] | None,
+) -> list[dict[str, Any]]:
+    """A page built in small slices, yielding to the event loop between them (a row costs
+    about 0.2 ms: a whole page at once would hold ingest up)."""
+    rows: list[dict[str, Any]] = []
+    while len(rows) < limit:
+        wanted = min(SERVICES_SLICE, limit - len(rows))
+        chunk = pipeline.services(project=project, service=service, limit=wanted, after=after)
+        rows += chunk
+        if len(chunk) < wanted:
+            break
+        after = (chunk[-1]["project"], chunk[-1]["service"])
+        await asyncio.sleep(0)
+    return rows
 
 
 def _cursor_of(project: str, service: str) -> str:
