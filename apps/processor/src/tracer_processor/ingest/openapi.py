@@ -97,7 +97,7 @@ def spec() -> dict[str, Any]:
                         "required": True,
                         "content": {media: {"schema": batch} for media in JSON_TYPES},
                     },
-                    "responses": _answers("202", accepted, 400, 401, 403, 413, 415, 503),
+                    "responses": _answers("202", accepted, 400, 401, 403, 413, 415, 429, 503),
                 }
             },
             "/v1/logs": {
@@ -111,7 +111,7 @@ def spec() -> dict[str, Any]:
                             "application/json": {"schema": {"type": "object"}},
                         },
                     },
-                    "responses": _answers("200", {}, 400, 401, 403, 413, 415, 503),
+                    "responses": _answers("200", {}, 400, 401, 403, 413, 415, 429, 503),
                 }
             },
             "/api/alerts": {
@@ -128,7 +128,7 @@ def spec() -> dict[str, Any]:
                         _text_query("service"),
                         _int_query("limit", 1000),
                     ],
-                    "responses": _answers("200", listing, 400, 401, 503),
+                    "responses": _answers("200", listing, 400, 401, 403, 429, 503),
                 }
             },
             "/api/services": {
@@ -142,7 +142,7 @@ def spec() -> dict[str, Any]:
                         _text_query("cursor"),
                         _int_query("limit", MAX_SERVICES_LISTED),
                     ],
-                    "responses": _answers("200", listing, 400, 401, 503),
+                    "responses": _answers("200", listing, 400, 401, 403, 429, 503),
                 }
             },
             "/healthz": {
