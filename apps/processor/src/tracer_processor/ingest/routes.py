@@ -11,8 +11,6 @@ thousand records); nothing here waits on the database except reads and key check
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 import time
 from collections.abc import Callable
@@ -30,6 +28,7 @@ from tracer_processor.ingest.auth_limit import FailedAuthLimiter
 from tracer_processor.ingest.batch import BatchRejectedError, IngestLimits, LogBatch
 from tracer_processor.ingest.bodies import BodyError, read_body
 from tracer_processor.ingest.otlp import decode_request, encode_response, encode_status, to_batch
+from tracer_processor.ingest.paging import cursor_key, cursor_of, services_page
 from tracer_processor.ingest.records import parse_logs
 from tracer_processor.pipeline import IngestOutcome, Pipeline
 
@@ -40,7 +39,6 @@ _NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/json
 _PROTOBUF_TYPES = ("application/x-protobuf", "application/protobuf")
 JSON_TYPES = ("application/json", *_NDJSON_TYPES)
 MAX_SERVICES_LISTED = 1000  # per page; `cursor` pages on
-SERVICES_SLICE = 50
 # Bodies above this are decoded in a worker thread: the event loop keeps serving meanwhile.
 OFFLOAD_BYTES = 256 * 1024
 RETRY_AFTER_SECONDS = "5"
@@ -225,10 +223,10 @@ async def get_services(request: Request) -> Response:
     if limit is None:
         return _error(400, f"limit must be an integer between 1 and {MAX_SERVICES_LISTED}")
     try:
-        after = _cursor_key(params.get("cursor"))
+        after = cursor_key(params.get("cursor"))
     except ValueError:
         return _error(400, "cursor is not one this API handed out")
-    rows = await _services_page(
+    rows = await services_page(
         request.app.state.pipeline,
         project=params.get("project") or None,
         service=params.get("service") or None,
@@ -238,47 +236,8 @@ async def get_services(request: Request) -> Response:
     response = json_response(rows)
     if len(rows) == limit:
         last = rows[-1]
-        response.headers["X-Next-Cursor"] = _cursor_of(last["project"], last["service"])
+        response.headers["X-Next-Cursor"] = cursor_of(last["project"], last["service"])
     return response
-
-
-async def _services_page(
-    pipeline: Pipeline,
-    *,
-    project: str | None,
-    service: str | None,
-    limit: int,
-    after: tuple[str, str] | None,
-) -> list[dict[str, Any]]:
-    """A page built in small slices, yielding to the event loop between them (a row costs
-    about 0.2 ms: a whole page at once would hold ingest up)."""
-    rows: list[dict[str, Any]] = []
-    while len(rows) < limit:
-        wanted = min(SERVICES_SLICE, limit - len(rows))
-        chunk = pipeline.services(project=project, service=service, limit=wanted, after=after)
-        rows += chunk
-        if len(chunk) < wanted:
-            break
-        after = (chunk[-1]["project"], chunk[-1]["service"])
-        await asyncio.sleep(0)
-    return rows
-
-
-def _cursor_of(project: str, service: str) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps([project, service])).decode()
-
-
-def _cursor_key(raw: str | None) -> tuple[str, str] | None:
-    """The (project, service) a cursor points after; raises ValueError when it is bad."""
-    if not raw:
-        return None
-    try:
-        key = orjson.loads(base64.urlsafe_b64decode(raw.encode("ascii")))
-    except (binascii.Error, orjson.JSONDecodeError, UnicodeError) as exc:
-        raise ValueError("bad cursor") from exc
-    if not (isinstance(key, list) and len(key) == 2 and all(isinstance(k, str) for k in key)):
-        raise ValueError("bad cursor")
-    return (key[0], key[1])
 
 
 def _int_param(raw: str | None, *, default: int, upper: int) -> int | None:
