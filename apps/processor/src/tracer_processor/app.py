@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from tracer_core.clock import Clock, SystemClock
 from tracer_core.db import create_pool
@@ -28,11 +29,14 @@ from tracer_processor.checkpoints.checkpointer import Checkpointer
 from tracer_processor.checkpoints.store import CheckpointStore
 from tracer_processor.detection.config import DetectorConfig
 from tracer_processor.ingest.auth import KeyVerifier
+from tracer_processor.ingest.auth_limit import FailedAuthLimiter
 from tracer_processor.ingest.batch import IngestLimits
+from tracer_processor.ingest.guard import RequestGuard
+from tracer_processor.ingest.openapi import openapi_routes
 from tracer_processor.ingest.routes import api_routes
 from tracer_processor.metrics import ProcessorMetrics, WriterCollector
 from tracer_processor.pipeline import Pipeline
-from tracer_processor.settings import ProcessorSettings
+from tracer_processor.settings import ProcessorSettings, split_list
 
 log = logging.getLogger(__name__)
 WRITER_FLUSH_SECONDS = 5.0
@@ -99,6 +103,7 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
             clock=clock,
             metrics=metrics,
             max_services=settings.max_services,
+            max_services_per_project=settings.max_services_per_project,
             service_idle_ttl=settings.service_idle_ttl_seconds,
         )
         app.state.pool = pool
@@ -126,7 +131,7 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
             )
             await sharing.prune()
         app.state.arrival_sharing = sharing
-        if settings.require_ingest_key:
+        if settings.keys_required:
             app.state.keys = KeyVerifier(
                 pool, clock=clock, cache_seconds=settings.api_key_cache_seconds
             )
@@ -155,18 +160,40 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
             await store.close()
             await pool.close()
 
-    app = Starlette(routes=[*health_routes(registry), *api_routes()], lifespan=lifespan)
+    _log_access_mode(settings)
+    guard = Middleware(
+        RequestGuard,
+        allowed_origins=split_list(settings.allowed_origins),
+        allowed_hosts=split_list(settings.allowed_hosts),
+    )
+    app = Starlette(
+        routes=[*health_routes(registry), *api_routes(), *openapi_routes()],
+        middleware=[guard],
+        lifespan=lifespan,
+    )
     app.state.settings = settings
     app.state.registry = registry
     app.state.metrics = metrics
     app.state.clock = clock
     app.state.keys = None
+    app.state.auth_limiter = FailedAuthLimiter(clock=clock)
     app.state.limits = IngestLimits(
         max_records=settings.max_records_per_request,
         max_event_age_seconds=settings.max_event_age_seconds,
         max_future_seconds=settings.max_future_seconds,
     )
     return app
+
+
+def _log_access_mode(settings: ProcessorSettings) -> None:
+    if settings.keys_required:
+        log.info("API keys required on ingest and reads (tracer keys create --role ingest)")
+    elif not settings.listens_on_loopback:
+        log.warning(
+            "TRACER_ALLOW_UNAUTHENTICATED is set: anyone who can reach %s may send logs and "
+            "read alerts without a key",
+            settings.host,
+        )
 
 
 async def _resume_open_alerts(store: PostgresAlertStore, pipeline: Pipeline) -> None:

@@ -53,11 +53,12 @@ class Pipeline:
         clock: Clock,
         metrics: ProcessorMetrics,
         max_services: int,
+        max_services_per_project: int | None = None,
         service_idle_ttl: float = 86_400.0,
     ) -> None:
         if buckets.bucket_seconds != detector.bucket_seconds:
             raise ValueError("buckets and detector disagree on bucket_seconds")
-        self.registry = ServiceRegistry(max_services)
+        self.registry = ServiceRegistry(max_services, max_services_per_project)
         self.detector = Detector(detector, self.registry.key)
         self.buckets = BucketAggregator(
             buckets, on_close=self._scored, on_skip=self.detector.skip_empty
@@ -80,11 +81,14 @@ class Pipeline:
         if batch.size:
             slots, created, refused = self.registry.lookup(batch.projects, batch.services)
             if refused:
+                refused = self._make_room(batch, slots, created, refused)
+            if refused:
                 for row in refused:
                     batch.reject(
                         batch.index_of(row),
                         f"too many services: this processor tracks at most "
-                        f"{self.registry.max_services}",
+                        f"{self.registry.max_services}, {self.registry.max_per_project} "
+                        "per project",
                     )
                 keep = np.ones(batch.size, np.bool_)
                 keep[refused] = False
@@ -101,6 +105,67 @@ class Pipeline:
         if late:
             self.metrics.late.inc(late)
         return IngestOutcome(accepted, batch.rejected, late, batch.errors)
+
+    def _make_room(
+        self, batch: LogBatch, slots: npt.NDArray[np.intp], created: list[int], refused: list[int]
+    ) -> list[int]:
+        """Give refused new services the slots of the least established ones (fewest scored
+        buckets, then least recently heard from, never one with an open alert or warmed up),
+        so junk services cannot crowd real ones out. Fills `slots` and `created` in place;
+        returns the rows still refused."""
+        if created:
+            self._grow()  # the arrays must cover the slots just handed out
+        in_use = np.zeros(self.buckets_capacity, np.bool_)
+        taken = np.delete(slots, refused)
+        in_use[taken[taken >= 0]] = True
+        rows_by_key: dict[tuple[str, str], list[int]] = {}
+        for row in refused:
+            rows_by_key.setdefault((batch.projects[row], batch.services[row]), []).append(row)
+        still: list[int] = []
+        evicted = 0
+        for key, rows in rows_by_key.items():
+            victim = self._junk_victim(key[0], in_use)
+            if victim is None:
+                still.extend(rows)
+                continue
+            self._forget(np.array([victim], np.intp))
+            evicted += 1
+            slot = self.registry.add(key)
+            if slot < 0:
+                still.extend(rows)
+                continue
+            created.append(slot)
+            slots[rows] = slot
+            in_use[slot] = True
+        if evicted:
+            self.metrics.services_evicted.inc(evicted)
+            log.info("evicted %d barely seen services to admit new ones (quota reached)", evicted)
+        return sorted(still)
+
+    def _junk_victim(self, project: str, in_use: npt.NDArray[np.bool_]) -> int | None:
+        if self.registry.project_full(project):
+            candidates = self.registry.slots_of(project)
+        else:
+            candidates = self.buckets.tracked()
+        candidates = candidates[candidates < in_use.size]
+        steps = self.detector.steps[candidates]
+        eligible = (
+            ~in_use[candidates]
+            & (steps < self.detector.config.warmup_buckets)
+            & ~self.detector.lifecycle.has_open(candidates)
+        )
+        candidates = candidates[eligible]
+        if candidates.size == 0:
+            return None
+        order = np.lexsort((self.buckets.last_arrival[candidates], self.detector.steps[candidates]))
+        return int(candidates[order[0]])
+
+    def _forget(self, gone: npt.NDArray[np.intp]) -> None:
+        for slot in gone.tolist():
+            self.registry.remove(slot)
+        self.buckets.reset(gone)
+        self.detector.reset(gone)
+        self.metrics.services.set(len(self.registry))
 
     def _counters(self, source: str) -> tuple[Counter, Counter]:
         """The labelled counters of one ingest format (looked up once, not per request)."""
@@ -212,11 +277,7 @@ class Pipeline:
         gone = active[idle]
         if gone.size == 0:
             return
-        for slot in gone.tolist():
-            self.registry.remove(slot)
-        self.buckets.reset(gone)
-        self.detector.reset(gone)
-        self.metrics.services.set(len(self.registry))
+        self._forget(gone)
         log.info("forgot %d services idle for more than %.0f s", gone.size, self._ttl)
 
     # -- scoring ----------------------------------------------------------------------------
@@ -246,15 +307,23 @@ class Pipeline:
     # -- the services view ------------------------------------------------------------------
 
     def services(
-        self, *, project: str | None = None, service: str | None = None, limit: int = 1000
+        self,
+        *,
+        project: str | None = None,
+        service: str | None = None,
+        limit: int = 1000,
+        after: tuple[str, str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Current stats and baselines of each service (GET /api/services)."""
+        """Current stats and baselines of each service (GET /api/services), in (project,
+        service) order, starting after the key `after` (a page cursor)."""
         size = self.detector.config.bucket_seconds
         rows: list[dict[str, Any]] = []
         for (proj, name), slot in self.registry.items():
             if (project is not None and proj != project) or (
                 service is not None and name != service
             ):
+                continue
+            if after is not None and (proj, name) <= after:
                 continue
             if len(rows) >= limit:
                 break

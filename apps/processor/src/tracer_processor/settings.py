@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from pydantic import Field, ValidationInfo, field_validator
 
 from tracer_core.settings import BaseTracerSettings
@@ -26,7 +28,29 @@ class ProcessorSettings(BaseTracerSettings):
     require_ingest_key: bool = Field(
         default=False,
         description="Require `Authorization: Bearer <key>` (role ingest or admin) on ingest "
-        "and a valid key of any role on the read endpoints.",
+        "and a valid key of any role on the read endpoints. Implied whenever the processor "
+        "listens on a non-loopback address, unless TRACER_ALLOW_UNAUTHENTICATED is set.",
+    )
+    allow_unauthenticated: bool = Field(
+        default=False,
+        description="Serve without API keys even on a non-loopback address (logged loudly).",
+    )
+    allowed_origins: str = Field(
+        default="",
+        description="Comma-separated browser origins allowed to call the API; requests "
+        "carrying any other Origin header are refused.",
+    )
+    allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated Host names served (empty: any); guards against DNS "
+        "rebinding when set.",
+    )
+    max_services_per_project: int = Field(
+        default=10_000,
+        ge=1,
+        le=10_000_000,
+        description="Services one project may hold; beyond it (or TRACER_MAX_SERVICES), the "
+        "project's least established service without an open alert makes room.",
     )
     api_key_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
 
@@ -125,3 +149,28 @@ class ProcessorSettings(BaseTracerSettings):
                 f"{MAX_OPEN_BUCKETS} buckets (each service keeps that many open)"
             )
         return value
+
+    @property
+    def listens_on_loopback(self) -> bool:
+        return is_loopback(self.host)
+
+    @property
+    def keys_required(self) -> bool:
+        """Keys are on when asked for, and whenever the API is reachable from elsewhere."""
+        if self.require_ingest_key:
+            return True
+        return not self.listens_on_loopback and not self.allow_unauthenticated
+
+
+def split_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def is_loopback(host: str) -> bool:
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
