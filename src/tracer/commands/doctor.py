@@ -10,26 +10,29 @@ any tool would refuse Tracer's arguments.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from tracer.commands.errors import user_errors
-from tracer_agent.routing import RoutingRules, load_rules
-from tracer_agent.schema_readiness import live_schema_checks
-from tracer_agent.settings import AgentSettings
-from tracer_agent.toolboxes import Toolboxes
-from tracer_ai.errors import TracerAiError
-from tracer_ai.schema_check import ToolCheck, check_destinations
-from tracer_ai.tool_router import ComposioToolRouter
-from tracer_core.settings import load_settings
+
+if TYPE_CHECKING:  # the agent's modules load only when the command runs (`tracer` starts fast)
+    from tracer_agent.routing import RoutingRules
+    from tracer_agent.settings import AgentSettings
+    from tracer_ai.schema_check import ToolCheck
 
 console = Console()
 
 
 async def doctor_checks(settings: AgentSettings, rules: RoutingRules) -> list[ToolCheck]:
     """The checks `tracer doctor` prints: live with Composio, recorded copies otherwise."""
+    from tracer_agent.schema_readiness import live_schema_checks
+    from tracer_agent.toolboxes import Toolboxes
+    from tracer_ai.schema_check import check_destinations
+    from tracer_ai.tool_router import ComposioToolRouter
+
     if settings.composio_api_key is None:
         return check_destinations([(d.toolkit.value, d) for d in rules.destinations], {})
     router = ComposioToolRouter(settings.composio_api_key, base_url=settings.composio_base_url)
@@ -53,6 +56,11 @@ def render_checks(checks: list[ToolCheck], *, live: bool) -> Table:
 
 def doctor() -> None:
     """Check that each destination tool's input schema accepts Tracer's arguments."""
+    from tracer_agent.routing import load_rules
+    from tracer_agent.settings import AgentSettings
+    from tracer_ai.errors import TracerAiError
+    from tracer_core.settings import load_settings
+
     with user_errors():
         settings = load_settings(AgentSettings)
         rules = load_rules(settings.routing_file)
