@@ -22,7 +22,7 @@ ROUTING = """
 [[destinations]]
 name = "chat"
 toolkit = "slack"
-channel = "#replicas"
+channel = "C0REPLICAS1"  # an ID: a lost first post is searched in the channel history
 rate_per_minute = 60000
 burst = 1000
 
@@ -110,7 +110,8 @@ async def test_two_replicas_deliver_each_message_once_even_when_one_dies(
     texts = []
     for row in await pool.fetch("SELECT arguments FROM sink_messages"):
         arguments = row["arguments"]
-        texts.append(str(arguments.get("text", "")) + " ".join(arguments.get("labels", [])))
+        text = str(arguments.get("markdown_text", ""))
+        texts.append(text + " ".join(arguments.get("labels", [])))
     markers = Counter(m for text in texts for m in re.findall(r"tracer-d\d+-(?:post|create)", text))
     assert len(markers) == 2 * alerts
     assert set(markers.values()) == {1}  # no message twice
