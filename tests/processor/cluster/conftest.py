@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.processor.cluster.fleet import Fleet
 from tests.support import free_port
 from tracer.nats_server import NatsServer
 
@@ -20,3 +21,12 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def fleet(nats_server: NatsServer, database_url: str, tmp_path: Path) -> Iterator[Fleet]:
+    cluster = Fleet(nats_server.url, database_url, tmp_path, [])
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

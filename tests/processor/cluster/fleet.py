@@ -18,6 +18,7 @@ CLUSTER_ENV = {
     "TRACER_LEASE_SECONDS": "3",
     "TRACER_PARTITION_CHECKPOINT_SECONDS": "0.5",
     "TRACER_TICK_SECONDS": "0.2",
+    "TRACER_ALLOWED_LATENESS_SECONDS": "0",
 }
 
 
@@ -85,3 +86,29 @@ def start_member(
     if not member.alive():
         raise RuntimeError(f"{name} exited early:\n{log_path.read_text()}")
     return member
+
+
+@dataclass
+class Fleet:
+    """The members of one test's cluster, all stopped (or killed) at the end."""
+
+    nats_url: str
+    database_url: str
+    home: Path
+    members: list[Member]
+
+    def start(self, name: str, role: str, env: dict[str, str] | None = None) -> Member:
+        member = start_member(
+            name,
+            role=role,
+            nats_url=self.nats_url,
+            database_url=self.database_url,
+            home=self.home,
+            env=env,
+        )
+        self.members.append(member)
+        return member
+
+    def stop(self) -> None:
+        for member in self.members:
+            member.stop()

@@ -18,8 +18,9 @@ def history(
 ) -> list[dict[str, Any]]:
     """`minutes` of traffic per service ending 20 minutes ago, time-ordered; during
     `incident` (minutes from the start) the first service fails 40 % of its requests.
-    Each service ends with a sentinel record two buckets later, which closes every
-    bucket before it (so all other records end up in scored buckets)."""
+    Each service ends with a sentinel record just after the history, in the next bucket:
+    with no allowed lateness (`fleet.CLUSTER_ENV`) it closes every bucket before it, so
+    all other records end up in scored buckets, and no bucket is left empty."""
     now = datetime.now(UTC).timestamp()
     start = now - now % BUCKET - (minutes + 20) * 60
     records: list[dict[str, Any]] = []
@@ -34,7 +35,7 @@ def history(
                 failed = rng.random() < (0.4 if failing else 0.01)
                 records.append(_record(service, start + second + rng.random(), failed))
     end = start + minutes * 60
-    records.extend(_record(service, end + 2 * BUCKET + 11, False) for service in services)
+    records.extend(_record(service, end + 0.5, False) for service in services)
     return records
 
 
@@ -95,3 +96,7 @@ def folded(database_url: str) -> int:
 
 def alerts(database_url: str) -> list[asyncpg.Record]:
     return rows(database_url, "SELECT service, alert_type FROM alerts ORDER BY id")
+
+
+def alert_details(database_url: str) -> list[asyncpg.Record]:
+    return rows(database_url, "SELECT * FROM alerts ORDER BY id")

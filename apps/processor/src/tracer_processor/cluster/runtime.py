@@ -69,6 +69,7 @@ class ClusterRuntime:
             connect_timeout=5,
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
+            reconnected_cb=self._reconnected,
         )
         await ensure_stream(
             nc,
@@ -124,6 +125,12 @@ class ClusterRuntime:
             asyncio.create_task(self._consumer.run(), name="cluster-consumer"),
             asyncio.create_task(self._coordinator.run(), name="cluster-coordinator"),
         ]
+
+    async def _reconnected(self) -> None:
+        """A restarted server may have lost the consumer: subscribe again from the ledger."""
+        log.info("reconnected to NATS")
+        if self._consumer is not None:
+            self._consumer.owned_changed()
 
     async def stop(self) -> None:
         """Stop consuming, hand the partitions back with final checkpoints, disconnect."""
