@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,7 +65,7 @@ def send(
 
 
 def post_until_accepted(http: httpx.Client, url: str, chunk: list[dict[str, Any]]) -> int:
-    for _ in range(600):
+    for _ in range(600):  # a client's retry loop: back off a little after a 503
         try:
             response = http.post(f"{url}/api/logs", json=chunk)
         except httpx.HTTPError:
@@ -72,7 +73,8 @@ def post_until_accepted(http: httpx.Client, url: str, chunk: list[dict[str, Any]
         if response.status_code == 202:
             return int(response.json()["accepted"])
         assert response.status_code == 503, response.text
-        assert response.headers["retry-after"]
+        assert int(response.headers["retry-after"]) > 0
+        time.sleep(0.1)
     raise AssertionError("the receiver never accepted the batch")
 
 
