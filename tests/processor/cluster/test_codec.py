@@ -38,11 +38,12 @@ def test_the_partition_is_a_stable_hash_of_project_and_service() -> None:
 
 def test_split_then_encode_and_decode_gives_every_record_back_once() -> None:
     batch = _batch()
-    parts = Partitioner(4).split(batch)
+    split = Partitioner(4).split(batch)
     seen: list[tuple[str, str, float, bool, float, str]] = []
-    for part in parts:
-        decoded = codec.decode(codec.encode(batch, part, accepted_at=12.5)).batch
-        assert decoded.size == part.rows.size
+    for part in split.parts:
+        message = codec.encode(codec.segments(batch, split, part, accepted_at=1.5))
+        decoded = codec.decode(message).batch
+        assert decoded.size == part.stop - part.start
         for row in range(decoded.size):
             key = (decoded.projects[row], decoded.services[row])
             assert partition_of(*key, 4) == part.partition
@@ -72,8 +73,24 @@ def test_split_then_encode_and_decode_gives_every_record_back_once() -> None:
 
 def test_a_damaged_message_is_refused() -> None:
     batch = _batch()
-    payload = codec.encode(batch, Partitioner(1).split(batch)[0], accepted_at=1.0)
+    split = Partitioner(1).split(batch)
+    payload = codec.encode(codec.segments(batch, split, split.parts[0], accepted_at=1.0))
     with pytest.raises(codec.MessageFormatError):
         codec.decode(payload[:-7])
     with pytest.raises(codec.MessageFormatError):
         codec.decode(b"\x93\x01\x02\x03")
+
+
+def test_segments_of_several_requests_make_one_message() -> None:
+    first, second = _batch(), _batch()
+    second.timestamps = second.timestamps + 100
+    one, two = Partitioner(1).split(first), Partitioner(1).split(second)
+    message = codec.encode(
+        codec.segments(first, one, one.parts[0], accepted_at=1.0)
+        + codec.segments(second, two, two.parts[0], accepted_at=2.0)
+    )
+    decoded = codec.decode(message)
+    assert decoded.accepted_at == 2.0
+    assert decoded.batch.size == 12
+    assert decoded.batch.services == first.services + second.services
+    assert decoded.batch.timestamps.tolist() == [*first.timestamps, *second.timestamps]

@@ -27,6 +27,9 @@ from tracer_processor.ingest.batch import LogBatch
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 2
 MAX_PENDING_PUBLISHES = 16_384
+LINGER_SECONDS = 0.002  # how long a request's records wait for others to share messages
+FLUSH_RECORDS = 20_000  # ... unless this many are already waiting
+MAX_MESSAGE_BYTES = 512 * 1024
 
 
 class PublishUnavailableError(Exception):
@@ -56,7 +59,40 @@ async def ensure_stream(nc: NatsClient, config: StreamConfig) -> None:
         log.info("stream %s already exists (%s); using it as it is", config.name, exc)
 
 
+class _Round:
+    """The records gathered for one flush; every request in it gets the flush's outcome."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.parts: dict[int, list[codec.SegmentBuilder]] = {}
+        self.records = 0
+        self.done: asyncio.Future[int] = loop.create_future()
+        self.done.add_done_callback(_retrieve)
+
+
+def _retrieve(future: asyncio.Future[int]) -> None:
+    if not future.cancelled():
+        future.exception()  # requests that timed out no longer wait for the outcome
+
+
+def _messages(segments: list[codec.Segment]) -> list[list[codec.Segment]]:
+    """Group a partition's segments into messages of at most MAX_MESSAGE_BYTES."""
+    groups: list[list[codec.Segment]] = [[]]
+    size = 0
+    for segment in segments:
+        estimate = segment.size_estimate()
+        if groups[-1] and size + estimate > MAX_MESSAGE_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(segment)
+        size += estimate
+    return groups
+
+
 class Publisher:
+    """Gathers the records of concurrent requests for a couple of milliseconds, publishes
+    one message per partition (pipelined), and releases each request once every message
+    holding its records is acknowledged."""
+
     def __init__(
         self,
         nc: NatsClient,
@@ -74,10 +110,13 @@ class Publisher:
         self._clock = clock
         self._metrics = metrics
         self._timeout = timeout
+        self._round: _Round | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._sending: set[asyncio.Task[None]] = set()
 
     async def publish(self, batch: LogBatch) -> int:
         """Publish a decoded batch; returns the records stored. Raises
-        `PublishUnavailableError` unless every message was acknowledged."""
+        `PublishUnavailableError` unless every message holding them was acknowledged."""
         if batch.size == 0:
             return 0
         if not self._nc.is_connected:
@@ -85,23 +124,63 @@ class Publisher:
             raise PublishUnavailableError("not connected to NATS")
         started = time.perf_counter()
         accepted_at = self._clock.now().timestamp()
-        parts = self._partitioner.split(batch)
+        loop = asyncio.get_running_loop()
+        current = self._round
+        if current is None:
+            current = self._round = _Round(loop)
+            self._timer = loop.call_later(LINGER_SECONDS, self._flush)
+        split = self._partitioner.split(batch)
+        for part in split.parts:
+            builders = current.parts.setdefault(part.partition, [])
+            first = part.start
+            while first < part.stop:
+                if not builders or builders[-1].room == 0:
+                    builders.append(codec.SegmentBuilder())
+                stop = min(part.stop, first + builders[-1].room)
+                builders[-1].add(batch, split, part, slice(first, stop), accepted_at=accepted_at)
+                first = stop
+        current.records += batch.size
+        if current.records >= FLUSH_RECORDS:
+            self._flush()
         try:
             async with asyncio.timeout(self._timeout):
-                futures = [
-                    await self._js.publish_async(
-                        subject_of(part.partition),
-                        codec.encode(batch, part, accepted_at=accepted_at),
-                        stream=self._stream,
-                        wait_stall=self._timeout,
-                    )
-                    for part in parts
-                ]
-                await asyncio.gather(*futures)
-        except (TimeoutError, NatsError, JetStreamError, OSError) as exc:
+                await asyncio.shield(current.done)
+        except (TimeoutError, PublishUnavailableError) as exc:
             self._metrics.publish_failures.inc()
             log.warning("JetStream did not take %d records: %r", batch.size, exc)
             raise PublishUnavailableError(str(exc) or type(exc).__name__) from None
         self._metrics.publish_seconds.observe(time.perf_counter() - started)
-        self._metrics.messages_published.inc(len(parts))
         return batch.size
+
+    def _flush(self) -> None:
+        current, self._round = self._round, None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if current is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._send(current))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self, current: _Round) -> None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                futures = [
+                    await self._js.publish_async(
+                        subject_of(partition),
+                        codec.encode(group),
+                        stream=self._stream,
+                        wait_stall=self._timeout,
+                    )
+                    for partition, builders in current.parts.items()
+                    for group in _messages([builder.build() for builder in builders])
+                ]
+                await asyncio.gather(*futures)
+        except (TimeoutError, NatsError, JetStreamError, OSError) as exc:
+            if not current.done.done():
+                current.done.set_exception(PublishUnavailableError(repr(exc)))
+            return
+        self._metrics.messages_published.inc(len(futures))
+        if not current.done.done():
+            current.done.set_result(len(futures))
