@@ -126,7 +126,8 @@ async def post_otlp_logs(request: Request) -> Response:
         await _authorize(request, Access.INGEST)
         body = await read_body(request, limit=state.settings.max_body_bytes)
         now = state.clock.now().timestamp()
-        batch = to_batch(decode_request(body, json=as_json), now=now, limits=state.limits)
+        request_ = decode_request(body, json=as_json)
+        batch = to_batch(request_, now=now, limits=state.limits, raw=body)
     except (AuthError, BodyError) as exc:
         return _counted(request, "/v1/logs", _otlp_error(exc.status, str(exc), as_json))
     except BatchRejectedError as exc:
