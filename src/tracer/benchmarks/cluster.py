@@ -22,7 +22,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from tracer.benchmarks import BenchOptions, BenchRow
+from tracer.benchmarks import BenchOptions, BenchRow, otlp
 from tracer.benchmarks.processor import _histogram_bound, _run_clients, _sample
 from tracer.benchmarks.stats import quantile
 from tracer.commands.demo import _free_port, spawn_quiet
@@ -38,10 +38,11 @@ LAG = "tracer_cluster_accept_to_fold_seconds"
 
 
 def run(options: BenchOptions) -> list[BenchRow]:
+    decoding = otlp.run(options)
     settings = load_settings(BaseTracerSettings, database_url=options.database_url)
     server_url, embedded = resolve_database_url(settings.database_url, settings.home)
     try:
-        return asyncio.run(_on(server_url, options))
+        return [*asyncio.run(_on(server_url, options)), *decoding]
     finally:
         if embedded is not None:
             embedded.stop()

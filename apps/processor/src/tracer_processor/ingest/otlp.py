@@ -88,7 +88,7 @@ def to_batch(
         )
         bad_name = _name_problem(service, project)
         for scope_logs in resource_logs.scope_logs:
-            records = scope_logs.log_records
+            records = list(scope_logs.log_records)  # one wrapper per record, made once
             count = len(records)
             if index + count > limits.max_records:
                 raise BatchRejectedError(
