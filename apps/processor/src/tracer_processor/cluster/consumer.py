@@ -24,9 +24,10 @@ from nats.js.errors import Error as JetStreamError
 
 from tracer_processor.cluster import codec
 from tracer_processor.cluster.clock import StreamClock
-from tracer_processor.cluster.ledger import Ledger
+from tracer_processor.cluster.ledger import Ledger, PartitionState
 from tracer_processor.cluster.metrics import ClusterMetrics
 from tracer_processor.cluster.partitioning import partition_of_subject, subject_of
+from tracer_processor.ingest.batch import LogBatch
 from tracer_processor.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,7 @@ class PartitionConsumer:
                     self._clock.caught_up()
                     self._metrics.consumer_pending.set(0)
                     continue
-                for message in messages:
-                    self.fold(message)
+                self.fold(messages)
             except (NatsError, JetStreamError, OSError) as exc:
                 log.warning("consuming the log stream failed (retrying): %r", exc)
                 self._stale = True
@@ -114,41 +114,74 @@ class PartitionConsumer:
             await sub.unsubscribe()
             await self._js.delete_consumer(self._stream, sub._consumer)
 
-    def fold(self, message: Msg) -> None:
-        """Fold one batch message in (or skip it when it is not, or no longer, ours)."""
-        state = self._ledger.owned.get(partition_of_subject(message.subject))
-        if state is None:
-            return
-        meta = message.metadata
-        seq = meta.sequence.stream
-        if seq < state.next_seq:
-            self._metrics.redeliveries.inc()
-            return
-        try:
-            decoded = codec.decode(message.data)
-        except codec.MessageFormatError as exc:
-            log.error("skipped stream message %d: %s", seq, exc)
+    def fold(self, messages: list[Msg]) -> None:
+        """Fold a fetch's messages in as one batch (skipping those that are not, or no
+        longer, ours): per-call costs are paid once per fetch, not once per message."""
+        taken: list[tuple[PartitionState, int, codec.DecodedMessage]] = []
+        pending = 0
+        owned = self._ledger.owned
+        for message in messages:
+            state = owned.get(partition_of_subject(message.subject))
+            if state is None:
+                continue
+            seq = message.metadata.sequence.stream
+            if seq < state.next_seq:
+                self._metrics.redeliveries.inc()
+                continue
             state.next_seq = seq + 1
+            try:
+                taken.append((state, seq, codec.decode(message.data)))
+            except codec.MessageFormatError as exc:
+                log.error("skipped stream message %d: %s", seq, exc)
+        if messages:
+            pending = messages[-1].metadata.num_pending
+            self._metrics.consumer_pending.set(pending)
+        if not taken:
             return
-        self._clock.advance(decoded.accepted_at, caught_up=meta.num_pending == 0)
+        newest = max(decoded.accepted_at for _, _, decoded in taken)
+        self._clock.advance(newest, caught_up=pending == 0)
         ledger, pipeline = self._ledger, self._pipeline
-        ledger.current = state.partition
+        ledger.defer()
         try:
-            pipeline.ingest(decoded.batch, source="stream")
+            pipeline.ingest(_joined([decoded.batch for _, _, decoded in taken]), source="stream")
         finally:
-            ledger.current = None
+            for state, seq, decoded in taken:
+                self._record(state, seq, decoded)
+            ledger.settle()
+        now = time.time()
+        for _, _, decoded in taken:
+            self._metrics.fold_lag_seconds.observe(max(now - decoded.accepted_at, 0.0))
+        self._metrics.messages_folded.inc(len(taken))
+
+    def _record(self, state: PartitionState, seq: int, decoded: codec.DecodedMessage) -> None:
+        """Bind the message's services to its partition and note which buckets it fed."""
         keys = decoded.keys
-        slots, _, refused = pipeline.registry.lookup([k[0] for k in keys], [k[1] for k in keys])
+        slots, _, refused = self._pipeline.registry.lookup(
+            [k[0] for k in keys], [k[1] for k in keys]
+        )
         newest = np.full(len(keys), -np.inf)
         np.maximum.at(newest, decoded.key_index, decoded.batch.timestamps)
         newest_bucket = np.floor(newest / self._bucket_seconds).astype(np.int64)
         if refused:
             slots, newest_bucket = np.delete(slots, refused), np.delete(newest_bucket, refused)
         state.keys.update(keys)
-        ledger.bind(slots, state.partition)
+        self._ledger.bind(slots, state.partition)
         state.record(seq, slots, newest_bucket)
-        state.last_accepted_at = decoded.accepted_at
-        now = time.time()
-        self._metrics.messages_folded.inc()
-        self._metrics.fold_lag_seconds.observe(max(now - decoded.accepted_at, 0.0))
-        self._metrics.consumer_pending.set(meta.num_pending)
+        state.last_accepted_at = max(state.last_accepted_at, decoded.accepted_at)
+
+
+def _joined(batches: list[LogBatch]) -> LogBatch:
+    if len(batches) == 1:
+        return batches[0]
+    messages: list[str] = []
+    for batch in batches:
+        messages.extend(batch.messages)
+    return LogBatch(
+        timestamps=np.concatenate([b.timestamps for b in batches]),
+        projects=[p for b in batches for p in b.projects],
+        services=[s for b in batches for s in b.services],
+        is_error=np.concatenate([b.is_error for b in batches]),
+        durations=np.concatenate([b.durations for b in batches]),
+        messages=messages,
+        received=sum(b.received for b in batches),
+    )

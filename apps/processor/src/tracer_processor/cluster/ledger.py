@@ -60,8 +60,9 @@ class Ledger:
         self.owned: dict[int, PartitionState] = {}
         self.folded = np.zeros(partitions, np.int64)  # records in scored buckets
         self._slot_partition = np.full(0, -1, np.int64)
-        # The partition of the message being folded: every bucket closed meanwhile is its.
-        self.current: int | None = None
+        # While a batch is folded in, its services may be new (no partition bound yet):
+        # buckets closed meanwhile are kept here and counted once the batch is bound.
+        self._deferred: list[tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]] | None = None
 
     def bind(self, slots: npt.NDArray[np.intp], partition: int) -> None:
         if slots.size == 0:
@@ -78,13 +79,22 @@ class Ledger:
 
     def on_closed(self, closed: ClosedBuckets) -> None:
         """Count the records of every scored bucket against its partition."""
-        if self.current is not None:
-            self.folded[self.current] += int(closed.counts.sum())
-            return
-        slots = closed.slots[closed.slots < self._slot_partition.size]
-        if slots.size == 0:
-            return
-        partitions = self._slot_partition[slots]
+        if self._deferred is not None:
+            self._deferred.append((closed.slots.copy(), closed.counts.copy()))
+        else:
+            self._count(closed.slots, closed.counts)
+
+    def defer(self) -> None:
+        self._deferred = []
+
+    def settle(self) -> None:
+        """Count the buckets closed since `defer` (their services are bound by now)."""
+        deferred, self._deferred = self._deferred or [], None
+        for slots, counts in deferred:
+            self._count(slots, counts)
+
+    def _count(self, slots: npt.NDArray[np.intp], counts: npt.NDArray[np.int64]) -> None:
+        inside = slots < self._slot_partition.size
+        partitions = self._slot_partition[slots[inside]]
         bound = partitions >= 0
-        counts = closed.counts[closed.slots < self._slot_partition.size]
-        np.add.at(self.folded, partitions[bound], counts[bound])
+        np.add.at(self.folded, partitions[bound], counts[inside][bound])
