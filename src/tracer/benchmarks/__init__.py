@@ -32,4 +32,5 @@ SECTIONS: dict[str, str] = {
     "dedup": "tracer.benchmarks.dedup:run",
     "delivery": "tracer.benchmarks.delivery:run",
     "processor": "tracer.benchmarks.processor:run",
+    "cluster": "tracer.benchmarks.cluster:run",
 }

@@ -95,6 +95,11 @@ CREATE TABLE chat_messages (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE cluster_members (
+    member_id text NOT NULL,
+    seen_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
 CREATE TABLE connections (
     id text NOT NULL,
     user_id text NOT NULL,
@@ -191,6 +196,16 @@ CREATE TABLE llm_usage (
     cost_usd double precision DEFAULT 0 NOT NULL,
     reference text,
     created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE partition_leases (
+    partition integer NOT NULL,
+    owner text,
+    token bigint DEFAULT 0 NOT NULL,
+    expires_at timestamp with time zone DEFAULT '-infinity'::timestamp with time zone NOT NULL,
+    resume_seq bigint DEFAULT 0 NOT NULL,
+    folded bigint DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 CREATE TABLE schema_functions (
@@ -309,6 +324,7 @@ ALTER TABLE chat_conversations ADD CONSTRAINT chat_conversations_pkey PRIMARY KE
 ALTER TABLE chat_messages ADD CONSTRAINT chat_messages_conversation_id_fkey FOREIGN KEY (conversation_id) REFERENCES chat_conversations(id) ON DELETE CASCADE;
 ALTER TABLE chat_messages ADD CONSTRAINT chat_messages_pkey PRIMARY KEY (id);
 ALTER TABLE chat_messages ADD CONSTRAINT chat_messages_role_check CHECK ((role = ANY (ARRAY['user'::text, 'assistant'::text, 'tool'::text])));
+ALTER TABLE cluster_members ADD CONSTRAINT cluster_members_pkey PRIMARY KEY (member_id);
 ALTER TABLE connections ADD CONSTRAINT connections_pkey PRIMARY KEY (id);
 ALTER TABLE connections ADD CONSTRAINT connections_scope_check CHECK ((scope = ANY (ARRAY['org'::text, 'user'::text])));
 ALTER TABLE connections ADD CONSTRAINT connections_status_check CHECK ((status = ANY (ARRAY['INITIATED'::text, 'ACTIVE'::text, 'FAILED'::text, 'EXPIRED'::text, 'INACTIVE'::text])));
@@ -340,6 +356,7 @@ ALTER TABLE llm_usage ADD CONSTRAINT llm_usage_completion_tokens_check CHECK ((c
 ALTER TABLE llm_usage ADD CONSTRAINT llm_usage_cost_usd_check CHECK (((cost_usd >= (0)::double precision) AND (cost_usd <= ('1000000000000'::numeric)::double precision)));
 ALTER TABLE llm_usage ADD CONSTRAINT llm_usage_pkey PRIMARY KEY (id);
 ALTER TABLE llm_usage ADD CONSTRAINT llm_usage_prompt_tokens_check CHECK ((prompt_tokens >= 0));
+ALTER TABLE partition_leases ADD CONSTRAINT partition_leases_pkey PRIMARY KEY (partition);
 ALTER TABLE schema_functions ADD CONSTRAINT schema_functions_pkey PRIMARY KEY (name);
 ALTER TABLE schema_migrations ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
 ALTER TABLE service_arrivals ADD CONSTRAINT service_arrivals_pkey PRIMARY KEY (project, service);
