@@ -155,7 +155,8 @@ async def test_ack_and_resolve_by_hand_are_recorded_and_do_not_reopen(
             # Still anomalous: escalations and new alerts of the service stay quiet.
             await add_event(pool, alert_id, "escalated", "critical")
             other, _ = await open_alert(pool, alert_type="high_latency", severity="critical")
-            await eventually(lambda: _settled(pool, 2))
+            # The opening (2), then ack, unack and resolve in the Slack thread and issue (6).
+            await eventually(lambda: _settled(pool, 8))
             assert await pool.fetchval("SELECT incident_id FROM alerts WHERE id = $1", other) == (
                 incident_id
             )
@@ -165,7 +166,7 @@ async def test_ack_and_resolve_by_hand_are_recorded_and_do_not_reopen(
             again, _ = await open_alert(pool, alert_type="error_spike", severity="high")
             # The first alert's recovery replies in its thread and issue (2); the quiet alert's
             # recovery sends nothing; the new incident opens an issue and a thread (2).
-            await eventually(lambda: _settled(pool, 6))
+            await eventually(lambda: _settled(pool, 12))
             detail = (await client.get(f"/api/incidents/{incident_id}")).json()
         assert await pool.fetchval("SELECT incident_id FROM alerts WHERE id = $1", again) != (
             incident_id

@@ -68,6 +68,7 @@ async def load_context(db: Db, event_id: int) -> AlertContext:
         severity=found.event_severity,
         status=alert.status,
         event=found.event_kind,
+        actor=found.event_actor,
         title=alert.title,
         window_start=alert.window_start,
         window_end=alert.window_end,

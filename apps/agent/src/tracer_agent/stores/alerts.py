@@ -51,6 +51,7 @@ class AlertAtEvent:
     alert: AlertRow
     event_kind: AlertEventKind
     event_severity: str
+    event_actor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +149,8 @@ class AlertStore:
     async def at_event(self, *, event_id: int) -> AlertAtEvent | None:
         record = await self._db.fetchrow(
             f"""
-            SELECT {ALERT_COLUMNS}, e.kind AS event_kind, e.severity AS event_severity
+            SELECT {ALERT_COLUMNS}, e.kind AS event_kind, e.severity AS event_severity,
+                   e.actor AS event_actor
             FROM alert_events e JOIN alerts a ON a.id = e.alert_id WHERE e.id = $1
             """,
             event_id,
@@ -159,6 +161,7 @@ class AlertStore:
             alert=_alert(record),
             event_kind=AlertEventKind(record["event_kind"]),
             event_severity=record["event_severity"],
+            event_actor=record["event_actor"],
         )
 
     async def events(self, *, alert_id: int) -> list[AlertEventRow]:

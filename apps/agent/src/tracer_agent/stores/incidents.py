@@ -12,7 +12,9 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel
 
+from tracer_agent.dbtypes import Conn
 from tracer_agent.stores.alerts import AlertStore
+from tracer_core.models import AlertEventKind
 
 _COLUMNS = """
     i.id, i.project, i.service, i.status, i.severity, i.opened_at, i.last_alert_at,
@@ -69,6 +71,52 @@ class ChangeOutcome:
 
     incident: Incident | None
     changed: bool
+
+
+# The outbox event each change sends to the incident's threads.
+_NOTICE = {
+    "acknowledged": AlertEventKind.ACKNOWLEDGED,
+    "unacknowledged": AlertEventKind.UNACKNOWLEDGED,
+    "manually_resolved": AlertEventKind.RESOLVED_BY_HAND,
+}
+
+
+async def queue_notice(
+    conn: Conn, *, incident_id: int, kind: AlertEventKind, actor: str | None
+) -> int | None:
+    """Write an incident notice on the incident's first alert and its deliveries to every
+    destination the incident already used, in the caller's transaction: the notice exists
+    exactly when the change it announces does. Returns the event id (None: no alert yet)."""
+    event_id: int | None = await conn.fetchval(
+        """
+        INSERT INTO alert_events (alert_id, kind, severity, actor, dispatched_at)
+        SELECT a.id, $2, i.severity, $3, now()
+        FROM incidents i
+        JOIN LATERAL (SELECT id FROM alerts WHERE incident_id = i.id ORDER BY id LIMIT 1) a
+            ON true
+        WHERE i.id = $1
+        RETURNING id
+        """,
+        incident_id,
+        kind.value,
+        actor,
+    )
+    if event_id is None:
+        return None
+    await conn.execute(
+        """
+        INSERT INTO deliveries (alert_id, event_id, destination, toolkit, target, incident_id)
+        SELECT e.alert_id, e.id, d.destination, d.toolkit, d.target, $1
+        FROM alert_events e,
+             (SELECT DISTINCT ON (destination) destination, toolkit, target
+              FROM deliveries WHERE incident_id = $1 ORDER BY destination, id) d
+        WHERE e.id = $2
+        ON CONFLICT (event_id, destination) DO NOTHING
+        """,
+        incident_id,
+        event_id,
+    )
+    return event_id
 
 
 class IncidentStore:
@@ -178,6 +226,7 @@ class IncidentStore:
                     kind,
                     actor,
                 )
+                await queue_notice(conn, incident_id=incident_id, kind=_NOTICE[kind], actor=actor)
             row = await conn.fetchrow(
                 f"SELECT {_COLUMNS} FROM incidents i WHERE i.id = $1", incident_id
             )

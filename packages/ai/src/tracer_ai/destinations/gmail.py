@@ -20,6 +20,7 @@ from tracer_ai.destinations.base import (
     Plan,
     PlanRequest,
     Probe,
+    Skip,
     Step,
     Target,
     ThreadOpened,
@@ -35,6 +36,7 @@ from tracer_ai.destinations.text import (
 )
 from tracer_ai.summary import AlertContext, AlertSummary
 from tracer_ai.tool_call import ToolCall
+from tracer_core.models import INCIDENT_NOTICES
 
 SEND_EMAIL = "GMAIL_SEND_EMAIL"
 FETCH_EMAILS = "GMAIL_FETCH_EMAILS"
@@ -119,6 +121,8 @@ class GmailDestination:
     routing_tools = (SEND_EMAIL,)
 
     def plan(self, request: PlanRequest) -> Plan:
+        if request.thread is None and request.ctx.event in INCIDENT_NOTICES:
+            return Skip("no mail was sent about this incident")
         marker = request.marker("send")
         call = render(request.summary, request.ctx, recipients=request.target.recipients)
         call = call.with_arguments(

@@ -32,7 +32,7 @@ from tracer_ai.destinations.text import (
 )
 from tracer_ai.summary import AlertContext, AlertSummary
 from tracer_ai.tool_call import ToolCall
-from tracer_core.models import AlertEventKind, Severity
+from tracer_core.models import INCIDENT_NOTICES, AlertEventKind, Severity
 
 CREATE_ISSUE = "JIRA_CREATE_ISSUE"
 ADD_COMMENT = "JIRA_ADD_COMMENT"
@@ -182,6 +182,8 @@ class JiraDestination:
         if request.thread is None:
             if request.ctx.event is AlertEventKind.RESOLVED:
                 return Skip("no Jira issue was opened for this alert; nothing to resolve")
+            if request.ctx.event in INCIDENT_NOTICES:
+                return Skip("no Jira issue was opened for this incident")
             return [_create_issue(request, request.target.project_key)]
         key = request.thread.thread_ref
         marker = request.marker("comment")
@@ -194,6 +196,7 @@ class JiraDestination:
         steps = [Step("comment", comment, read_comment, marker, find_comment)]
         transition_to = {
             AlertEventKind.RESOLVED: request.target.resolve_transition,
+            AlertEventKind.RESOLVED_BY_HAND: request.target.resolve_transition,
             AlertEventKind.REOPENED: request.target.reopen_transition,
         }.get(request.ctx.event)
         if transition_to:

@@ -21,7 +21,21 @@ EVENT_WORD = {
     AlertEventKind.ESCALATED: "Escalated",
     AlertEventKind.RESOLVED: "Resolved",
     AlertEventKind.REOPENED: "Reopened",
+    AlertEventKind.ACKNOWLEDGED: "Acknowledged",
+    AlertEventKind.UNACKNOWLEDGED: "Unacknowledged",
+    AlertEventKind.RESOLVED_BY_HAND: "Resolved by hand",
+    AlertEventKind.RENOTIFIED: "Still unacknowledged",
 }
+
+QUIET_EVENTS = frozenset(
+    {
+        AlertEventKind.RESOLVED,
+        AlertEventKind.ACKNOWLEDGED,
+        AlertEventKind.UNACKNOWLEDGED,
+        AlertEventKind.RESOLVED_BY_HAND,
+    }
+)
+"""Events whose message leaves out impact, cause, next steps and samples."""
 
 
 def truncate(text: str, limit: int) -> str:
