@@ -61,6 +61,17 @@ class AgentSettings(BaseTracerSettings):
     delivery_backoff_base_seconds: float = Field(default=1.0, gt=0, le=3600)
     delivery_backoff_max_seconds: float = Field(default=300.0, gt=0, le=86400)
 
+    renotify_after_seconds: float = Field(
+        default=1800.0,
+        gt=0,
+        le=7 * 86400,
+        description="A critical incident not acknowledged this long after its last "
+        "notification is notified again (a reply in its threads, a PagerDuty re-notification).",
+    )
+    renotify_max: int = Field(
+        default=3, ge=0, le=100, description="At most this many re-notifications per incident."
+    )
+
     chat_max_steps: int = Field(default=6, ge=1, le=50)
     chat_max_tokens: int = Field(default=1200, ge=64, le=32000)
     chat_token_budget: int = Field(default=40000, ge=1000, le=2_000_000)

@@ -164,6 +164,13 @@ class AlertStore:
             event_actor=record["event_actor"],
         )
 
+    async def first_of_incident(self, *, incident_id: int) -> int | None:
+        """The incident's first alert, which carries the incident's notices."""
+        value: int | None = await self._db.fetchval(
+            "SELECT id FROM alerts WHERE incident_id = $1 ORDER BY id LIMIT 1", incident_id
+        )
+        return value
+
     async def events(self, *, alert_id: int) -> list[AlertEventRow]:
         records = await self._db.fetch(
             "SELECT kind, severity, created_at FROM alert_events WHERE alert_id = $1 ORDER BY id",

@@ -87,22 +87,20 @@ async def queue_notice(
     """Write an incident notice on the incident's first alert and its deliveries to every
     destination the incident already used, in the caller's transaction: the notice exists
     exactly when the change it announces does. Returns the event id (None: no alert yet)."""
-    event_id: int | None = await conn.fetchval(
+    alert_id = await AlertStore(conn).first_of_incident(incident_id=incident_id)
+    if alert_id is None:
+        return None
+    event_id: int = await conn.fetchval(
         """
         INSERT INTO alert_events (alert_id, kind, severity, actor, dispatched_at)
-        SELECT a.id, $2, i.severity, $3, now()
-        FROM incidents i
-        JOIN LATERAL (SELECT id FROM alerts WHERE incident_id = i.id ORDER BY id LIMIT 1) a
-            ON true
-        WHERE i.id = $1
+        SELECT $2, $3, severity, $4, now() FROM incidents WHERE id = $1
         RETURNING id
         """,
         incident_id,
+        alert_id,
         kind.value,
         actor,
     )
-    if event_id is None:
-        return None
     await conn.execute(
         """
         INSERT INTO deliveries (alert_id, event_id, destination, toolkit, target, incident_id)
@@ -204,6 +202,48 @@ class IncidentStore:
             "UPDATE incidents SET status = 'resolved', resolved_at = now(), resolved_by = $2 "
             "WHERE id = $1 AND status = 'open'",
         )
+
+    async def renotify_due(
+        self, *, now: datetime, after_seconds: float, max_count: int, limit: int = 50
+    ) -> list[int]:
+        """Re-notify the open critical incidents nobody acknowledged within `after_seconds`
+        of their last notification, at most `max_count` times each; returns their ids.
+
+        The count moves with the notice in one transaction, and `FOR UPDATE SKIP LOCKED`
+        plus the re-checked conditions in the UPDATE mean two replicas sweeping at once
+        never both re-notify one incident for one period."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                """
+                WITH due AS (
+                    SELECT id FROM incidents
+                    WHERE status = 'open' AND severity = 'critical'
+                      AND acknowledged_at IS NULL AND renotify_count < $3
+                      AND coalesce(last_notified_at, opened_at)
+                          <= $1::timestamptz - make_interval(secs => $2::double precision)
+                    ORDER BY id LIMIT $4
+                    FOR UPDATE SKIP LOCKED)
+                UPDATE incidents i
+                SET renotify_count = i.renotify_count + 1, last_notified_at = $1
+                FROM due WHERE i.id = due.id
+                  AND i.status = 'open' AND i.acknowledged_at IS NULL
+                RETURNING i.id
+                """,
+                now,
+                after_seconds,
+                max_count,
+                limit,
+            )
+            ids = sorted(row["id"] for row in rows)
+            for incident_id in ids:
+                await conn.execute(
+                    "INSERT INTO incident_events (incident_id, kind) VALUES ($1, 'renotified')",
+                    incident_id,
+                )
+                await queue_notice(
+                    conn, incident_id=incident_id, kind=AlertEventKind.RENOTIFIED, actor=None
+                )
+        return ids
 
     async def _change(
         self, incident_id: int, kind: str, actor: str, statement: str

@@ -134,6 +134,23 @@ def _set_status(request: PlanRequest, incident_id: Any) -> Plan:
     return [Step(step, call, read_incident, request.marker(step))]
 
 
+def _notify_again(request: PlanRequest, incident_id: Any) -> Plan:
+    """Re-escalate the unacknowledged PagerDuty incident to its first level, which pages
+    the on-call again, at high urgency."""
+    if not incident_id:
+        return Skip("no PagerDuty incident was opened for this incident")
+    call = ToolCall(
+        UPDATE_INCIDENT_BY_ID,
+        {
+            "id": incident_id,
+            "incident__type": "incident",
+            "incident__urgency": "high",
+            "incident__escalation__level": 1,
+        },
+    )
+    return [Step("renotify", call, read_incident, request.marker("renotify"))]
+
+
 class PagerDutyDestination:
     name = "pagerduty"
     routing_tools = (CREATE_INCIDENT_RECORD, UPDATE_INCIDENT_BY_ID)
@@ -143,6 +160,8 @@ class PagerDutyDestination:
         incident_id = request.thread.data.get("incident_id") if request.thread is not None else None
         if request.ctx.event in _STATUS_FOR_NOTICE:
             return _set_status(request, incident_id)
+        if request.ctx.event is AlertEventKind.RENOTIFIED:
+            return _notify_again(request, incident_id)
         if request.ctx.event is AlertEventKind.UNACKNOWLEDGED:
             return Skip("PagerDuty has no way back from acknowledged; it re-triggers on its own")
         if request.ctx.event is AlertEventKind.RESOLVED:

@@ -409,6 +409,13 @@ DECLARE
     v_open     boolean;
 BEGIN
     IF TG_OP = 'UPDATE' AND NEW.status IS NOT DISTINCT FROM OLD.status THEN
+        -- An escalation raises its incident's severity (what re-notification looks at).
+        IF NEW.status = 'open' AND NEW.incident_id IS NOT NULL
+           AND NEW.severity IS DISTINCT FROM OLD.severity THEN
+            UPDATE incidents i SET severity = NEW.severity
+                WHERE i.id = NEW.incident_id AND i.status = 'open'
+                  AND tracer_severity_rank(NEW.severity) > tracer_severity_rank(i.severity);
+        END IF;
         RETURN NEW;
     END IF;
     PERFORM tracer_incident_lock(NEW.project, NEW.service);
@@ -688,4 +695,4 @@ AS $function$
 $function$;
 
 CREATE TRIGGER alert_events_notify AFTER INSERT ON public.alert_events FOR EACH ROW EXECUTE FUNCTION tracer_notify_alert_event();
-CREATE TRIGGER alerts_group_incident BEFORE INSERT OR UPDATE OF status ON public.alerts FOR EACH ROW EXECUTE FUNCTION tracer_group_alert();
+CREATE TRIGGER alerts_group_incident BEFORE INSERT OR UPDATE OF status, severity ON public.alerts FOR EACH ROW EXECUTE FUNCTION tracer_group_alert();
