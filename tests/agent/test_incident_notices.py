@@ -53,6 +53,7 @@ async def test_ack_unack_and_resolve_by_hand_reach_every_thread(
             await eventually(lambda: _settled(pool, 11))
             assert (await client.post(f"/api/incidents/{incident_id}/resolve")).status_code == 200
             await eventually(lambda: _settled(pool, 14))
+        agent_url = agent.url
     sink = await _sink(pool)
     threads = {
         row["toolkit"]: row["thread_ref"]
@@ -66,6 +67,7 @@ async def test_ack_unack_and_resolve_by_hand_reach_every_thread(
     slack = by_tool["SLACK_SEND_MESSAGE"]
     assert slack["thread_ref"] == threads["slack"]
     assert "acknowledged by alice" in slack["arguments"]["text"]
+    assert f"{agent_url}/incidents/{incident_id}|Open in Tracer>" in slack["arguments"]["text"]
     jira = by_tool["JIRA_ADD_COMMENT"]
     assert jira["thread_ref"] == threads["jira"]
     assert "acknowledged by alice" in jira["arguments"]["comment"]

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from tracer_agent.chat.engine import ChatEngine
 from tracer_agent.delivery.backoff import Backoff
 from tracer_agent.delivery.executor import DeliveryExecutor
+from tracer_agent.delivery.links import MessageLinks
 from tracer_agent.delivery.renotify import Renotifier, RenotifyPolicy
 from tracer_agent.delivery.store import DeliveryStore
 from tracer_agent.delivery.worker import DeliveryWorker
@@ -121,6 +122,7 @@ async def build_services(
             worker_id=worker_id,
             lease_seconds=settings.delivery_lease_seconds,
             call_timeout_s=settings.tool_call_timeout_seconds,
+            links=MessageLinks(rules, settings.incident_link_base),
         )
         worker = DeliveryWorker(
             database_url=settings.database_url or "",

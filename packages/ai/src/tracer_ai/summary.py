@@ -77,6 +77,10 @@ class AlertContext(BaseModel):
     alert_url: str | None = None
     # Who acknowledged, unacknowledged or resolved the incident (incident notices only).
     actor: str | None = None
+    incident_id: int | None = None
+    # From the routing file's runbooks: where to start, and who owns the service.
+    runbook_url: str | None = None
+    owner: str | None = None
 
     @field_validator("details")
     @classmethod

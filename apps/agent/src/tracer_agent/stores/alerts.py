@@ -52,6 +52,7 @@ class AlertAtEvent:
     event_kind: AlertEventKind
     event_severity: str
     event_actor: str | None = None
+    incident_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +151,7 @@ class AlertStore:
         record = await self._db.fetchrow(
             f"""
             SELECT {ALERT_COLUMNS}, e.kind AS event_kind, e.severity AS event_severity,
-                   e.actor AS event_actor
+                   e.actor AS event_actor, a.incident_id AS event_incident_id
             FROM alert_events e JOIN alerts a ON a.id = e.alert_id WHERE e.id = $1
             """,
             event_id,
@@ -162,6 +163,7 @@ class AlertStore:
             event_kind=AlertEventKind(record["event_kind"]),
             event_severity=record["event_severity"],
             event_actor=record["event_actor"],
+            incident_id=record["event_incident_id"],
         )
 
     async def first_of_incident(self, *, incident_id: int) -> int | None:

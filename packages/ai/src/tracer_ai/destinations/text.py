@@ -66,6 +66,10 @@ def facts(ctx: AlertContext) -> list[tuple[str, str]]:
     zscore = ctx.details.get("z_score")
     if isinstance(zscore, int | float) and not isinstance(zscore, bool):
         found.append(("Z score", format_number(zscore)))
+    if ctx.owner:
+        found.append(("Owner", ctx.owner))
+    if ctx.runbook_url:
+        found.append(("Runbook", ctx.runbook_url))
     return found
 
 
