@@ -73,6 +73,23 @@ def test_every_destination_links_the_incident_runbook_and_owner(
     assert "team-payments" in text
 
 
+# The arguments people read; Jira labels and PagerDuty keys are not among them.
+_READ_BY_PEOPLE = ("text", "comment", "body", "description", "incident__body__details")
+
+
+@pytest.mark.parametrize("toolkit", list(Toolkit))
+def test_no_raw_marker_in_what_people_read(toolkit: Toolkit) -> None:
+    ctx = make_context(event=AlertEventKind.ESCALATED)
+    for thread in (None, _Thread()):
+        steps = destination_for(toolkit).plan(
+            PlanRequest(7, TARGETS[toolkit], ctx, template_summary(ctx), thread)
+        )
+        assert isinstance(steps, list)
+        for step in steps:
+            for field in _READ_BY_PEOPLE:
+                assert "tracer-d7" not in str(step.call.arguments.get(field, ""))
+
+
 class _Thread:
     thread_ref = "T-1"
     data = {"incident_id": "PABC123"}  # noqa: RUF012

@@ -21,6 +21,8 @@ from tracer_ai.destinations.base import (
     Target,
     ThreadOpened,
     UnreadableAnswerError,
+    carries_marker,
+    reference_note,
 )
 from tracer_ai.destinations.text import (
     EVENT_WORD,
@@ -152,7 +154,7 @@ def find_issue_marker(payload: Any, marker: str) -> dict[str, Any] | None:
 
 def find_comment_marker(payload: Any, marker: str) -> dict[str, Any] | None:
     for comment in listed(payload, "comments"):
-        if isinstance(comment, Mapping) and marker in str(comment.get("body", "")):
+        if isinstance(comment, Mapping) and carries_marker(str(comment.get("body", "")), marker):
             comment_id = comment.get("id")
             return {"comment_id": str(comment_id) if comment_id is not None else None}
     return None
@@ -188,7 +190,9 @@ class JiraDestination:
         key = request.thread.thread_ref
         marker = request.marker("comment")
         comment = render_comment(request.summary, request.ctx, issue_key=key)
-        comment = comment.with_arguments(comment=f"{comment.arguments['comment']}\n\nref: {marker}")
+        comment = comment.with_arguments(
+            comment=f"{comment.arguments['comment']}\n\n_{reference_note(marker)}_"
+        )
 
         def find_comment(started: datetime) -> Probe:
             return Probe(ToolCall(LIST_COMMENTS, {"issue_id_or_key": key}), find_comment_marker)

@@ -20,6 +20,8 @@ from tracer_ai.destinations.base import (
     Target,
     ThreadOpened,
     UnreadableAnswerError,
+    carries_marker,
+    reference_note,
 )
 from tracer_ai.destinations.text import (
     EVENT_WORD,
@@ -105,7 +107,7 @@ def read_post(payload: Any) -> dict[str, Any]:
 
 def find_marker(payload: Any, marker: str) -> dict[str, Any] | None:
     for message in listed(payload, "messages"):
-        if isinstance(message, Mapping) and marker in text_of(message.get("text")):
+        if isinstance(message, Mapping) and carries_marker(text_of(message.get("text")), marker):
             return {"ts": text_of(message.get("ts")) or None, "channel": None}
     return None
 
@@ -122,7 +124,7 @@ class SlackDestination:
             return Skip("no Slack thread was opened for this incident")
         marker = request.marker("post")
         call = render(request.summary, request.ctx, channel=channel, thread_ts=reply_to)
-        call = call.with_arguments(text=f"{call.arguments['text']}\n_ref {marker}_")
+        call = call.with_arguments(text=f"{call.arguments['text']}\n_{reference_note(marker)}_")
         if reply_to is not None and request.ctx.event in _BROADCAST:
             call = call.with_arguments(reply_broadcast=True)  # escalations reach the channel too
 
