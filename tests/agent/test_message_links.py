@@ -15,7 +15,7 @@ from tracer_agent.settings import AgentSettings
 from tracer_ai.destinations import destination_for
 from tracer_ai.destinations.base import PlanRequest
 from tracer_ai.summary import template_summary
-from tracer_core.models import AlertEventKind, AlertType, Toolkit
+from tracer_core.models import AlertEventKind, AlertType, Severity, Toolkit
 
 RULES = """
 [[destinations]]
@@ -121,3 +121,16 @@ def test_the_incident_link_defaults_to_the_agents_own_address() -> None:
     )
     public = base.model_copy(update={"tracer_public_url": "https://tracer.example.com/"})
     assert public.incident_link_base == "https://tracer.example.com"
+
+
+def test_the_readme_runbooks_example_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text("utf-8")
+    block = next(b for b in readme.split("```toml\n")[1:] if b.startswith("[[runbooks]]"))
+    path = tmp_path / "routing.toml"
+    path.write_text(block.split("```")[0])
+    rules = load_rules(path)
+    entry = rules.runbook_for(
+        severity=Severity.HIGH, service="cart-api", alert_type="high_latency", project="shop"
+    )
+    assert entry is not None
+    assert entry.owner == "team-shop"
