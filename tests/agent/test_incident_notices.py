@@ -4,8 +4,6 @@ with the resolve transition and a PagerDuty resolve; all through the local sink.
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
 
 from tests.agent.helpers import (
@@ -15,21 +13,10 @@ from tests.agent.helpers import (
     new_key,
     open_alert,
     run_agent,
+    settled,
+    sink_messages,
 )
 from tracer_core.models import Role
-
-
-async def _sink(pool: asyncpg.Pool) -> list[dict[str, Any]]:
-    rows = await pool.fetch(
-        "SELECT tool, toolkit, thread_ref, arguments FROM sink_messages ORDER BY id"
-    )
-    return [dict(row) for row in rows]
-
-
-async def _settled(pool: asyncpg.Pool, count: int) -> bool:
-    pending = await pool.fetchval("SELECT count(*) FROM alert_events WHERE dispatched_at IS NULL")
-    rows = await pool.fetch("SELECT status FROM deliveries")
-    return pending == 0 and len(rows) == count and all(r["status"] == "delivered" for r in rows)
 
 
 async def test_ack_unack_and_resolve_by_hand_reach_every_thread(
@@ -38,23 +25,23 @@ async def test_ack_unack_and_resolve_by_hand_reach_every_thread(
     async with run_agent(agent_settings(database_url)) as agent:
         key = await new_key(pool, Role.ENGINEER, "alice")
         alert_id, _ = await open_alert(pool, severity="high")  # Jira issue and Slack thread
-        await eventually(lambda: _settled(pool, 2))
+        await eventually(lambda: settled(pool, 2))
         await add_event(pool, alert_id, "escalated", "critical")  # + PagerDuty incident
-        await eventually(lambda: _settled(pool, 5))
+        await eventually(lambda: settled(pool, 5))
         incident_id = await pool.fetchval("SELECT incident_id FROM alerts WHERE id = $1", alert_id)
-        before = len(await _sink(pool))
+        before = len(await sink_messages(pool))
         async with agent.client(key) as client:
             assert (await client.post(f"/api/incidents/{incident_id}/ack")).status_code == 200
             # Acknowledging twice changes nothing and announces nothing.
             assert (await client.post(f"/api/incidents/{incident_id}/ack")).status_code == 200
-            await eventually(lambda: _settled(pool, 8))
-            acked = (await _sink(pool))[before:]
+            await eventually(lambda: settled(pool, 8))
+            acked = (await sink_messages(pool))[before:]
             assert (await client.post(f"/api/incidents/{incident_id}/unack")).status_code == 200
-            await eventually(lambda: _settled(pool, 11))
+            await eventually(lambda: settled(pool, 11))
             assert (await client.post(f"/api/incidents/{incident_id}/resolve")).status_code == 200
-            await eventually(lambda: _settled(pool, 14))
+            await eventually(lambda: settled(pool, 14))
         agent_url = agent.url
-    sink = await _sink(pool)
+    sink = await sink_messages(pool)
     threads = {
         row["toolkit"]: row["thread_ref"]
         for row in await pool.fetch("SELECT toolkit, thread_ref FROM delivery_threads")

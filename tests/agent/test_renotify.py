@@ -6,11 +6,18 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
 
-from tests.agent.helpers import add_event, agent_settings, eventually, open_alert, run_agent
+from tests.agent.helpers import (
+    add_event,
+    agent_settings,
+    eventually,
+    open_alert,
+    run_agent,
+    settled,
+    sink_messages,
+)
 from tracer_agent.stores.incidents import IncidentStore
 from tracer_core.clock import ManualClock
 
@@ -65,16 +72,6 @@ async def test_two_replicas_sweeping_at_once_renotify_once(pool: asyncpg.Pool) -
     assert await pool.fetchval("SELECT renotify_count FROM incidents") == 1
 
 
-async def _sink(pool: asyncpg.Pool) -> list[dict[str, Any]]:
-    rows = await pool.fetch("SELECT tool, toolkit, thread_ref, arguments FROM sink_messages")
-    return [dict(row) for row in rows]
-
-
-async def _delivered(pool: asyncpg.Pool, count: int) -> bool:
-    rows = await pool.fetch("SELECT status FROM deliveries")
-    return len(rows) == count and all(r["status"] == "delivered" for r in rows)
-
-
 async def test_the_worker_renotifies_in_the_thread_and_pages_again(
     database_url: str, pool: asyncpg.Pool
 ) -> None:
@@ -82,15 +79,15 @@ async def test_the_worker_renotifies_in_the_thread_and_pages_again(
     settings = agent_settings(database_url, renotify_after_seconds=AFTER, renotify_max=1)
     async with run_agent(settings, clock=clock):
         await open_alert(pool, severity="critical")  # PagerDuty and Slack
-        await eventually(lambda: _delivered(pool, 2))
+        await eventually(lambda: settled(pool, 2))
         clock.advance(AFTER + 1)
-        await eventually(lambda: _delivered(pool, 4))
+        await eventually(lambda: settled(pool, 4))
         clock.advance(AFTER + 1)  # the one re-notification allowed is spent
         again = await IncidentStore(pool).renotify_due(
             now=clock.now(), after_seconds=AFTER, max_count=1
         )
         assert again == []
-    sink = await _sink(pool)
+    sink = await sink_messages(pool)
     threads = {
         r["toolkit"]: r["thread_ref"]
         for r in await pool.fetch("SELECT toolkit, thread_ref FROM delivery_threads")
