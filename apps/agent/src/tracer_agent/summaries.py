@@ -68,6 +68,8 @@ async def load_context(db: Db, event_id: int) -> AlertContext:
         severity=found.event_severity,
         status=alert.status,
         event=found.event_kind,
+        actor=found.event_actor,
+        incident_id=found.incident_id,
         title=alert.title,
         window_start=alert.window_start,
         window_end=alert.window_end,

@@ -26,6 +26,7 @@ import asyncpg
 import httpx
 
 from tracer_agent.delivery.journal import DeliveryJournal, Thread
+from tracer_agent.delivery.links import MessageLinks
 from tracer_agent.delivery.plans import opened_thread, plan
 from tracer_agent.delivery.store import ClaimedDelivery, DeliveryStore
 from tracer_agent.delivery.webhook import WebhookCaller, WebhookSecretError, webhook_secret
@@ -93,7 +94,9 @@ class DeliveryExecutor:
         worker_id: str,
         lease_seconds: float,
         call_timeout_s: float,
+        links: MessageLinks | None = None,
     ) -> None:
+        self._links = links
         self._pool = pool
         self._store = store
         self._journal = DeliveryJournal(pool)
@@ -108,6 +111,8 @@ class DeliveryExecutor:
 
     async def run(self, delivery: ClaimedDelivery) -> Outcome:
         ctx = await load_context(self._pool, delivery.event_id)
+        if self._links is not None:
+            ctx = self._links.annotate(ctx)
         summary = await self._summaries.summary(ctx, delivery.event_id)
         thread = await self._journal.thread(
             alert_id=delivery.alert_id, destination=delivery.destination.name

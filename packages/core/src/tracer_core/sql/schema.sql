@@ -14,7 +14,8 @@ CREATE TABLE alert_events (
     severity text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     dispatched_at timestamp with time zone,
-    held_by_silence bigint
+    held_by_silence bigint,
+    actor text
 );
 
 CREATE TABLE alert_reports (
@@ -298,7 +299,7 @@ CREATE SEQUENCE sink_pagerduty_incidents_incident_number_seq AS bigint;
 ALTER TABLE agent_secrets ADD CONSTRAINT agent_secrets_pkey PRIMARY KEY (name);
 ALTER TABLE agent_secrets ADD CONSTRAINT agent_secrets_secret_check CHECK ((length(secret) >= 32));
 ALTER TABLE alert_events ADD CONSTRAINT alert_events_alert_id_fkey FOREIGN KEY (alert_id) REFERENCES alerts(id) ON DELETE CASCADE;
-ALTER TABLE alert_events ADD CONSTRAINT alert_events_kind_check CHECK ((kind = ANY (ARRAY['opened'::text, 'escalated'::text, 'resolved'::text, 'reopened'::text])));
+ALTER TABLE alert_events ADD CONSTRAINT alert_events_kind_check CHECK ((kind = ANY (ARRAY['opened'::text, 'escalated'::text, 'resolved'::text, 'reopened'::text, 'acknowledged'::text, 'unacknowledged'::text, 'resolved_by_hand'::text, 'renotified'::text])));
 ALTER TABLE alert_events ADD CONSTRAINT alert_events_pkey PRIMARY KEY (id);
 ALTER TABLE alert_events ADD CONSTRAINT alert_events_severity_check CHECK ((severity = ANY (ARRAY['low'::text, 'medium'::text, 'high'::text, 'critical'::text])));
 ALTER TABLE alert_reports ADD CONSTRAINT alert_reports_decision_check CHECK ((decision = ANY (ARRAY['opened'::text, 'merged'::text, 'escalated'::text, 'reopened'::text, 'resolved'::text, 'ignored'::text])));
@@ -425,6 +426,13 @@ DECLARE
     v_open     boolean;
 BEGIN
     IF TG_OP = 'UPDATE' AND NEW.status IS NOT DISTINCT FROM OLD.status THEN
+        -- An escalation raises its incident's severity (what re-notification looks at).
+        IF NEW.status = 'open' AND NEW.incident_id IS NOT NULL
+           AND NEW.severity IS DISTINCT FROM OLD.severity THEN
+            UPDATE incidents i SET severity = NEW.severity
+                WHERE i.id = NEW.incident_id AND i.status = 'open'
+                  AND tracer_severity_rank(NEW.severity) > tracer_severity_rank(i.severity);
+        END IF;
         RETURN NEW;
     END IF;
     PERFORM tracer_incident_lock(NEW.project, NEW.service);
@@ -704,4 +712,4 @@ AS $function$
 $function$;
 
 CREATE TRIGGER alert_events_notify AFTER INSERT ON public.alert_events FOR EACH ROW EXECUTE FUNCTION tracer_notify_alert_event();
-CREATE TRIGGER alerts_group_incident BEFORE INSERT OR UPDATE OF status ON public.alerts FOR EACH ROW EXECUTE FUNCTION tracer_group_alert();
+CREATE TRIGGER alerts_group_incident BEFORE INSERT OR UPDATE OF status, severity ON public.alerts FOR EACH ROW EXECUTE FUNCTION tracer_group_alert();
