@@ -22,7 +22,7 @@ NOT_RUN_HERE = {
     "uv run tracer up": "runs until Ctrl-C; tests/integration/test_up.py",
     "tracer chaos --trials 1000": "1,000 trials; tests/integration/test_chaos.py runs a few",
     "uv run pytest": "the test suite itself",
-    "docker compose": "needs Docker; .ci/run checks docker-compose.yml with `docker compose config`",
+    "docker compose": "needs Docker; .ci/run validates docker-compose.yml",
 }
 
 
