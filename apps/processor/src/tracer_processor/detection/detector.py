@@ -286,7 +286,7 @@ class Detector:
             adopted[name] = adopt
             tracker = self.bursts.get(name)
             if tracker is not None and metric.drift is not None:
-                tracker.learn(rows, metric.z, metric.drift, seen_now & metric.warm, streak)
+                tracker.learn(rows, metric.z, metric.drift, seen_now & metric.warm)
         has_records = counts > 0
         learnt_errors = np.where(
             adopted["error_rate"] | (counts < config.min_count),
@@ -298,7 +298,10 @@ class Detector:
             rows, slots, steps, errors, has_records, has_records, learnt=learnt_errors
         )
         if config.seasonal:
-            self.season.learn(slots, hours, counts, traffic.observed & ~(silent & traffic.outlier))
+            self.season.learn(
+                slots, hours, counts, traffic.observed & ~(silent & traffic.outlier),
+                ~traffic.outlier | adopted["count"],
+            )  # fmt: skip
         self.steps[rows] = steps + 1
         self.silent_for[rows] = silent_for
         self.last[rows] = np.column_stack(
