@@ -231,8 +231,9 @@ class Detector:
         if quiet.size == 0:
             return records, failed, span_records, span_errors
         ages = self.config.pool_buckets
-        before = self.pools["records"].window_newest_first(slots[quiet], steps[quiet], ages)
-        errors_before = self.pools["errors"].window_newest_first(slots[quiet], steps[quiet], ages)
+        flat, written = self.pools["records"].newest_first(slots[quiet], steps[quiet], ages)
+        before = self.pools["records"].window_at(flat, written)
+        errors_before = self.pools["errors"].window_at(flat, written)
         reached = counts[quiet, None] + np.cumsum(before, axis=1) - before
         take_it = reached < self.config.min_count
         records[quiet] += (before * take_it).sum(axis=1)

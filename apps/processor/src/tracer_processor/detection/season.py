@@ -108,18 +108,14 @@ class SeasonalProfile:
         `ordinary`: the recent baseline judged the value normal (the offset follows it)."""
         if not observed.any():
             return
-        usual, _var, known = self._profile(slots, epoch_hours)
-        follow = observed & ordinary & known
-        residual = np.clip(values, -1.0e15, 1.0e15) - usual
-        offset = self.offset[slots]
-        pace = 1.0 / max(self.config.adopt_buckets, 1)
-        self.offset[slots] = np.where(follow, offset + pace * (residual - offset), offset)
         slots, epoch_hours = slots[observed], epoch_hours[observed]
         values = np.clip(values[observed], -1.0e15, 1.0e15)  # float32 storage
         clip = SEASON_CLIP
+        before: list[tuple[FloatArray, FloatArray]] = []  # daily, weekly: seen and mean
         for index in hour_slots(epoch_hours):
             seen = self.seen[index, slots].astype(np.float64)
             mean = self.mean[index, slots].astype(np.float64)
+            before.append((seen, mean))
             var = self.var[index, slots].astype(np.float64)
             known = seen >= self.per_hour
             band = clip * np.sqrt(var + noise_floor(self.config, mean) ** 2)
@@ -132,6 +128,13 @@ class SeasonalProfile:
             widened = np.minimum((1 - alpha) * (var + alpha * delta * delta), 1e30)
             self.var[index, slots] = np.where(x == values, widened, var)
             self.seen[index, slots] = np.minimum(seen + 1.0, 1.0e6)
+        (day_seen, day_mean), (week_seen, week_mean) = before
+        week_ready = week_seen >= 2 * self.per_hour  # as `expect` chose the slot
+        usual = np.where(week_ready, week_mean, day_mean)
+        follow = ordinary[observed] & (week_ready | (day_seen >= self.per_hour))
+        offset = self.offset[slots]
+        pace = 1.0 / max(self.config.adopt_buckets, 1)
+        self.offset[slots] = np.where(follow, offset + pace * (values - usual - offset), offset)
 
 
 def noise_floor(config: DetectorConfig, mean: FloatArray) -> FloatArray:
