@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from tracer_processor.buckets.registry import Rows, take
 from tracer_processor.detection.config import DetectorConfig
-from tracer_processor.detection.tails import burst_score, normal_score
+from tracer_processor.detection.tails import burst_score, log_normal_tails, normal_scores
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -104,8 +104,10 @@ class BurstTracker:
         )
         drift_z = drift / noise
         clip = config.clip_z
-        up = np.maximum(burst_score(z, rate, size, size_sq, clip), normal_score(drift_z))
-        down = np.maximum(burst_score(-z, rate, size, size_sq, clip), normal_score(-drift_z))
+        above, below = log_normal_tails(z)  # ln P(Z >= z), ln P(Z >= -z)
+        drift_up, drift_down = normal_scores(drift_z)
+        up = np.maximum(burst_score(z, rate, size, size_sq, clip, above), drift_up)
+        down = np.maximum(burst_score(-z, rate, size, size_sq, clip, below), drift_down)
         return up, down, drift, drift_z
 
     def learn(self, rows: Rows, z: FloatArray, drift: FloatArray, observed: BoolArray) -> None:
