@@ -19,13 +19,13 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from tracer_agent.api import chat, connections, deliveries, incidents, keys, silences, sink
-from tracer_agent.auth.throttle import FailedAuthLimiter
 from tracer_agent.routing import load_rules
 from tracer_agent.schema_readiness import hold_readiness_until_schemas_fit
 from tracer_agent.services import AgentServices, build_services
 from tracer_agent.settings import AgentSettings
 from tracer_agent.sink.guard import refuse_sink_caller
 from tracer_agent.sink.token import configured_sink_token
+from tracer_core.auth_limit import FailedAuthLimiter
 from tracer_core.clock import Clock
 from tracer_core.db import create_pool
 from tracer_core.health import health_routes

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from tracer_core.auth_limit import FailedAuthLimiter
 from tracer_core.clock import Clock, SystemClock
 from tracer_core.db import create_pool
 from tracer_core.health import health_routes
@@ -31,7 +32,6 @@ from tracer_processor.cluster.clock import StreamClock
 from tracer_processor.cluster.runtime import ClusterRuntime
 from tracer_processor.detection.config import DetectorConfig
 from tracer_processor.ingest.auth import KeyVerifier
-from tracer_processor.ingest.auth_limit import FailedAuthLimiter
 from tracer_processor.ingest.batch import IngestLimits
 from tracer_processor.ingest.guard import RequestGuard
 from tracer_processor.ingest.openapi import openapi_routes

@@ -16,8 +16,8 @@ from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tracer_agent.auth.keys import Principal, authenticate
-from tracer_agent.auth.throttle import FailedAuthLimiter
 from tracer_core.api_keys import parse_bearer
+from tracer_core.auth_limit import FailedAuthLimiter
 from tracer_core.models import Role
 
 log = logging.getLogger(__name__)

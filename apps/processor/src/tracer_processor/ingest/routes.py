@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tracer_core.auth_limit import FailedAuthLimiter
 from tracer_core.models import AlertStatus
 from tracer_processor.cluster.publisher import (
     RETRY_AFTER_SECONDS as PUBLISH_RETRY_AFTER_SECONDS,
@@ -31,7 +32,6 @@ from tracer_processor.cluster.publisher import (
     PublishUnavailableError,
 )
 from tracer_processor.ingest.auth import Access, AuthError, KeyVerifier
-from tracer_processor.ingest.auth_limit import FailedAuthLimiter
 from tracer_processor.ingest.batch import BatchRejectedError, IngestLimits, LogBatch
 from tracer_processor.ingest.bodies import BodyError, read_body
 from tracer_processor.ingest.otlp import decode_request, encode_response, encode_status, to_batch

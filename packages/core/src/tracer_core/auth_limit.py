@@ -3,7 +3,7 @@
 Every wrong key costs a database query and a log line; an address that keeps guessing is
 answered 429 without either until its window passes. Counting is in memory, per replica:
 it slows guessing down, it is not an account lockout (valid keys from other addresses are
-never affected).
+never affected). Both apps use it in front of their key checks.
 """
 
 from __future__ import annotations
@@ -61,3 +61,4 @@ class FailedAuthLimiter:
             while len(self._by_address) > MAX_TRACKED_ADDRESSES:
                 self._by_address.popitem(last=False)
         window.failures += 1
+        self._by_address.move_to_end(address)  # the least recently failing go first
