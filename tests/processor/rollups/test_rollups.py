@@ -33,10 +33,13 @@ def test_buckets_fold_into_minutes_per_service() -> None:
     full = by_key[("checkout", START + timedelta(minutes=5))]
     assert 900 <= full.count <= 1500  # 20/s for a minute
     assert 0 < full.errors < full.count
-    assert full.p95_ms is not None and full.p95_ms > 50
+    assert full.p95_ms is not None
+    assert full.p95_ms > 50
     late = by_key[("checkout", START + timedelta(minutes=8))]
     mean, std = late.baselines["error_rate"]
-    assert mean is not None and 0.01 < mean < 0.1 and std is not None
+    assert mean is not None
+    assert 0.01 < mean < 0.1
+    assert std is not None
 
 
 async def test_writer_upserts_adding_up_and_prunes(pool: asyncpg.Pool) -> None:
@@ -56,7 +59,8 @@ async def test_writer_upserts_adding_up_and_prunes(pool: asyncpg.Pool) -> None:
     await writer.flush()
     total = await pool.fetchval("SELECT sum(count) FROM service_rollups")
     minutes = await pool.fetchval("SELECT count(DISTINCT minute) FROM service_rollups")
-    assert 1500 <= total <= 2100 and minutes >= 3
+    assert 1500 <= total <= 2100
+    assert minutes >= 3
     # Eight days later the first flush prunes everything older than seven days.
     assert await pool.fetchval("SELECT count(*) FROM service_rollups") == minutes
     clock.set(START + timedelta(days=8))
