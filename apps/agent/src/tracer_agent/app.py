@@ -19,6 +19,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from tracer_agent.api import chat, connections, deliveries, sink
+from tracer_agent.console.mount import mount_console
 from tracer_agent.routing import load_rules
 from tracer_agent.services import AgentServices, build_services
 from tracer_agent.settings import AgentSettings
@@ -125,6 +126,7 @@ def create_app(
     )
     for router in (deliveries.router, sink.router, connections.router, chat.router):
         app.include_router(router)
+    mount_console(app)
     app.state.settings = settings
     app.state.registry = registry
     app.state.rules = rules

@@ -204,3 +204,34 @@ class AlertStore:
             )
             for r in records
         ]
+
+    async def page(
+        self,
+        *,
+        status: str | None,
+        service: str | None,
+        severity: str | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[AlertRow], int]:
+        """One page of alerts for the console: open first, then by severity, newest first;
+        also returns how many match the filters."""
+        records = await self._db.fetch(
+            f"""
+            SELECT {ALERT_COLUMNS}, count(*) OVER () AS total FROM alerts a
+            WHERE ($1::text IS NULL OR a.status = $1)
+              AND ($2::text IS NULL OR lower(a.service) = lower($2))
+              AND ($3::text IS NULL OR a.severity = $3)
+            ORDER BY (a.status = 'open') DESC,
+                     array_position(ARRAY['critical', 'high', 'medium', 'low'], a.severity),
+                     a.first_seen_at DESC, a.id DESC
+            LIMIT $4 OFFSET $5
+            """,
+            status,
+            service,
+            severity,
+            limit,
+            offset,
+        )
+        total = int(records[0]["total"]) if records else 0
+        return [_alert(r) for r in records], total

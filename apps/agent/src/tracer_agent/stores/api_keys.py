@@ -15,6 +15,16 @@ _LAST_USED_RESOLUTION = "1 minute"
 
 
 @dataclass(frozen=True, slots=True)
+class ApiKeyListing:
+    name: str
+    role: Role
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKeyRow:
     id: int
     name: str
@@ -77,3 +87,24 @@ class ApiKeyStore:
             prefix,
         )
         return status.endswith(" 1")
+
+    async def list_all(self, *, limit: int) -> list[ApiKeyListing]:
+        """Keys, active first, newest first (never their digests)."""
+        records = await self._pool.fetch(
+            """
+            SELECT name, role, prefix, created_at, last_used_at, revoked_at FROM api_keys
+            ORDER BY revoked_at IS NOT NULL, created_at DESC LIMIT $1
+            """,
+            limit,
+        )
+        return [
+            ApiKeyListing(
+                name=r["name"],
+                role=Role(r["role"]),
+                prefix=r["prefix"],
+                created_at=r["created_at"],
+                last_used_at=r["last_used_at"],
+                revoked_at=r["revoked_at"],
+            )
+            for r in records
+        ]

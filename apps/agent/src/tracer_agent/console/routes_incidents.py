@@ -1,0 +1,106 @@
+"""The incidents list (open first, by severity; refreshed in place every few seconds) and the
+incident page with its timeline, chart, error templates, summary and actions."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from tracer_agent.console.rendering import render
+from tracer_agent.console.session import ConsoleUser, admin_form_user, current_user
+from tracer_agent.console.views import incident_view
+from tracer_agent.stores.alerts import AlertStore
+from tracer_agent.stores.deliveries import DeliveryRecords
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+REFRESH_SECONDS = 5
+STATUSES = ("open", "resolved")
+SEVERITIES = ("critical", "high", "medium", "low")
+
+Viewer = Annotated[ConsoleUser, Depends(current_user)]
+
+
+def _choice(value: str | None, allowed: tuple[str, ...]) -> str | None:
+    return value if value in allowed else None
+
+
+async def _list_context(
+    request: Request, status: str | None, service: str | None, severity: str | None, page: int
+) -> dict[str, Any]:
+    filters = {
+        "status": _choice(status, STATUSES),
+        "service": (service or "").strip() or None,
+        "severity": _choice(severity, SEVERITIES),
+    }
+    rows, total = await AlertStore(request.app.state.pool).page(
+        **filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
+    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+    return {
+        "incidents": rows,
+        "total": total,
+        "page": page,
+        "pages": max(math.ceil(total / PAGE_SIZE), 1),
+        "filters": filters,
+        "query": query,
+        "refresh_seconds": REFRESH_SECONDS,
+        "statuses": STATUSES,
+        "severities": SEVERITIES,
+    }
+
+
+@router.get("/", response_class=HTMLResponse)
+async def incidents(
+    request: Request,
+    user: Viewer,
+    status: str | None = None,
+    service: str | None = None,
+    severity: str | None = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    context = await _list_context(request, status, service, severity, page)
+    return render(request, "incidents.html", user, **context)
+
+
+@router.get("/incidents/rows", response_class=HTMLResponse)
+async def incident_rows(
+    request: Request,
+    user: Viewer,
+    status: str | None = None,
+    service: str | None = None,
+    severity: str | None = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    """The list's table alone: what the page polls for."""
+    context = await _list_context(request, status, service, severity, page)
+    return render(request, "_incident_rows.html", user, **context)
+
+
+@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
+async def incident(request: Request, incident_id: int, user: Viewer) -> Response:
+    view = await incident_view(request.app.state.pool, incident_id)
+    if view is None:
+        return render(
+            request, "error.html", user, status_code=404,
+            message=f"Incident {incident_id} does not exist.",
+        )  # fmt: skip
+    return render(request, "incident.html", user, view=view)
+
+
+@router.post("/incidents/{incident_id}/deliveries/{delivery_id}/retry")
+async def retry_delivery(
+    request: Request,
+    incident_id: int,
+    delivery_id: int,
+    user: Annotated[ConsoleUser, Depends(admin_form_user)],
+) -> Response:
+    """Send a dead or failed delivery again (the same store call as the API's retry)."""
+    record = await DeliveryRecords(request.app.state.pool).retry(delivery_id=delivery_id)
+    worker = getattr(request.app.state, "worker", None)
+    if record is not None and worker is not None:
+        worker.wake()
+    return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
