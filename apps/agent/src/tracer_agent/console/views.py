@@ -120,8 +120,9 @@ async def incident_view(pool: asyncpg.Pool, alert_id: int) -> IncidentView | Non
     events = await alerts.events(alert_id=alert_id)
     deliveries = await DeliveryRecords(pool).for_alert(alert_id=alert_id)
     summary = await SummaryStore(pool).latest_for_alert(alert_id=alert_id)
+    # Event time throughout (a replayed incident resolves long after its window).
     start = alert.window_start - CHART_MARGIN
-    end = (alert.resolved_at or alert.last_seen_at) + CHART_MARGIN
+    end = alert.window_end + CHART_MARGIN
     points = await RollupStore(pool).series(
         service=alert.service, project=alert.project, since=start, until=end
     )
@@ -133,7 +134,7 @@ async def incident_view(pool: asyncpg.Pool, alert_id: int) -> IncidentView | Non
         unit=METRIC_UNITS[metric],
         start=start,
         end=end,
-        highlight=(alert.window_start, alert.resolved_at),
+        highlight=(alert.window_start, alert.window_end if alert.resolved_at else None),
     )
     templates = [(s.message, s.count) for s in samples_from_details(alert.details)]
     return IncidentView(
