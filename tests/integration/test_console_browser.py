@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, ViewportSize, async_playwright
 
 from tests.agent.helpers import agent_settings, new_key, run_agent
 from tests.integration.test_end_to_end_agent import processors
@@ -24,8 +24,8 @@ from tracer.commands.demo_traffic import Scenario, start_time, traffic
 from tracer_core.models import Role
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-LAPTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 390, "height": 844}
+LAPTOP: ViewportSize = {"width": 1280, "height": 860}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 def chromium_path() -> str | None:
