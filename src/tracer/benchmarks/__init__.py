@@ -31,5 +31,6 @@ Section = Callable[[BenchOptions], list[BenchRow]]
 SECTIONS: dict[str, str] = {
     "dedup": "tracer.benchmarks.dedup:run",
     "delivery": "tracer.benchmarks.delivery:run",
+    "console": "tracer.benchmarks.console:run",
     "processor": "tracer.benchmarks.processor:run",
 }

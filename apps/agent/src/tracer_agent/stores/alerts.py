@@ -214,14 +214,16 @@ class AlertStore:
         limit: int,
         offset: int,
     ) -> tuple[list[AlertRow], int]:
-        """One page of alerts for the console: open first, then by severity, newest first;
-        also returns how many match the filters."""
+        """One page of alerts for the console: open first, then by severity, newest first
+        (the order of the index alerts_console_order); also how many match the filters."""
+        filters = """
+            ($1::text IS NULL OR a.status = $1)
+            AND ($2::text IS NULL OR lower(a.service) = lower($2))
+            AND ($3::text IS NULL OR a.severity = $3)
+        """
         records = await self._db.fetch(
             f"""
-            SELECT {ALERT_COLUMNS}, count(*) OVER () AS total FROM alerts a
-            WHERE ($1::text IS NULL OR a.status = $1)
-              AND ($2::text IS NULL OR lower(a.service) = lower($2))
-              AND ($3::text IS NULL OR a.severity = $3)
+            SELECT {ALERT_COLUMNS} FROM alerts a WHERE {filters}
             ORDER BY (a.status = 'open') DESC,
                      array_position(ARRAY['critical', 'high', 'medium', 'low'], a.severity),
                      a.first_seen_at DESC, a.id DESC
@@ -233,5 +235,7 @@ class AlertStore:
             limit,
             offset,
         )
-        total = int(records[0]["total"]) if records else 0
-        return [_alert(r) for r in records], total
+        total = await self._db.fetchval(
+            f"SELECT count(*) FROM alerts a WHERE {filters}", status, service, severity
+        )
+        return [_alert(r) for r in records], int(total)

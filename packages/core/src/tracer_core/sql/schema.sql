@@ -320,6 +320,7 @@ CREATE INDEX alert_events_alert ON public.alert_events USING btree (alert_id, id
 CREATE INDEX alert_events_undispatched ON public.alert_events USING btree (id) WHERE (dispatched_at IS NULL);
 CREATE INDEX alert_reports_created ON public.alert_reports USING brin (created_at);
 CREATE INDEX alert_summaries_alert ON public.alert_summaries USING btree (alert_id, event_id DESC);
+CREATE INDEX alerts_console_order ON public.alerts USING btree (((status = 'open'::text)) DESC, array_position(ARRAY['critical'::text, 'high'::text, 'medium'::text, 'low'::text], severity), first_seen_at DESC, id DESC);
 CREATE INDEX alerts_fingerprint_recent ON public.alerts USING btree (fingerprint, id DESC);
 CREATE UNIQUE INDEX alerts_one_open_per_fingerprint ON public.alerts USING btree (fingerprint) WHERE (status = 'open'::text);
 CREATE INDEX alerts_service ON public.alerts USING btree (service, id DESC);
