@@ -116,7 +116,7 @@ async def _measure(database_url: str, options: BenchOptions) -> list[BenchRow]:
                         "ms",
                         f"< {TARGET_MS:g}",
                         p99 < TARGET_MS,
-                    )  # fmt: skip
+                    )
                 )
             return rows
 
