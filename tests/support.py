@@ -13,6 +13,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, overload
 
+import httpx
+
 T = TypeVar("T")
 
 
@@ -58,3 +60,11 @@ async def eventually(
         if time.monotonic() > deadline:
             raise TimeoutError(f"condition not met within {within} s")
         await asyncio.sleep(interval)
+
+
+def is_healthy(url: str) -> bool:
+    """Whether the app at `url` answers 200 on /healthz right now."""
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tracer.commands import backtest, bench, chaos, demo, keys, migrate, serve, up
+from tracer.commands import backtest, bench, chaos, check_config, demo, keys, migrate, serve, up
 
 app = typer.Typer(
     name="tracer",
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.command("up")(up.up)
 app.command("migrate")(migrate.migrate_command)
+app.command("check-config")(check_config.check_config)
 app.command("processor")(serve.processor)
 app.command("agent")(serve.agent)
 app.command("bench")(bench.bench)

@@ -22,6 +22,7 @@ from tests.support import eventually as eventually  # re-exported for the agent 
 from tracer_agent.app import create_app
 from tracer_agent.auth.keys import create_key
 from tracer_agent.settings import AgentSettings
+from tracer_core.clock import Clock
 from tracer_core.models import Role, alert_fingerprint
 
 T = TypeVar("T")
@@ -83,12 +84,15 @@ async def serve_app(app: ASGIApp, sock: socket.socket) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def run_agent(
-    settings: AgentSettings, *, llm_http_client: httpx2.AsyncClient | None = None
+    settings: AgentSettings,
+    *,
+    llm_http_client: httpx2.AsyncClient | None = None,
+    clock: Clock | None = None,
 ) -> AsyncIterator[RunningAgent]:
     """Serve the agent app on 127.0.0.1 (a free port) in this event loop."""
     sock, port = loopback_socket()
     settings = settings.model_copy(update={"host": "127.0.0.1", "port": port})
-    app = create_app(settings, llm_http_client=llm_http_client)
+    app = create_app(settings, llm_http_client=llm_http_client, clock=clock)
     async with serve_app(app, sock):
         yield RunningAgent(url=f"http://127.0.0.1:{port}", app=app, settings=settings)
 

@@ -9,8 +9,20 @@ from tracer_processor.settings import ProcessorSettings
 
 def test_invalid_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRACER_PROCESSOR_PORT", "not-a-port")
-    with pytest.raises(SettingsError, match="TRACER_PROCESSOR_PORT='not-a-port'"):
+    with pytest.raises(
+        SettingsError, match=r"^invalid settings: TRACER_PROCESSOR_PORT='not-a-port'"
+    ):
         load_settings(ProcessorSettings)
+
+
+def test_an_aliased_setting_is_named_once_not_prefixed_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TRACER_AGENT_PORT", "99999")
+    with pytest.raises(SettingsError) as raised:
+        load_settings(AgentSettings)
+    assert str(raised.value).startswith("invalid settings: TRACER_AGENT_PORT='99999'")
+    assert "TRACER_TRACER" not in str(raised.value)
 
 
 def test_out_of_range_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

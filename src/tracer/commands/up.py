@@ -23,11 +23,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tracer.commands.errors import user_errors
+from tracer.commands.errors import print_error, user_errors
 from tracer.commands.options import DatabaseUrlOption
 from tracer_core.embedded import resolve_database_url
 from tracer_core.migrate import migrate
 from tracer_core.settings import BaseTracerSettings, load_settings
+from tracer_core.startup_errors import bind_listener
 
 console = Console()
 
@@ -120,6 +121,11 @@ def up(
 ) -> None:
     """Run Tracer: PostgreSQL (embedded unless DATABASE_URL is set), processors and the agent."""
     with user_errors():
+        # Busy ports stop `up` before it starts anything; and another program answering
+        # /healthz on a taken port can never pass for a child that failed.
+        ports = [processor_port + index for index in range(replicas)] + [agent_port]
+        for port in ports:
+            bind_listener(host, port, variable="--processor-port / --agent-port").close()
         settings = load_settings(BaseTracerSettings, database_url=database_url)
         url, embedded = resolve_database_url(settings.database_url, settings.home)
     children: list[Child] = []
@@ -140,6 +146,9 @@ def up(
             children.append(spawn("processor", name, host, processor_port + index, url))
         children.append(spawn("agent", "agent", host, agent_port, url))
         wait_healthy(children, should_stop=stop_requested.is_set)
+        failed = [c for c in children if c.process.poll() is not None]
+        if failed:
+            raise RuntimeError(f"{failed[0].name} exited with code {failed[0].process.returncode}")
         table = Table(title="Tracer is up", show_header=True)
         table.add_column("part")
         table.add_column("address")
@@ -155,7 +164,7 @@ def up(
     except StopRequestedError:
         pass
     except RuntimeError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        print_error(str(exc))
         raise typer.Exit(1) from None
     finally:
         console.print("stopping…")

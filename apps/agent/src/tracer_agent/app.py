@@ -19,14 +19,18 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from tracer_agent.api import chat, connections, deliveries, sink
+from tracer_agent.auth.throttle import FailedAuthLimiter
 from tracer_agent.console.mount import mount_console
 from tracer_agent.routing import load_rules
 from tracer_agent.services import AgentServices, build_services
 from tracer_agent.settings import AgentSettings
 from tracer_agent.sink.guard import refuse_sink_caller
 from tracer_agent.sink.token import configured_sink_token
+from tracer_core.clock import Clock
 from tracer_core.db import create_pool
 from tracer_core.health import health_routes
+from tracer_core.http_errors import install_error_handlers
+from tracer_core.http_guard import RequestGuard
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +75,13 @@ class _SinkEndpoint:
 
 
 def create_app(
-    settings: AgentSettings, *, llm_http_client: httpx2.AsyncClient | None = None
+    settings: AgentSettings,
+    *,
+    llm_http_client: httpx2.AsyncClient | None = None,
+    clock: Clock | None = None,
 ) -> FastAPI:
-    """`llm_http_client` lets tests fake the LLM server at the transport."""
+    """`llm_http_client` lets tests fake the LLM server at the transport; `clock` drives the
+    failed-authentication windows."""
     if not settings.database_url:
         raise ValueError("create_app needs a resolved database_url")
     database_url = settings.database_url
@@ -126,6 +134,14 @@ def create_app(
     )
     for router in (deliveries.router, sink.router, connections.router, chat.router):
         app.include_router(router)
+    install_error_handlers(app)
+    # Outermost (after the error middleware): the limit holds before routing, parsing and auth.
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.state.auth_limiter = FailedAuthLimiter(
+        max_failures=settings.auth_max_failures,
+        window_seconds=settings.auth_failure_window_seconds,
+        clock=clock,
+    )
     mount_console(app)
     app.state.settings = settings
     app.state.registry = registry

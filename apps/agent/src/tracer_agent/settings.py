@@ -41,6 +41,17 @@ class AgentSettings(BaseTracerSettings):
         "create_app, where the error cannot echo the value.",
     )
 
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest request body accepted (413 above), checked before parsing and auth.",
+    )
+    auth_max_failures: int = Field(
+        default=20, ge=1, le=100_000, description="Wrong API keys per client address per window."
+    )
+    auth_failure_window_seconds: float = Field(default=60.0, gt=0, le=86400)
+
     delivery_worker: bool = Field(default=True, description="Run the delivery worker here.")
     delivery_concurrency: int = Field(default=8, ge=1, le=256)
     delivery_poll_seconds: float = Field(default=2.0, gt=0, le=300)

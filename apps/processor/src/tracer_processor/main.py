@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tracer_core.runtime import configure_logging, prepared_database, serve
 from tracer_core.settings import load_settings
+from tracer_core.startup_errors import bind_listener
 from tracer_processor.app import create_app
 from tracer_processor.settings import ProcessorSettings
 
@@ -13,6 +14,8 @@ def main(
 ) -> None:
     settings = load_settings(ProcessorSettings, host=host, port=port, database_url=database_url)
     configure_logging(settings.log_level)
+    # The port first: a busy one must stop the process before it does any work.
+    sock = bind_listener(settings.host, settings.port, variable="TRACER_PROCESSOR_PORT")
     with prepared_database(settings.database_url, settings.home) as url:
         settings = settings.model_copy(update={"database_url": url})
-        serve(create_app(settings), host=settings.host, port=settings.port)
+        serve(create_app(settings), host=settings.host, port=settings.port, sock=sock)

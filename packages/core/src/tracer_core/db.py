@@ -39,9 +39,13 @@ async def create_pool(
     return pool
 
 
-async def connect(database_url: str, *, application_name: str = "tracer") -> asyncpg.Connection:
+async def connect(
+    database_url: str, *, application_name: str = "tracer", connect_timeout_s: float = 60.0
+) -> asyncpg.Connection:
     conn = await asyncpg.connect(
-        database_url, server_settings={"application_name": application_name}
+        database_url,
+        server_settings={"application_name": application_name},
+        timeout=connect_timeout_s,
     )
     await init_connection(conn)
     return conn

@@ -21,6 +21,11 @@ from importlib import resources
 import asyncpg
 
 from tracer_core.db import connect
+from tracer_core.startup_errors import (
+    CONNECT_FAILURES,
+    DatabaseUnreachableError,
+    describe_connect_failure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +186,13 @@ async def _apply_functions(conn: asyncpg.Connection, *, force: bool) -> None:
 
 
 async def migrate(database_url: str) -> list[str]:
-    conn = await connect(database_url, application_name="tracer-migrate")
+    """Apply pending migrations; `DatabaseUnreachableError` when the URL cannot be used."""
+    try:
+        conn = await connect(
+            database_url, application_name="tracer-migrate", connect_timeout_s=15.0
+        )
+    except CONNECT_FAILURES as exc:
+        raise DatabaseUnreachableError(describe_connect_failure(exc, database_url)) from None
     try:
         return await apply_migrations(conn)
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,8 +41,16 @@ def prepared_database(database_url: str | None, home: Path) -> Iterator[str]:
             embedded.stop()
 
 
-def serve(app: ASGIApp, *, host: str, port: int, access_log: bool = False) -> None:
-    """Run `app` until SIGINT/SIGTERM; uvicorn drains connections and runs the lifespan exit."""
+def serve(
+    app: ASGIApp,
+    *,
+    host: str,
+    port: int,
+    access_log: bool = False,
+    sock: socket.socket | None = None,
+) -> None:
+    """Run `app` until SIGINT/SIGTERM; uvicorn drains connections and runs the lifespan exit.
+    `sock`, bound early with `bind_listener`, is served instead of binding host:port here."""
     config = uvicorn.Config(
         app,
         host=host,
@@ -53,4 +62,4 @@ def serve(app: ASGIApp, *, host: str, port: int, access_log: bool = False) -> No
         loop="uvloop",
         timeout_graceful_shutdown=10,
     )
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[sock] if sock is not None else None)

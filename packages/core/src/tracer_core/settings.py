@@ -46,7 +46,13 @@ S = TypeVar("S", bound=BaseSettings)
 
 
 def env_name(settings_cls: type[BaseSettings], field: str) -> str:
-    """The environment variable that feeds `field` of `settings_cls`."""
+    """The environment variable that feeds `field` of `settings_cls`.
+
+    `field` may already be a variable name: pydantic reports an aliased field's errors under
+    its alias, and prefixing that again would name a variable that does not exist.
+    """
+    if field not in settings_cls.model_fields and _is_alias(settings_cls, field):
+        return field
     info = settings_cls.model_fields.get(field)
     if info is not None and isinstance(info.validation_alias, AliasChoices):
         first = info.validation_alias.choices[0]
@@ -56,6 +62,14 @@ def env_name(settings_cls: type[BaseSettings], field: str) -> str:
         return info.validation_alias
     prefix = str(settings_cls.model_config.get("env_prefix", ""))
     return f"{prefix}{field}".upper()
+
+
+def _is_alias(settings_cls: type[BaseSettings], name: str) -> bool:
+    for info in settings_cls.model_fields.values():
+        alias = info.validation_alias
+        if alias == name or (isinstance(alias, AliasChoices) and name in alias.choices):
+            return True
+    return False
 
 
 def load_settings(settings_cls: type[S], **overrides: Any) -> S:

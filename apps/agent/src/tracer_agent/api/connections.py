@@ -13,7 +13,7 @@ import html
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict
 
@@ -138,7 +138,11 @@ def _may_delete(user: Principal, connection: StoredConnection) -> bool:
 
 
 @router.delete("/{connection_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_connection(connection_id: str, request: Request, user: StaffUser) -> Response:
+async def delete_connection(
+    connection_id: Annotated[str, Path(min_length=1, max_length=200)],
+    request: Request,
+    user: StaffUser,
+) -> Response:
     services = _services(request)
     store = ConnectionStore(services.pool)
     connection = await store.get(connection_id=connection_id)
@@ -159,8 +163,8 @@ async def delete_connection(connection_id: str, request: Request, user: StaffUse
 @router.get("/callback", response_class=HTMLResponse, include_in_schema=False)
 async def oauth_callback(
     request: Request,
-    connection_id: Annotated[str | None, Query()] = None,
-    connected_account_id: Annotated[str | None, Query()] = None,
+    connection_id: Annotated[str | None, Query(max_length=200)] = None,
+    connected_account_id: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
     """Where the provider sends the browser back. The status shown is the tool router's, not
     whatever the query string claims."""

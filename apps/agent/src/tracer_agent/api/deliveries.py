@@ -10,6 +10,7 @@ from tracer_agent.auth.deps import AdminUser, StaffUser
 from tracer_agent.stores.alerts import AlertStore
 from tracer_agent.stores.deliveries import DeliveryRecord, DeliveryRecords
 from tracer_core.models import DeliveryStatus
+from tracer_core.params import RowId
 
 router = APIRouter(prefix="/api", tags=["deliveries"])
 
@@ -20,7 +21,7 @@ def _store(request: Request) -> DeliveryRecords:
 
 @router.get("/alerts/{alert_id}/deliveries")
 async def alert_deliveries(
-    alert_id: int, request: Request, user: StaffUser
+    alert_id: RowId, request: Request, user: StaffUser
 ) -> list[DeliveryRecord]:
     """Every delivery of the alert's events, oldest first, with results and last errors."""
     if not await AlertStore(request.app.state.pool).exists(alert_id=alert_id):
@@ -40,7 +41,7 @@ async def list_deliveries(
 
 
 @router.post("/deliveries/{delivery_id}/retry")
-async def retry_delivery(delivery_id: int, request: Request, user: AdminUser) -> DeliveryRecord:
+async def retry_delivery(delivery_id: RowId, request: Request, user: AdminUser) -> DeliveryRecord:
     """Send a dead or failed delivery again now, with a fresh attempt budget."""
     store = _store(request)
     record = await store.retry(delivery_id=delivery_id)

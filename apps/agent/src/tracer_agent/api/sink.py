@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from tracer_agent.auth.deps import StaffUser
 from tracer_agent.sink.store import SinkMessage, SinkStore
 from tracer_core.models import Toolkit
+from tracer_core.params import RowId
 
 router = APIRouter(prefix="/api/sink", tags=["sink"])
 
@@ -18,7 +19,7 @@ async def sink_messages(
     request: Request,
     user: StaffUser,
     toolkit: Toolkit | None = None,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[RowId | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[SinkMessage]:
     return await SinkStore(request.app.state.pool).messages(

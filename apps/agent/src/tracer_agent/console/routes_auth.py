@@ -17,6 +17,7 @@ from tracer_agent.console.session import (
     ConsoleUser,
     ForbiddenError,
     SignInRefusedError,
+    SignInThrottledError,
     form_user,
     set_cookie,
     sign_in,
@@ -65,6 +66,15 @@ async def login(
         raise ForbiddenError("the sign-in form was sent without its CSRF token; reload it")
     try:
         token, _ = await sign_in(request, api_key)
+    except SignInThrottledError as exc:
+        response = _login_page(
+            request,
+            next_path=safe_next(next),
+            error=f"Too many wrong keys from this address: try again in {exc.retry_after} s.",
+            code=429,
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except SignInRefusedError:
         return _login_page(
             request,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from fastapi import Request, Response
 
 from tracer_agent.auth.keys import Principal, authenticate
+from tracer_agent.auth.throttle import FailedAuthLimiter
 from tracer_agent.settings import AgentSettings
 from tracer_agent.stores.sessions import SessionStore
 from tracer_core.api_keys import hash_key
@@ -38,6 +39,14 @@ class ConsoleUser:
 
 class SignInRefusedError(Exception):
     """The key is unknown, revoked, or of a role that may not use the console."""
+
+
+class SignInThrottledError(Exception):
+    """This address sent too many wrong keys lately (the API's limiter)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry in {retry_after} s")
+        self.retry_after = retry_after
 
 
 class NotSignedInError(Exception):
@@ -67,8 +76,16 @@ def set_cookie(response: Response, settings: AgentSettings, name: str, value: st
 async def sign_in(request: Request, key: str) -> tuple[str, ConsoleUser]:
     """A new session for `key`; returns the cookie value and the signed-in user."""
     pool = request.app.state.pool
+    limiter: FailedAuthLimiter = request.app.state.auth_limiter
+    address = request.client.host if request.client else "unknown"
+    wait = limiter.retry_after(address)
+    if wait is not None:
+        raise SignInThrottledError(wait)
     principal = await authenticate(pool, key.strip())
-    if principal is None or principal.role not in STAFF:
+    if principal is None:
+        limiter.failed(address)
+        raise SignInRefusedError
+    if principal.role not in STAFF:
         raise SignInRefusedError
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     await SessionStore(pool).create(

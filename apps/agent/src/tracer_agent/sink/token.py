@@ -19,6 +19,7 @@ import asyncpg
 from pydantic import SecretStr
 
 from tracer_agent.stores.secrets import SecretStore
+from tracer_core.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def configured_sink_token(setting: SecretStr | None) -> SinkToken | None:
     if setting is None:
         return None
     if len(setting.get_secret_value()) < MIN_LENGTH:
-        raise ValueError(
+        raise SettingsError(
             f"TRACER_SINK_TOKEN must have at least {MIN_LENGTH} characters "
             "(e.g. `openssl rand -hex 32`)"
         )
