@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -83,3 +84,28 @@ class RollupStore:
         for record in records:
             series.setdefault(record["service"], []).append(_point(record))
         return series
+
+    async def hourly(
+        self, *, service: str, since: datetime, until: datetime
+    ) -> list[dict[str, Any]]:
+        """One service's minutes summed per hour in [since, until), oldest first: what the
+        chat reads to answer "what did checkout's error rate do yesterday?"."""
+        records = await self._db.fetch(
+            """
+            SELECT date_trunc('hour', minute) AS hour, sum(count)::bigint AS count,
+                   sum(errors)::bigint AS errors,
+                   CASE WHEN sum(count) > 0
+                        THEN round(sum(errors)::numeric / sum(count), 4)::float8
+                        ELSE 0 END AS error_rate,
+                   max(p95_ms) AS max_p95_ms,
+                   avg(error_rate_mean) AS baseline_error_rate,
+                   count(*) FILTER (WHERE anomalous) AS anomalous_minutes
+            FROM service_rollups
+            WHERE lower(service) = lower($1) AND minute >= $2 AND minute < $3
+            GROUP BY 1 ORDER BY 1
+            """,
+            service,
+            since,
+            until,
+        )
+        return [dict(r) for r in records]
