@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from tracer.commands import backtest, bench, chaos, check_config, demo, keys, migrate, serve, up
+from tracer.commands import (
+    backtest,
+    bench,
+    chaos,
+    check_config,
+    demo,
+    incidents,
+    keys,
+    migrate,
+    serve,
+    silence,
+    up,
+)
 
 app = typer.Typer(
     name="tracer",
@@ -19,6 +31,8 @@ app.command("processor")(serve.processor)
 app.command("agent")(serve.agent)
 app.command("bench")(bench.bench)
 app.add_typer(keys.app, name="keys")
+app.add_typer(incidents.app, name="incidents")
+app.add_typer(silence.app, name="silence")
 app.command("demo")(demo.demo)
 app.command("backtest")(backtest.backtest)
 app.command("chaos")(chaos.chaos)

@@ -72,3 +72,26 @@ async def test_service_history_sums_rollups_per_hour(pool: asyncpg.Pool) -> None
     assert history["hours"][0]["max_p95_ms"] == 92.0
     recent = await IncidentTools(pool).service_history("checkout")
     assert recent["count"] == 1
+
+
+async def test_recent_incidents_include_a_resolved_one_with_its_timeline(
+    pool: asyncpg.Pool,
+) -> None:
+    checkout, _ = await open_alert(pool, service="checkout", severity="high")
+    await add_event(pool, checkout, "resolved", "high")
+    old, _ = await open_alert(pool, service="cart", severity="high")
+    await add_event(pool, old, "resolved", "high")
+    await pool.execute(
+        "UPDATE incidents SET opened_at = now() - interval '3 days', "
+        "resolved_at = now() - interval '3 days' WHERE service = 'cart'"
+    )
+    tools = IncidentTools(pool, lookback_hours=24)
+
+    recent = await tools.recent_incidents()
+    assert [i["service"] for i in recent["incidents"]] == ["checkout"]
+    incident = recent["incidents"][0]
+    assert incident["status"] == "resolved"
+    assert [e["kind"] for e in incident["events"]] == ["opened", "resolved"]
+    assert [a["id"] for a in incident["alerts"]] == [checkout]
+    json.dumps(recent)
+    assert (await tools.recent_incidents(service="payments"))["count"] == 0

@@ -144,3 +144,38 @@ def test_blank_variables_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.routing_file is None
     assert settings.llm_model == "gpt-4.1-mini"
     assert not settings.llm_configured
+
+
+def test_inhibition_defaults_to_service_down_and_can_be_replaced(tmp_path: Path) -> None:
+    defaults = default_rules()
+    open_down = [("service_down", Severity.CRITICAL)]
+    assert defaults.inhibited(
+        severity=Severity.HIGH, service="s", alert_type="traffic_drop", project="p",
+        open_alerts=open_down,
+    ) == "service down"  # fmt: skip
+    assert (
+        defaults.inhibited(
+            severity=Severity.HIGH, service="s", alert_type="traffic_spike", project="p",
+            open_alerts=open_down,
+        ) is None
+    )  # fmt: skip
+    path = tmp_path / "rules.toml"
+    path.write_text(
+        """
+[[inhibit]]
+name = "database down"
+source = { alert_type = ["service_down"] }
+target = { alert_type = ["error_spike", "high_latency"], min_severity = "medium" }
+""",
+        encoding="utf-8",
+    )
+    custom = load_rules(path)
+    assert [r.name for r in custom.inhibit] == ["database down"]
+    assert custom.inhibited(
+        severity=Severity.LOW, service="s", alert_type="error_spike", project="p",
+        open_alerts=open_down,
+    ) is None  # fmt: skip
+    assert custom.inhibited(
+        severity=Severity.HIGH, service="s", alert_type="error_spike", project="p",
+        open_alerts=open_down,
+    ) == "database down"  # fmt: skip

@@ -20,7 +20,8 @@ def test_template_is_deterministic_and_marked() -> None:
     assert first.fallback_reason == "timeout: slow"
     assert first.confidence == "low"
     assert first.title == "Error spike on checkout (shop), high"
-    assert "observed 0.42, baseline 0.01, z-score 82" in first.what_happened
+    # Error rates read as percentages (they used to read "observed 0.42, baseline 0.01").
+    assert "observed 42.0%, baseline 1.0%, z-score 82" in first.what_happened
     assert "57 time(s)" in first.likely_cause
     assert first.next_steps
 

@@ -36,6 +36,10 @@ async def _rollups(pool: asyncpg.Pool, service: str, minutes: int, bad_from: int
         )
 
 
+async def _incident(pool: asyncpg.Pool, alert_id: int) -> int:
+    return int(await pool.fetchval("SELECT incident_id FROM alerts WHERE id = $1", alert_id))
+
+
 async def test_incidents_list_orders_filters_and_polls(
     database_url: str, pool: asyncpg.Pool
 ) -> None:
@@ -44,6 +48,7 @@ async def test_incidents_list_orders_filters_and_polls(
     critical, _ = await open_alert(pool, service="payments", severity="critical")
     done, _ = await open_alert(pool, service="checkout", severity="critical")
     await add_event(pool, done, "resolved", "critical")
+    low, critical, done = [await _incident(pool, a) for a in (low, critical, done)]
     async with run_agent(agent_settings(database_url)) as agent:
         client = await signed_in(agent, key)
         async with aclosing(client):
@@ -57,7 +62,7 @@ async def test_incidents_list_orders_filters_and_polls(
                 critical,
                 low,
             ]
-            new, _ = await open_alert(pool, service="orders", severity="high")
+            new = await _incident(pool, (await open_alert(pool, service="orders"))[0])
             polled = await client.get("/incidents/rows")
             assert f'data-incident-id="{new}"' in polled.text
             only = await client.get("/", params={"service": "SEARCH"})
@@ -74,11 +79,12 @@ async def test_incident_page_shows_chart_timeline_and_templates(
         "samples": [{"template": "payment <n> failed: upstream timeout", "count": 17}],
     }
     alert_id, _ = await open_alert(pool, service="checkout", details=details)
+    incident_id = await _incident(pool, alert_id)
     await _rollups(pool, "checkout", minutes=20, bad_from=15)
     async with run_agent(agent_settings(database_url)) as agent:
         client = await signed_in(agent, key)
         async with aclosing(client):
-            page = await client.get(f"/incidents/{alert_id}")
+            page = await client.get(f"/incidents/{incident_id}")
             assert page.status_code == 200
             assert 'data-points="20"' in page.text
             assert page.text.count('class="anomaly"') == 5
@@ -87,6 +93,8 @@ async def test_incident_page_shows_chart_timeline_and_templates(
             assert "payment &lt;n&gt; failed: upstream timeout" in page.text
             assert "<td>17</td>" in page.text
             assert "<strong>opened</strong>" in page.text
+            cited = await client.get(f"/alerts/{alert_id}")
+            assert cited.headers["location"] == f"/incidents/{incident_id}"
             missing = await client.get("/incidents/999999")
             assert missing.status_code == 404
 
@@ -145,3 +153,57 @@ async def test_chat_without_an_llm_explains_the_503(database_url: str, pool: asy
             )
             assert answer.status_code == 503
             assert "no LLM is configured" in answer.text
+
+
+async def test_acknowledge_resolve_and_silence_from_the_pages(
+    database_url: str, pool: asyncpg.Pool
+) -> None:
+    key = await new_key(pool, Role.ENGINEER, "dana")
+    alert_id, _ = await open_alert(pool, service="checkout", severity="critical")
+    incident_id = await _incident(pool, alert_id)
+    async with run_agent(agent_settings(database_url)) as agent:
+        client = await signed_in(agent, key)
+        async with aclosing(client):
+            page = await client.get(f"/incidents/{incident_id}")
+            token = csrf_of(page.text)
+            acked = await client.post(f"/incidents/{incident_id}/ack", data={"csrf_token": token})
+            assert acked.status_code == 303
+            page = await client.get(f"/incidents/{incident_id}")
+            assert "acknowledged by dana" in page.text
+            listed = await client.get("/")
+            assert "✓ dana" in listed.text
+
+            form = await client.get(
+                "/silences", params={"service": "checkout", "alert_type": "error_spike"}
+            )
+            assert 'name="service" value="checkout"' in form.text
+            made = await client.post(
+                "/silences",
+                data={"service": "checkout", "duration_minutes": "60", "comment": "deploy",
+                      "csrf_token": token},
+            )  # fmt: skip
+            assert made.status_code == 303
+            silenced = await client.get("/")
+            assert "🔕 silenced" in silenced.text
+            refused = await client.post(
+                "/silences", data={"duration_minutes": "60", "csrf_token": token}
+            )
+            assert refused.status_code == 422
+            assert "at least one matcher" in refused.text
+            silence_id = await pool.fetchval("SELECT id FROM silences")
+            expired = await client.post(
+                f"/silences/{silence_id}/expire", data={"csrf_token": token}
+            )
+            assert expired.status_code == 303
+
+            resolved = await client.post(
+                f"/incidents/{incident_id}/resolve", data={"csrf_token": token}
+            )
+            assert resolved.status_code == 303
+    row = await pool.fetchrow("SELECT * FROM incidents WHERE id = $1", incident_id)
+    assert (row["acknowledged_by"], row["resolved_by"], row["status"]) == (
+        "dana",
+        "dana",
+        "resolved",
+    )
+    assert await pool.fetchval("SELECT expired_at IS NOT NULL FROM silences")

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from tracer_agent.api import chat, connections, deliveries, sink
+from tracer_agent.api import chat, connections, deliveries, incidents, keys, silences, sink
 from tracer_agent.auth.throttle import FailedAuthLimiter
 from tracer_agent.console.mount import mount_console
 from tracer_agent.routing import load_rules
@@ -132,7 +132,15 @@ def create_app(
     app.router.routes.append(
         Route("/sink/mcp/", endpoint=endpoint, methods=["GET", "POST", "DELETE"])
     )
-    for router in (deliveries.router, sink.router, connections.router, chat.router):
+    for router in (
+        deliveries.router,
+        sink.router,
+        connections.router,
+        chat.router,
+        incidents.router,
+        silences.router,
+        keys.router,
+    ):
         app.include_router(router)
     install_error_handlers(app)
     # Outermost (after the error middleware): the limit holds before routing, parsing and auth.

@@ -123,11 +123,32 @@ class Rule(BaseModel):
     continue_: bool = Field(default=False, alias="continue")
 
 
+class InhibitRule(BaseModel):
+    """While an open alert of a service matches `source`, that service's alerts matching
+    `target` are recorded in the incident but not notified on their own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = ""
+    source: Match
+    target: Match
+
+
+DEFAULT_INHIBITION = InhibitRule(
+    name="service down",
+    source=Match(alert_type=(AlertType.SERVICE_DOWN,)),
+    target=Match(
+        alert_type=(AlertType.TRAFFIC_DROP, AlertType.ERROR_SPIKE, AlertType.HIGH_LATENCY)
+    ),
+)
+
+
 class RoutingRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     destinations: tuple[Destination, ...] = ()
     rules: tuple[Rule, ...] = ()
+    inhibit: tuple[InhibitRule, ...] = (DEFAULT_INHIBITION,)
     source: str = "built-in rules"
 
     @model_validator(mode="after")
@@ -159,6 +180,32 @@ class RoutingRules(BaseModel):
                 if not rule.continue_:
                     break
         return [d for n in chosen if (d := self.destination(n)) is not None]
+
+    def inhibited(
+        self,
+        *,
+        severity: Severity,
+        service: str,
+        alert_type: str,
+        project: str,
+        open_alerts: list[tuple[str, Severity]],
+    ) -> str | None:
+        """The name of the inhibition rule that holds this alert back, given the other open
+        (alert type, severity) pairs of its project and service; None when none does."""
+        for index, rule in enumerate(self.inhibit):
+            if not rule.target.accepts(
+                severity=severity, service=service, alert_type=alert_type, project=project
+            ):
+                continue
+            for other_type, other_severity in open_alerts:
+                if other_type != alert_type and rule.source.accepts(
+                    severity=other_severity,
+                    service=service,
+                    alert_type=other_type,
+                    project=project,
+                ):
+                    return rule.name or f"inhibit rule {index + 1}"
+        return None
 
 
 def default_rules() -> RoutingRules:

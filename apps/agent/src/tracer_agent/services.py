@@ -146,6 +146,7 @@ async def build_services(
             max_tokens=settings.chat_max_tokens,
             token_budget=settings.chat_token_budget,
             history_messages=settings.chat_history_messages,
+            incident_lookback_hours=settings.chat_incident_lookback_hours,
             tool_timeout_s=settings.tool_call_timeout_seconds,
         )
     return AgentServices(

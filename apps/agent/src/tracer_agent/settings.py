@@ -65,6 +65,8 @@ class AgentSettings(BaseTracerSettings):
     chat_max_tokens: int = Field(default=1200, ge=64, le=32000)
     chat_token_budget: int = Field(default=40000, ge=1000, le=2_000_000)
     chat_history_messages: int = Field(default=30, ge=0, le=500)
+    # How far back the chat's incident tools look for incidents, open or resolved.
+    chat_incident_lookback_hours: float = Field(default=24.0, gt=0, le=24 * 90)
 
     @field_validator(
         "openai_api_key", "openai_base_url", "composio_api_key", "composio_base_url",

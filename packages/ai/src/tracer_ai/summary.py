@@ -14,7 +14,7 @@ import logging
 import math
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -178,15 +178,38 @@ def _metric_label(ctx: AlertContext) -> str:
     }[ctx.alert_type]
 
 
+def _is_number(value: Any) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def metric_value(ctx: AlertContext, value: float) -> str:
+    """Error rates as percentages, latencies in milliseconds, other metrics as numbers."""
+    metric = ctx.details.get("metric")
+    if metric == "error_rate" or (metric is None and ctx.alert_type is AlertType.ERROR_SPIKE):
+        return f"{value:.1%}"
+    if metric == "latency_p95_ms" or (metric is None and ctx.alert_type is AlertType.HIGH_LATENCY):
+        return f"{format_number(value)} ms"
+    return format_number(value)
+
+
+def window_counts(ctx: AlertContext) -> str:
+    """The real counts of the window: errors among requests, not the number of detections."""
+    count, errors = ctx.details.get("count"), ctx.details.get("errors")
+    if not (_is_number(count) and _is_number(errors)):
+        return ""
+    noun = "request" if count == 1 else "requests"
+    return f"{format_number(errors)} of {format_number(count)} {noun} failed in the window"
+
+
 def _observed_vs_baseline(ctx: AlertContext) -> str:
     details = ctx.details
     observed = details.get("observed", details.get("value"))
     baseline = details.get("baseline_mean", details.get("mean"))
     parts: list[str] = []
-    if isinstance(observed, int | float) and not isinstance(observed, bool):
-        parts.append(f"observed {format_number(observed)}")
-    if isinstance(baseline, int | float) and not isinstance(baseline, bool):
-        parts.append(f"baseline {format_number(baseline)}")
+    if _is_number(observed):
+        parts.append(f"observed {metric_value(ctx, observed)}")
+    if _is_number(baseline):
+        parts.append(f"baseline {metric_value(ctx, baseline)}")
     zscore = details.get("z_score", details.get("zscore"))
     if isinstance(zscore, int | float) and not isinstance(zscore, bool):
         parts.append(f"z-score {format_number(zscore)}")
@@ -205,11 +228,11 @@ _STEPS = {
     AlertType.ERROR_SPIKE: [
         "Check recent deploys and config changes of {service}",
         "Look at the most frequent error messages below and their stack traces",
-        "Check the health of {service}'s dependencies (databases, downstream APIs)",
+        "Check the health of the dependencies of {service} (databases, downstream APIs)",
     ],
     AlertType.HIGH_LATENCY: [
         "Check saturation of {service} (CPU, memory, connection pools, queues)",
-        "Check latency of {service}'s dependencies",
+        "Check the latency of the dependencies of {service}",
         "Look for slow endpoints or a recent deploy",
     ],
     AlertType.TRAFFIC_DROP: [
@@ -219,11 +242,11 @@ _STEPS = {
     ],
     AlertType.TRAFFIC_SPIKE: [
         "Identify the source of the extra traffic (clients, bots, retries)",
-        "Check {service}'s capacity and autoscaling",
+        "Check the capacity and autoscaling of {service}",
         "Consider rate limiting if the traffic is abusive",
     ],
     AlertType.SERVICE_DOWN: [
-        "Check whether {service}'s processes are running and passing health checks",
+        "Check whether the processes of {service} are running and passing health checks",
         "Check the host or cluster it runs on",
         "Confirm log shipping from {service} is healthy",
     ],
@@ -246,10 +269,11 @@ def template_summary(ctx: AlertContext, *, fallback_reason: str | None = None) -
         title = f"{headline} on {ctx.service} ({ctx.project}), {ctx.severity.value}"
         what = f"The {label} of {ctx.service} left its normal band during {window}"
         what += f" ({numbers})." if numbers else "."
-        impact = (
-            f"Severity {ctx.severity.value}; detected {ctx.occurrences} time(s) so far. "
-            f"Users of {ctx.service} may be affected."
-        )
+        # The severity is in the title already; the counts are the window's real ones.
+        counts = window_counts(ctx)
+        impact = f"{counts}. " if counts else ""
+        impact += f"Users of {ctx.service} may be affected."
+        impact = impact[0].upper() + impact[1:]
         steps = [step.format(service=ctx.service) for step in _STEPS[ctx.alert_type]]
     if ctx.samples:
         top = max(ctx.samples, key=lambda sample: sample.count)

@@ -76,12 +76,15 @@ class ChatEngine:
         token_budget: int,
         history_messages: int,
         tool_timeout_s: float,
+        incident_lookback_hours: float = 24.0,
     ) -> None:
         self._alerts = AlertStore(pool)
         self._llm = llm
         self._toolboxes = toolboxes
         self._store = ConversationStore(pool)
-        self._incidents = incident_tools(IncidentTools(pool))
+        self._incidents = incident_tools(
+            IncidentTools(pool, lookback_hours=incident_lookback_hours)
+        )
         self._max_steps = max_steps
         self._max_tokens = max_tokens
         self._budget = token_budget

@@ -18,6 +18,7 @@ import asyncpg
 
 from tracer_agent.stores.alerts import AlertStore
 from tracer_agent.stores.deliveries import DeliveryRecords
+from tracer_agent.stores.incidents import IncidentStore
 from tracer_agent.stores.rollups import RollupStore
 from tracer_agent.stores.summaries import SummaryStore
 from tracer_agent.summaries import samples_from_details
@@ -53,7 +54,9 @@ def _limit(value: Any, default: int = 20) -> int:
 
 
 class IncidentTools:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, lookback_hours: float = 24.0) -> None:
+        self._incidents = IncidentStore(pool)
+        self._lookback = timedelta(hours=lookback_hours)
         self._alerts = AlertStore(pool)
         self._deliveries = DeliveryRecords(pool)
         self._summaries = SummaryStore(pool)
@@ -66,6 +69,29 @@ class IncidentTools:
             status=wanted, service=service or None, limit=_limit(limit)
         )
         return {"alerts": [_plain(a.overview()) for a in alerts], "count": len(alerts)}
+
+    async def recent_incidents(self, service: str | None = None) -> dict[str, Any]:
+        """Incidents open now or during the lookback (open or resolved), with their alerts and
+        timelines, so a question asked just after a short incident answers from it."""
+        since = datetime.now(UTC) - self._lookback
+        found = await self._incidents.list_incidents(
+            status=None, service=service or None, since=since, limit=10
+        )
+        incidents = []
+        for incident in found:
+            detail = await self._incidents.get(incident_id=incident.id)
+            if detail is None:
+                continue
+            item = detail.model_dump(exclude={"deliveries"})
+            item["events"] = item["events"][-MAX_ROWS:]
+            incidents.append(item)
+        return _json(
+            {
+                "incidents": incidents,
+                "count": len(incidents),
+                "since": since,
+            }
+        )
 
     async def search_alerts(self, query: str, limit: int = 20) -> dict[str, Any]:
         words = [w for w in str(query).lower().split() if len(w) > 1][:8]
@@ -147,6 +173,14 @@ def incident_tools(tools: IncidentTools) -> list[IncidentTool]:
                 "status": {"type": "string", "enum": ["open", "resolved", "all"]},
                 "service": text, "limit": count}},
             tools.list_alerts,
+        ),
+        IncidentTool(
+            "recent_incidents",
+            "Incidents (groups of alerts of one service) open now or during the last day, "
+            "open or resolved, each with its alerts and timeline (opened, alerts added, "
+            "acknowledged, resolved). Use it first for 'what is wrong with <service>?'.",
+            {"type": "object", "properties": {"service": text}},
+            tools.recent_incidents,
         ),
         IncidentTool(
             "search_alerts",

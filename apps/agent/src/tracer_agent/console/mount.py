@@ -10,12 +10,20 @@ from tracer_agent.console import (
     routes_chat,
     routes_incidents,
     routes_services,
+    routes_silences,
 )
 from tracer_agent.console.rendering import EXCEPTION_HANDLERS, static_files
 
 
 def mount_console(app: FastAPI) -> None:
-    for module in (routes_auth, routes_incidents, routes_services, routes_chat, routes_admin):
+    for module in (
+        routes_auth,
+        routes_incidents,
+        routes_services,
+        routes_silences,
+        routes_chat,
+        routes_admin,
+    ):
         app.include_router(module.router)
     app.mount("/static", static_files, name="static")
     for exc_class, handler in EXCEPTION_HANDLERS.items():

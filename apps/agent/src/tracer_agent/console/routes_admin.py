@@ -4,17 +4,18 @@ Actions call the same functions as the API."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tracer_agent.api.connections import ConnectionIn, create_connection, list_connections
-from tracer_agent.auth.keys import create_key, revoke_key
+from tracer_agent.api.keys import KeyRequest, delete_key, list_keys
+from tracer_agent.api.keys import new_key as create_key_for
 from tracer_agent.console.rendering import render
 from tracer_agent.console.session import ConsoleUser, admin_form_user, admin_user
 from tracer_agent.routing import RoutingRules, load_rules
-from tracer_agent.stores.api_keys import ApiKeyStore
 from tracer_agent.stores.llm_usage import LlmUsageStore
 from tracer_core.models import ConnectionScope, Role, Toolkit
 from tracer_core.settings import SettingsError
@@ -47,7 +48,7 @@ async def _page(
         request,
         "admin.html",
         user,
-        keys=await ApiKeyStore(pool).list_all(limit=200),
+        keys=await list_keys(request, user.principal),
         usage=await LlmUsageStore(pool).totals(days=USAGE_DAYS),
         usage_days=USAGE_DAYS,
         rules=rules,
@@ -73,13 +74,16 @@ async def new_key(
     name: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """The new key is shown once, on this answer only."""
-    created = await create_key(request.app.state.pool, role=role, name=name.strip() or None)
-    return await _page(request, user, new_key=created.secret)
+    created = await create_key_for(
+        KeyRequest(role=role, name=name.strip() or None), request, user.principal
+    )
+    return await _page(request, user, new_key=created.key)
 
 
 @router.post("/keys/{prefix}/revoke")
 async def revoke(request: Request, prefix: str, user: AdminForm) -> Response:
-    await revoke_key(request.app.state.pool, prefix=prefix)
+    with contextlib.suppress(HTTPException):  # already revoked: the list shows it
+        await delete_key(prefix, request, user.principal)
     return RedirectResponse("/admin#keys", status_code=303)
 
 

@@ -1,19 +1,22 @@
 """The incidents list (open first, by severity; refreshed in place every few seconds) and the
-incident page with its timeline, chart, error templates, summary and actions."""
+incident page with its timeline, chart, error templates, summary and actions (acknowledge,
+resolve, silence like this, retry a dead delivery)."""
 
 from __future__ import annotations
 
 import math
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from tracer_agent.api.incidents import acknowledge, resolve, unacknowledge
 from tracer_agent.console.rendering import render
-from tracer_agent.console.session import ConsoleUser, admin_form_user, current_user
+from tracer_agent.console.session import ConsoleUser, admin_form_user, current_user, form_user
 from tracer_agent.console.views import incident_view
 from tracer_agent.stores.alerts import AlertStore
 from tracer_agent.stores.deliveries import DeliveryRecords
+from tracer_agent.stores.incidents import IncidentStore
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -36,7 +39,7 @@ async def _list_context(
         "service": (service or "").strip() or None,
         "severity": _choice(severity, SEVERITIES),
     }
-    rows, total = await AlertStore(request.app.state.pool).page(
+    rows, total = await IncidentStore(request.app.state.pool).console_page(
         **filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
     )
     query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
@@ -89,6 +92,37 @@ async def incident(request: Request, incident_id: int, user: Viewer) -> Response
             message=f"Incident {incident_id} does not exist.",
         )  # fmt: skip
     return render(request, "incident.html", user, view=view)
+
+
+ACTIONS = {"ack": acknowledge, "unack": unacknowledge, "resolve": resolve}
+Editor = Annotated[ConsoleUser, Depends(form_user)]
+
+
+@router.post("/incidents/{incident_id}/{action}")
+async def change_incident(
+    request: Request, incident_id: int, action: str, user: Editor
+) -> Response:
+    """Acknowledge, unacknowledge or resolve: the API's own endpoint functions, so the
+    change is recorded and mirrored in the destination threads exactly as from the API."""
+    run = ACTIONS.get(action)
+    if run is None:
+        return render(request, "error.html", user, status_code=404, message="No such action.")
+    try:
+        await run(incident_id, request, user.principal)
+    except HTTPException as exc:
+        return render(request, "error.html", user, status_code=exc.status_code,
+                      message=str(exc.detail))  # fmt: skip
+    return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
+
+
+@router.get("/alerts/{alert_id}")
+async def alert(request: Request, alert_id: int, user: Viewer) -> Response:
+    """Chat answers cite alerts: send the browser to the alert's incident."""
+    incident_id = await AlertStore(request.app.state.pool).incident_of(alert_id=alert_id)
+    if incident_id is None:
+        return render(request, "error.html", user, status_code=404,
+                      message=f"Alert {alert_id} belongs to no incident.")  # fmt: skip
+    return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
 
 
 @router.post("/incidents/{incident_id}/deliveries/{delivery_id}/retry")

@@ -12,6 +12,7 @@ from tracer_agent.console.rendering import render
 from tracer_agent.console.session import ConsoleUser, current_user
 from tracer_agent.console.views import service_charts, service_lines
 from tracer_agent.stores.alerts import AlertStore
+from tracer_agent.stores.incidents import IncidentStore
 from tracer_agent.stores.rollups import RollupStore
 
 router = APIRouter(include_in_schema=False)
@@ -37,7 +38,7 @@ async def service(request: Request, service: str, user: Viewer) -> Response:
     end = datetime.now(UTC)
     start = end - timedelta(hours=24)
     points = await RollupStore(pool).series(service=service, since=start, until=end)
-    incidents, total = await AlertStore(pool).page(
+    incidents, total = await IncidentStore(pool).console_page(
         status=None, service=service, severity=None, limit=50, offset=0
     )
     return render(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,6 +12,7 @@ from markupsafe import Markup
 from tracer_agent.console.charts import Sample, line_chart, sparkline
 from tracer_agent.stores.alerts import AlertRow, AlertStore
 from tracer_agent.stores.deliveries import DeliveryRecord, DeliveryRecords
+from tracer_agent.stores.incidents import IncidentDetail, IncidentStore
 from tracer_agent.stores.rollups import RollupPoint, RollupStore
 from tracer_agent.stores.summaries import SummaryStore
 from tracer_agent.summaries import samples_from_details
@@ -42,13 +43,18 @@ class TimelineEntry:
 
 @dataclass
 class IncidentView:
-    alert: AlertRow
+    incident: IncidentDetail
+    alerts: list[AlertRow]
     timeline: list[TimelineEntry]
     chart: Markup
     chart_points: int
     templates: list[tuple[str, int]]
     summary: dict[str, Any] | None
-    deliveries: list[DeliveryRecord] = field(default_factory=list)
+    silenced: bool
+
+    @property
+    def main_alert(self) -> AlertRow:
+        return self.alerts[0]
 
 
 def samples(points: list[RollupPoint], metric: str) -> list[Sample]:
@@ -82,69 +88,92 @@ def delivery_link(record: DeliveryRecord) -> str | None:
     return None
 
 
+_EVENT_WORDS = {
+    "opened": "opened",
+    "alert_added": "alert grouped in",
+    "alert_reopened": "alert reopened",
+    "reopened": "reopened",
+    "resolved": "resolved (all alerts recovered)",
+    "acknowledged": "acknowledged",
+    "unacknowledged": "acknowledgement withdrawn",
+    "manually_resolved": "resolved by hand",
+    "renotified": "re-notified (not acknowledged in time)",
+}
+
+
 def _timeline(
-    alert: AlertRow, events: list[Any], deliveries: list[DeliveryRecord]
+    detail: IncidentDetail, alerts: dict[int, AlertRow], deliveries: list[DeliveryRecord]
 ) -> list[TimelineEntry]:
-    entries = [TimelineEntry(alert.first_seen_at, "opened", alert.title)]
-    for event in events:
-        if event.kind in ("opened", "resolved"):  # shown from the alert itself
-            continue
-        entries.append(TimelineEntry(event.created_at, event.kind, f"severity {event.severity}"))
+    entries = []
+    for event in detail.events:
+        text = []
+        if event.alert_id is not None and event.alert_id in alerts:
+            alert = alerts[event.alert_id]
+            text.append(f"{alert.alert_type.value} ({alert.severity.value}): {alert.title}")
+        if event.actor:
+            text.append(f"by {event.actor}")
+        entries.append(
+            TimelineEntry(
+                event.created_at, _EVENT_WORDS.get(event.kind, event.kind), " ".join(text)
+            )
+        )
     for d in deliveries:
         ref = d.result.get("thread_ref") or d.result.get("external_id")
-        detail = f"{d.status.value} after {d.attempts} attempt(s)"
+        detail_text = f"{d.status.value} after {d.attempts} attempt(s)"
         if ref:
-            detail += f" · {ref}"
+            detail_text += f" · {ref}"
         if d.last_error and d.status.value != "delivered":
-            detail += f" · {d.last_error}"
+            detail_text += f" · {d.last_error}"
         entries.append(
             TimelineEntry(
                 d.delivered_at or d.updated_at,
                 f"delivery to {d.destination} ({d.toolkit.value})",
-                detail,
+                detail_text,
                 link=delivery_link(d),
                 delivery_id=d.id,
                 dead=d.status.value in ("dead", "failed"),
             )
         )
-    if alert.resolved_at is not None:
-        entries.append(TimelineEntry(alert.resolved_at, "resolved"))
     return sorted(entries, key=lambda e: e.at)
 
 
-async def incident_view(pool: asyncpg.Pool, alert_id: int) -> IncidentView | None:
-    alerts = AlertStore(pool)
-    alert = await alerts.get(alert_id=alert_id)
-    if alert is None:
+async def incident_view(pool: asyncpg.Pool, incident_id: int) -> IncidentView | None:
+    detail = await IncidentStore(pool).get(incident_id=incident_id)
+    if detail is None or not detail.alerts:
         return None
-    events = await alerts.events(alert_id=alert_id)
-    deliveries = await DeliveryRecords(pool).for_alert(alert_id=alert_id)
-    summary = await SummaryStore(pool).latest_for_alert(alert_id=alert_id)
+    by_id = await AlertStore(pool).get_many(alert_ids=[a.id for a in detail.alerts])
+    alerts = [by_id[a.id] for a in detail.alerts if a.id in by_id]
+    records = DeliveryRecords(pool)
+    deliveries = [d for a in alerts for d in await records.for_alert(alert_id=a.id)]
+    main = alerts[0]
+    summary = await SummaryStore(pool).latest_for_alert(alert_id=main.id)
     # Event time throughout (a replayed incident resolves long after its window).
-    start = alert.window_start - CHART_MARGIN
-    end = alert.window_end + CHART_MARGIN
+    start = min(a.window_start for a in alerts) - CHART_MARGIN
+    last = max(a.window_end for a in alerts)
+    end = last + CHART_MARGIN
     points = await RollupStore(pool).series(
-        service=alert.service, project=alert.project, since=start, until=end
+        service=main.service, project=main.project, since=start, until=end
     )
-    metric = METRIC_OF_TYPE[alert.alert_type]
+    metric = METRIC_OF_TYPE[main.alert_type]
     chart_samples = samples(points, metric)
     chart = line_chart(
         chart_samples,
-        title=f"{METRIC_TITLES[metric]} of {alert.service} around the incident",
+        title=f"{METRIC_TITLES[metric]} of {main.service} around the incident",
         unit=METRIC_UNITS[metric],
         start=start,
         end=end,
-        highlight=(alert.window_start, alert.window_end if alert.resolved_at else None),
+        highlight=(start + CHART_MARGIN, last if detail.status == "resolved" else None),
     )
-    templates = [(s.message, s.count) for s in samples_from_details(alert.details)]
+    templates = [(s.message, s.count) for a in alerts for s in samples_from_details(a.details)]
     return IncidentView(
-        alert=alert,
-        timeline=_timeline(alert, events, deliveries),
+        incident=detail,
+        alerts=alerts,
+        timeline=_timeline(detail, by_id, deliveries),
         chart=chart,
         chart_points=sum(1 for s in chart_samples if s.value is not None),
-        templates=templates,
+        templates=sorted(templates, key=lambda t: -t[1])[:10],
         summary=summary,
-        deliveries=deliveries,
+        silenced=any(a.silenced_by is not None and a.status == "open" for a in detail.alerts),
     )
 
 

@@ -153,10 +153,20 @@ class DeliveryJournal:
             return status.endswith(" 1")
 
     async def thread(self, *, alert_id: int, destination: str) -> Thread | None:
+        """The alert's thread on the destination, else the first thread any alert of its
+        incident opened there: every alert of an incident is an update in one thread."""
         row = await self._pool.fetchrow(
             """
-            SELECT alert_id, destination, toolkit, channel, thread_ref, data
-            FROM delivery_threads WHERE alert_id = $1 AND destination = $2
+            SELECT t.alert_id, t.destination, t.toolkit, t.channel, t.thread_ref, t.data
+            FROM delivery_threads t
+            WHERE t.destination = $2
+              AND (t.alert_id = $1 OR t.alert_id IN (
+                  SELECT s.alert_id FROM deliveries s
+                  WHERE s.destination = $2 AND s.incident_id = (
+                      SELECT o.incident_id FROM deliveries o
+                      WHERE o.alert_id = $1 AND o.incident_id IS NOT NULL LIMIT 1)))
+            ORDER BY (t.alert_id = $1) DESC, t.created_at, t.alert_id
+            LIMIT 1
             """,
             alert_id,
             destination,

@@ -22,9 +22,33 @@ from typing import Any
 import asyncpg
 
 from tracer_agent.dbtypes import Conn
+from tracer_agent.delivery.quiet import EventVerdict, judge_event
 from tracer_agent.routing import Destination, RoutingRules
 from tracer_agent.stores.alerts import AlertRow, AlertStore
-from tracer_core.models import AlertEventKind, DeliveryStatus, Severity
+from tracer_core.models import AlertEventKind, DeliveryStatus, Severity, Toolkit
+
+
+async def _insert_deliveries(
+    conn: Conn,
+    alert_id: int,
+    event_id: int,
+    destinations: list[Destination],
+    incident_id: int | None,
+) -> None:
+    for destination in destinations:
+        await conn.execute(
+            """
+            INSERT INTO deliveries (alert_id, event_id, destination, toolkit, target, incident_id)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (event_id, destination) DO NOTHING
+            """,
+            alert_id,
+            event_id,
+            destination.name,
+            destination.toolkit.value,
+            destination.model_dump(mode="json"),
+            incident_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,20 +98,20 @@ class DeliveryStore:
             alerts = await AlertStore(conn).get_many(alert_ids=[e["alert_id"] for e in events])
             for event in events:
                 alert = alerts[event["alert_id"]]
-                destinations = await self._destinations_for(conn, rules, event, alert)
-                for destination in destinations:
-                    await conn.execute(
-                        """
-                        INSERT INTO deliveries (alert_id, event_id, destination, toolkit, target)
-                        VALUES ($1, $2, $3, $4, $5)
-                        ON CONFLICT (event_id, destination) DO NOTHING
-                        """,
-                        event["alert_id"],
-                        event["id"],
-                        destination.name,
-                        destination.toolkit.value,
-                        destination.model_dump(mode="json"),
-                    )
+                verdict = await judge_event(conn, rules, event, alert)
+                if verdict.quiet is None:
+                    destinations = await self._destinations_for(conn, rules, event, alert, verdict)
+                else:
+                    destinations = []
+                    if verdict.silence_id is not None:
+                        await conn.execute(
+                            "UPDATE alert_events SET held_by_silence = $2 WHERE id = $1",
+                            event["id"],
+                            verdict.silence_id,
+                        )
+                await _insert_deliveries(
+                    conn, event["alert_id"], event["id"], destinations, verdict.incident_id
+                )
                 expanded.append(
                     ExpandedEvent(
                         event["id"], event["alert_id"], event["created_at"], len(destinations)
@@ -100,21 +124,70 @@ class DeliveryStore:
                 )
         return expanded
 
+    async def release_held(self, rules: RoutingRules, *, limit: int = 100) -> list[int]:
+        """Notify alerts whose silence ended while they are still open, exactly once: the
+        first held event of each such alert gets its deliveries, and every held event of the
+        alert is cleared in the same transaction. Returns the released event ids."""
+        released: list[int] = []
+        async with self._pool.acquire() as conn, conn.transaction():
+            held = await AlertStore(conn).held_events(limit=limit)
+            done: set[int] = set()
+            for event in held:
+                if event["silence"] is not None or event["alert_id"] in done:
+                    continue
+                done.add(event["alert_id"])
+                if event["alert_status"] == "open":
+                    alert = (await AlertStore(conn).get_many(alert_ids=[event["alert_id"]]))[
+                        event["alert_id"]
+                    ]
+                    destinations = rules.route(
+                        severity=alert.severity,
+                        service=alert.service,
+                        alert_type=alert.alert_type,
+                        project=alert.project,
+                    )
+                    verdict = await judge_event(conn, rules, event, alert)
+                    await _insert_deliveries(
+                        conn, alert.id, event["id"], destinations, verdict.incident_id
+                    )
+                    released.append(event["id"])
+            if done:
+                await conn.execute(
+                    "UPDATE alert_events SET held_by_silence = NULL "
+                    "WHERE alert_id = ANY($1::bigint[]) AND held_by_silence IS NOT NULL",
+                    sorted(done),
+                )
+        return released
+
     async def _destinations_for(
-        self, conn: Conn, rules: RoutingRules, event: asyncpg.Record, alert: AlertRow
+        self,
+        conn: Conn,
+        rules: RoutingRules,
+        event: asyncpg.Record,
+        alert: AlertRow,
+        verdict: EventVerdict,
     ) -> list[Destination]:
+        """Where the event goes: the destinations its alert (or, for the resolution that
+        closes an incident, any alert of the incident) was sent to, plus, for openings and
+        escalations, what the rules add. An alert resolving inside a still-open incident is a
+        reply in chat and mail only: the Jira issue and PagerDuty incident stay open."""
         kind = AlertEventKind(event["kind"])
         earlier = await conn.fetch(
             """
             SELECT DISTINCT ON (destination) destination, target
-            FROM deliveries WHERE alert_id = $1 AND event_id < $2
+            FROM deliveries
+            WHERE (alert_id = $1 OR ($3 AND incident_id = $4)) AND event_id < $2
             ORDER BY destination, id
             """,
             event["alert_id"],
             event["id"],
+            verdict.closes_incident,
+            verdict.incident_id,
         )
         chosen = [Destination.model_validate(row["target"]) for row in earlier]
         if kind is AlertEventKind.RESOLVED:
+            if verdict.incident_open:
+                return [d for d in chosen if d.toolkit in (Toolkit.SLACK, Toolkit.GMAIL)]
             return chosen
         for destination in rules.route(
             severity=Severity(event["severity"]),
@@ -139,7 +212,8 @@ class DeliveryStore:
                   AND d.next_attempt_at <= now()
                   AND NOT EXISTS (
                       SELECT 1 FROM deliveries p
-                      WHERE p.alert_id = d.alert_id AND p.destination = d.destination
+                      WHERE (p.alert_id = d.alert_id OR p.incident_id = d.incident_id)
+                        AND p.destination = d.destination
                         AND p.event_id < d.event_id
                         AND p.status IN ('pending', 'failed', 'in_progress'))
                 ORDER BY d.next_attempt_at, d.id

@@ -108,6 +108,7 @@ class DeliveryWorker:
             if not expanded:
                 break
             self._metrics.events_expanded.inc(len(expanded))
+        await self._store.release_held(self._rules, limit=_EXPAND_BATCH)
         free = self._concurrency - len(self._running)
         if free <= 0:
             return

@@ -205,37 +205,62 @@ class AlertStore:
             for r in records
         ]
 
-    async def page(
-        self,
-        *,
-        status: str | None,
-        service: str | None,
-        severity: str | None,
-        limit: int,
-        offset: int,
-    ) -> tuple[list[AlertRow], int]:
-        """One page of alerts for the console: open first, then by severity, newest first
-        (the order of the index alerts_console_order); also how many match the filters."""
-        filters = """
-            ($1::text IS NULL OR a.status = $1)
-            AND ($2::text IS NULL OR lower(a.service) = lower($2))
-            AND ($3::text IS NULL OR a.severity = $3)
-        """
-        records = await self._db.fetch(
-            f"""
-            SELECT {ALERT_COLUMNS} FROM alerts a WHERE {filters}
-            ORDER BY (a.status = 'open') DESC,
-                     array_position(ARRAY['critical', 'high', 'medium', 'low'], a.severity),
-                     a.first_seen_at DESC, a.id DESC
-            LIMIT $4 OFFSET $5
+    # -- incidents and notification holds ----------------------------------------------------
+
+    async def for_incident(self, *, incident_id: int) -> list[asyncpg.Record]:
+        """The incident's alerts, oldest first, each with the silence that holds it now."""
+        return await self._db.fetch(
+            """
+            SELECT a.id, a.alert_type, a.severity, a.status, a.title, a.first_seen_at,
+                   a.resolved_at,
+                   tracer_silence_for(a.project, a.service, a.alert_type, a.severity, now())
+                       AS silenced_by
+            FROM alerts a WHERE a.incident_id = $1 ORDER BY a.id
             """,
-            status,
-            service,
+            incident_id,
+        )
+
+    async def quiet_context(self, *, alert_id: int, severity: str) -> asyncpg.Record | None:
+        """What decides where an event of the alert goes: the silence matching it now, whether
+        its incident was resolved by hand, the incident, its status and the alert whose
+        resolution closed it, and the other open alerts of its service as
+        `alert_type:severity` strings."""
+        return await self._db.fetchrow(
+            """
+            SELECT tracer_silence_for(a.project, a.service, a.alert_type, $2, now()) AS silence,
+                   coalesce(i.resolved_by IS NOT NULL AND i.status = 'resolved', false)
+                       AS resolved_by_hand,
+                   a.incident_id, i.status AS incident_status,
+                   (SELECT ie.alert_id FROM incident_events ie
+                    WHERE ie.incident_id = a.incident_id AND ie.kind = 'resolved'
+                    ORDER BY ie.id DESC LIMIT 1) AS closed_by_alert,
+                   ARRAY(SELECT o.alert_type || ':' || o.severity FROM alerts o
+                         WHERE o.project = a.project AND o.service = a.service
+                           AND o.status = 'open' AND o.id <> a.id) AS others
+            FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id
+            WHERE a.id = $1
+            """,
+            alert_id,
             severity,
+        )
+
+    async def held_events(self, *, limit: int) -> list[asyncpg.Record]:
+        """Events held back by a silence, locked for the caller's transaction, with whether
+        their alert is still open and the silence that holds it now (NULL once none does)."""
+        return await self._db.fetch(
+            """
+            SELECT e.id, e.alert_id, e.kind, e.severity, a.status AS alert_status,
+                   tracer_silence_for(a.project, a.service, a.alert_type, a.severity, now())
+                       AS silence
+            FROM alert_events e JOIN alerts a ON a.id = e.alert_id
+            WHERE e.held_by_silence IS NOT NULL
+            ORDER BY e.id LIMIT $1
+            FOR UPDATE OF e SKIP LOCKED
+            """,
             limit,
-            offset,
         )
-        total = await self._db.fetchval(
-            f"SELECT count(*) FROM alerts a WHERE {filters}", status, service, severity
-        )
-        return [_alert(r) for r in records], int(total)
+
+    async def incident_of(self, *, alert_id: int) -> int | None:
+        """The incident the alert belongs to (links from chat answers, which cite alerts)."""
+        value = await self._db.fetchval("SELECT incident_id FROM alerts WHERE id = $1", alert_id)
+        return None if value is None else int(value)

@@ -15,22 +15,25 @@ _LAST_USED_RESOLUTION = "1 minute"
 
 
 @dataclass(frozen=True, slots=True)
-class ApiKeyListing:
-    name: str
-    role: Role
-    prefix: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
 class ApiKeyRow:
     id: int
     name: str
     role: Role
     prefix: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyListing:
+    """A key as lists show it: never its secret or digest."""
+
+    id: int
+    name: str
+    role: Role
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
 
 
 def _row(record: asyncpg.Record) -> ApiKeyRow:
@@ -81,24 +84,13 @@ class ApiKeyStore:
             )
         return None if record is None else _row(record)
 
-    async def revoke(self, *, prefix: str) -> bool:
-        status = await self._pool.execute(
-            "UPDATE api_keys SET revoked_at = now() WHERE prefix = $1 AND revoked_at IS NULL",
-            prefix,
-        )
-        return status.endswith(" 1")
-
-    async def list_all(self, *, limit: int) -> list[ApiKeyListing]:
-        """Keys, active first, newest first (never their digests)."""
-        records = await self._pool.fetch(
-            """
-            SELECT name, role, prefix, created_at, last_used_at, revoked_at FROM api_keys
-            ORDER BY revoked_at IS NOT NULL, created_at DESC LIMIT $1
-            """,
-            limit,
+    async def list_keys(self) -> list[ApiKeyListing]:
+        rows = await self._pool.fetch(
+            f"SELECT {_COLUMNS}, last_used_at, revoked_at FROM api_keys ORDER BY id"
         )
         return [
             ApiKeyListing(
+                id=r["id"],
                 name=r["name"],
                 role=Role(r["role"]),
                 prefix=r["prefix"],
@@ -106,5 +98,12 @@ class ApiKeyStore:
                 last_used_at=r["last_used_at"],
                 revoked_at=r["revoked_at"],
             )
-            for r in records
+            for r in rows
         ]
+
+    async def revoke(self, *, prefix: str) -> bool:
+        status = await self._pool.execute(
+            "UPDATE api_keys SET revoked_at = now() WHERE prefix = $1 AND revoked_at IS NULL",
+            prefix,
+        )
+        return status.endswith(" 1")

@@ -133,7 +133,9 @@ class PagerDutyDestination:
             )
             return [Step("resolve", call, read_incident, request.marker("resolve"))]
         trigger = render(request.summary, request.ctx, service_id=request.target.service_id)
-        if request.ctx.event is AlertEventKind.ESCALATED and incident_id:
+        # Escalations and further alerts of the same incident update the PagerDuty incident
+        # the first alert opened instead of triggering another one.
+        if request.ctx.event is not AlertEventKind.REOPENED and incident_id:
             update = ToolCall(
                 UPDATE_INCIDENT_BY_ID,
                 {

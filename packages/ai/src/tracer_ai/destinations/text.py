@@ -4,7 +4,14 @@ samples, and the words that name an event. Escaping stays with the format that n
 
 from __future__ import annotations
 
-from tracer_ai.summary import AlertContext, AlertSummary, clean_untrusted, format_number
+from tracer_ai.summary import (
+    AlertContext,
+    AlertSummary,
+    clean_untrusted,
+    format_number,
+    metric_value,
+    window_counts,
+)
 from tracer_core.models import AlertEventKind
 
 SAMPLES_SHOWN = 5
@@ -27,18 +34,24 @@ def one_line(text: str) -> str:
 
 
 def facts(ctx: AlertContext) -> list[tuple[str, str]]:
-    """The alert's label/value pairs, in the order every destination shows them."""
+    """The alert's label/value pairs, in the order every destination shows them. The
+    severity is in the title, so it is not repeated here; counts are the window's real
+    errors and requests when the detector reported them."""
     found = [
         ("Service", f"{ctx.project}/{ctx.service}"),
         ("Type", ctx.alert_type.value),
-        ("Severity", ctx.severity.value),
         ("Window", f"{ctx.window_start:%Y-%m-%d %H:%M:%S} – {ctx.window_end:%H:%M:%S} UTC"),
-        ("Occurrences", format_number(ctx.occurrences)),
     ]
-    for key in ("observed", "baseline_mean", "baseline_std", "z_score"):
+    counts = window_counts(ctx)
+    if counts:
+        found.append(("Errors", counts))
+    for key in ("observed", "baseline_mean", "baseline_std"):
         value = ctx.details.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):
-            found.append((key.replace("_", " ").capitalize(), format_number(value)))
+            found.append((key.replace("_", " ").capitalize(), metric_value(ctx, value)))
+    zscore = ctx.details.get("z_score")
+    if isinstance(zscore, int | float) and not isinstance(zscore, bool):
+        found.append(("Z score", format_number(zscore)))
     return found
 
 

@@ -13,7 +13,8 @@ CREATE TABLE alert_events (
     kind text NOT NULL,
     severity text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    dispatched_at timestamp with time zone
+    dispatched_at timestamp with time zone,
+    held_by_silence bigint
 );
 
 CREATE TABLE alert_reports (
@@ -51,7 +52,8 @@ CREATE TABLE alerts (
     reopen_count integer DEFAULT 0 NOT NULL,
     reporters jsonb DEFAULT '{}'::jsonb NOT NULL,
     details jsonb DEFAULT '{}'::jsonb NOT NULL,
-    recovered_through timestamp with time zone
+    recovered_through timestamp with time zone,
+    incident_id bigint
 );
 
 CREATE TABLE api_keys (
@@ -130,7 +132,8 @@ CREATE TABLE deliveries (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     target jsonb DEFAULT '{}'::jsonb NOT NULL,
-    delivered_at timestamp with time zone
+    delivered_at timestamp with time zone,
+    incident_id bigint
 );
 
 CREATE TABLE delivery_attempts (
@@ -161,6 +164,31 @@ CREATE TABLE delivery_threads (
 CREATE TABLE destination_rate_limits (
     destination text NOT NULL,
     tat timestamp with time zone NOT NULL
+);
+
+CREATE TABLE incident_events (
+    id bigint DEFAULT nextval('incident_events_id_seq'::regclass) NOT NULL,
+    incident_id bigint NOT NULL,
+    kind text NOT NULL,
+    alert_id bigint,
+    actor text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE incidents (
+    id bigint DEFAULT nextval('incidents_id_seq'::regclass) NOT NULL,
+    project text NOT NULL,
+    service text NOT NULL,
+    status text DEFAULT 'open'::text NOT NULL,
+    severity text NOT NULL,
+    opened_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_alert_at timestamp with time zone DEFAULT now() NOT NULL,
+    resolved_at timestamp with time zone,
+    resolved_by text,
+    acknowledged_at timestamp with time zone,
+    acknowledged_by text,
+    renotify_count integer DEFAULT 0 NOT NULL,
+    last_notified_at timestamp with time zone
 );
 
 CREATE TABLE llm_usage (
@@ -202,6 +230,22 @@ CREATE TABLE service_rollups (
     p95_std double precision,
     score double precision DEFAULT 0 NOT NULL,
     anomalous boolean DEFAULT false NOT NULL
+);
+
+CREATE TABLE silences (
+    id bigint DEFAULT nextval('silences_id_seq'::regclass) NOT NULL,
+    project text,
+    service text,
+    alert_type text,
+    severity text,
+    regex boolean DEFAULT false NOT NULL,
+    starts_at timestamp with time zone NOT NULL,
+    ends_at timestamp with time zone NOT NULL,
+    recurrence text DEFAULT 'none'::text NOT NULL,
+    creator text NOT NULL,
+    comment text DEFAULT ''::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expired_at timestamp with time zone
 );
 
 CREATE TABLE sink_jira_issues (
@@ -249,7 +293,10 @@ CREATE SEQUENCE api_keys_id_seq AS bigint;
 CREATE SEQUENCE chat_messages_id_seq AS bigint;
 CREATE SEQUENCE deliveries_id_seq AS bigint;
 CREATE SEQUENCE delivery_attempts_id_seq AS bigint;
+CREATE SEQUENCE incident_events_id_seq AS bigint;
+CREATE SEQUENCE incidents_id_seq AS bigint;
 CREATE SEQUENCE llm_usage_id_seq AS bigint;
+CREATE SEQUENCE silences_id_seq AS bigint;
 CREATE SEQUENCE sink_messages_id_seq AS bigint;
 CREATE SEQUENCE sink_pagerduty_incidents_incident_number_seq AS bigint;
 
@@ -268,6 +315,7 @@ ALTER TABLE alert_summaries ADD CONSTRAINT alert_summaries_source_check CHECK ((
 ALTER TABLE alerts ADD CONSTRAINT alerts_alert_type_check CHECK ((alert_type = ANY (ARRAY['error_spike'::text, 'high_latency'::text, 'traffic_drop'::text, 'traffic_spike'::text, 'service_down'::text])));
 ALTER TABLE alerts ADD CONSTRAINT alerts_check CHECK ((window_end >= window_start));
 ALTER TABLE alerts ADD CONSTRAINT alerts_check1 CHECK (((status = 'resolved'::text) = (resolved_at IS NOT NULL)));
+ALTER TABLE alerts ADD CONSTRAINT alerts_incident_id_fkey FOREIGN KEY (incident_id) REFERENCES incidents(id) ON DELETE SET NULL;
 ALTER TABLE alerts ADD CONSTRAINT alerts_occurrences_check CHECK ((occurrences >= 1));
 ALTER TABLE alerts ADD CONSTRAINT alerts_pkey PRIMARY KEY (id);
 ALTER TABLE alerts ADD CONSTRAINT alerts_severity_check CHECK ((severity = ANY (ARRAY['low'::text, 'medium'::text, 'high'::text, 'critical'::text])));
@@ -290,6 +338,7 @@ ALTER TABLE console_sessions ADD CONSTRAINT console_sessions_pkey PRIMARY KEY (t
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_alert_id_fkey FOREIGN KEY (alert_id) REFERENCES alerts(id) ON DELETE CASCADE;
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_event_id_destination_key UNIQUE (event_id, destination);
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_event_id_fkey FOREIGN KEY (event_id) REFERENCES alert_events(id) ON DELETE CASCADE;
+ALTER TABLE deliveries ADD CONSTRAINT deliveries_incident_id_fkey FOREIGN KEY (incident_id) REFERENCES incidents(id) ON DELETE SET NULL;
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_pkey PRIMARY KEY (id);
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'in_progress'::text, 'delivered'::text, 'failed'::text, 'dead'::text])));
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_toolkit_check CHECK ((toolkit = ANY (ARRAY['slack'::text, 'jira'::text, 'pagerduty'::text, 'gmail'::text])));
@@ -300,6 +349,15 @@ ALTER TABLE delivery_threads ADD CONSTRAINT delivery_threads_alert_id_fkey FOREI
 ALTER TABLE delivery_threads ADD CONSTRAINT delivery_threads_pkey PRIMARY KEY (alert_id, destination);
 ALTER TABLE delivery_threads ADD CONSTRAINT delivery_threads_toolkit_check CHECK ((toolkit = ANY (ARRAY['slack'::text, 'jira'::text, 'pagerduty'::text, 'gmail'::text])));
 ALTER TABLE destination_rate_limits ADD CONSTRAINT destination_rate_limits_pkey PRIMARY KEY (destination);
+ALTER TABLE incident_events ADD CONSTRAINT incident_events_incident_id_fkey FOREIGN KEY (incident_id) REFERENCES incidents(id) ON DELETE CASCADE;
+ALTER TABLE incident_events ADD CONSTRAINT incident_events_kind_check CHECK ((kind = ANY (ARRAY['opened'::text, 'alert_added'::text, 'alert_reopened'::text, 'reopened'::text, 'resolved'::text, 'acknowledged'::text, 'unacknowledged'::text, 'manually_resolved'::text, 'renotified'::text])));
+ALTER TABLE incident_events ADD CONSTRAINT incident_events_pkey PRIMARY KEY (id);
+ALTER TABLE incidents ADD CONSTRAINT incidents_check CHECK (((status = 'resolved'::text) = (resolved_at IS NOT NULL)));
+ALTER TABLE incidents ADD CONSTRAINT incidents_check1 CHECK (((acknowledged_at IS NULL) = (acknowledged_by IS NULL)));
+ALTER TABLE incidents ADD CONSTRAINT incidents_pkey PRIMARY KEY (id);
+ALTER TABLE incidents ADD CONSTRAINT incidents_renotify_count_check CHECK ((renotify_count >= 0));
+ALTER TABLE incidents ADD CONSTRAINT incidents_severity_check CHECK ((severity = ANY (ARRAY['low'::text, 'medium'::text, 'high'::text, 'critical'::text])));
+ALTER TABLE incidents ADD CONSTRAINT incidents_status_check CHECK ((status = ANY (ARRAY['open'::text, 'resolved'::text])));
 ALTER TABLE llm_usage ADD CONSTRAINT llm_usage_completion_tokens_check CHECK ((completion_tokens >= 0));
 ALTER TABLE llm_usage ADD CONSTRAINT llm_usage_cost_usd_check CHECK (((cost_usd >= (0)::double precision) AND (cost_usd <= ('1000000000000'::numeric)::double precision)));
 ALTER TABLE llm_usage ADD CONSTRAINT llm_usage_pkey PRIMARY KEY (id);
@@ -307,6 +365,10 @@ ALTER TABLE llm_usage ADD CONSTRAINT llm_usage_prompt_tokens_check CHECK ((promp
 ALTER TABLE schema_functions ADD CONSTRAINT schema_functions_pkey PRIMARY KEY (name);
 ALTER TABLE schema_migrations ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
 ALTER TABLE service_rollups ADD CONSTRAINT service_rollups_pkey PRIMARY KEY (project, service, minute);
+ALTER TABLE silences ADD CONSTRAINT silences_check CHECK ((ends_at > starts_at));
+ALTER TABLE silences ADD CONSTRAINT silences_check1 CHECK (((recurrence = 'none'::text) OR ((ends_at - starts_at) < '7 days'::interval)));
+ALTER TABLE silences ADD CONSTRAINT silences_pkey PRIMARY KEY (id);
+ALTER TABLE silences ADD CONSTRAINT silences_recurrence_check CHECK ((recurrence = ANY (ARRAY['none'::text, 'weekly'::text])));
 ALTER TABLE sink_jira_issues ADD CONSTRAINT sink_jira_issues_pkey PRIMARY KEY (issue_key);
 ALTER TABLE sink_jira_projects ADD CONSTRAINT sink_jira_projects_pkey PRIMARY KEY (project_key);
 ALTER TABLE sink_messages ADD CONSTRAINT sink_messages_pkey PRIMARY KEY (id);
@@ -317,11 +379,12 @@ ALTER TABLE sink_pagerduty_incidents ADD CONSTRAINT sink_pagerduty_incidents_sta
 ALTER TABLE sink_pagerduty_incidents ADD CONSTRAINT sink_pagerduty_incidents_urgency_check CHECK ((urgency = ANY (ARRAY['high'::text, 'low'::text])));
 
 CREATE INDEX alert_events_alert ON public.alert_events USING btree (alert_id, id);
+CREATE INDEX alert_events_held ON public.alert_events USING btree (alert_id, id) WHERE (held_by_silence IS NOT NULL);
 CREATE INDEX alert_events_undispatched ON public.alert_events USING btree (id) WHERE (dispatched_at IS NULL);
 CREATE INDEX alert_reports_created ON public.alert_reports USING brin (created_at);
 CREATE INDEX alert_summaries_alert ON public.alert_summaries USING btree (alert_id, event_id DESC);
-CREATE INDEX alerts_console_order ON public.alerts USING btree (((status = 'open'::text)) DESC, array_position(ARRAY['critical'::text, 'high'::text, 'medium'::text, 'low'::text], severity), first_seen_at DESC, id DESC);
 CREATE INDEX alerts_fingerprint_recent ON public.alerts USING btree (fingerprint, id DESC);
+CREATE INDEX alerts_incident ON public.alerts USING btree (incident_id, id);
 CREATE UNIQUE INDEX alerts_one_open_per_fingerprint ON public.alerts USING btree (fingerprint) WHERE (status = 'open'::text);
 CREATE INDEX alerts_service ON public.alerts USING btree (service, id DESC);
 CREATE INDEX alerts_status_last_seen ON public.alerts USING btree (status, last_seen_at DESC);
@@ -333,9 +396,16 @@ CREATE INDEX console_sessions_expiry ON public.console_sessions USING btree (exp
 CREATE INDEX deliveries_alert ON public.deliveries USING btree (alert_id, id);
 CREATE INDEX deliveries_alert_destination ON public.deliveries USING btree (alert_id, destination, event_id);
 CREATE INDEX deliveries_due ON public.deliveries USING btree (next_attempt_at) WHERE (status = ANY (ARRAY['pending'::text, 'failed'::text, 'in_progress'::text]));
+CREATE INDEX deliveries_incident_destination ON public.deliveries USING btree (incident_id, destination, event_id) WHERE (incident_id IS NOT NULL);
 CREATE INDEX delivery_attempts_delivery ON public.delivery_attempts USING btree (delivery_id, id);
+CREATE INDEX incident_events_incident ON public.incident_events USING btree (incident_id, id);
+CREATE INDEX incidents_console_order ON public.incidents USING btree (((status = 'open'::text)) DESC, array_position(ARRAY['critical'::text, 'high'::text, 'medium'::text, 'low'::text], severity), opened_at DESC, id DESC);
+CREATE INDEX incidents_group_recent ON public.incidents USING btree (project, service, id DESC);
+CREATE UNIQUE INDEX incidents_one_open_per_group ON public.incidents USING btree (project, service) WHERE (status = 'open'::text);
+CREATE INDEX incidents_status_opened ON public.incidents USING btree (status, opened_at DESC);
 CREATE INDEX llm_usage_created ON public.llm_usage USING btree (created_at DESC);
 CREATE INDEX service_rollups_minute ON public.service_rollups USING btree (minute);
+CREATE INDEX silences_active ON public.silences USING btree (ends_at) WHERE (expired_at IS NULL);
 CREATE INDEX sink_jira_issues_labels ON public.sink_jira_issues USING gin (labels);
 CREATE INDEX sink_messages_newest ON public.sink_messages USING btree (id DESC);
 CREATE UNIQUE INDEX sink_messages_slack_ts ON public.sink_messages USING btree (target, external_id) WHERE (toolkit = 'slack'::text);
@@ -351,6 +421,99 @@ AS $function$
     SELECT (window_start < greatest(alert.window_end, alert.recovered_through)
             AND window_end > alert.window_start)
            OR window_start = alert.window_start
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tracer_group_alert()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    v_now      timestamptz;
+    v_incident incidents%ROWTYPE;
+    v_open     boolean;
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.status IS NOT DISTINCT FROM OLD.status THEN
+        RETURN NEW;
+    END IF;
+    PERFORM tracer_incident_lock(NEW.project, NEW.service);
+    v_now := clock_timestamp();
+
+    IF NEW.status = 'resolved' THEN
+        IF NEW.incident_id IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM alerts a
+            WHERE a.incident_id = NEW.incident_id AND a.id <> NEW.id AND a.status = 'open'
+        ) THEN
+            UPDATE incidents i SET status = 'resolved', resolved_at = v_now
+                WHERE i.id = NEW.incident_id AND i.status = 'open';
+            IF FOUND THEN
+                INSERT INTO incident_events (incident_id, kind, alert_id, created_at)
+                VALUES (NEW.incident_id, 'resolved', NEW.id, v_now);
+            END IF;
+        END IF;
+        RETURN NEW;
+    END IF;
+
+    SELECT * INTO v_incident FROM incidents i
+        WHERE i.project = NEW.project AND i.service = NEW.service
+        ORDER BY i.id DESC LIMIT 1;
+    IF FOUND AND v_incident.status = 'resolved' THEN
+        v_open := EXISTS (SELECT 1 FROM alerts a
+                          WHERE a.incident_id = v_incident.id AND a.status = 'open'
+                            AND a.id <> NEW.id);
+        IF v_incident.resolved_by IS NOT NULL AND v_open THEN
+            NULL;  -- resolved by hand, not yet healthy: the alert joins it quietly
+        ELSIF v_now < v_incident.opened_at
+                      + make_interval(secs => tracer_incident_grouping_seconds())
+              AND v_incident.resolved_by IS NULL THEN
+            UPDATE incidents i SET status = 'open', resolved_at = NULL
+                WHERE i.id = v_incident.id;
+            INSERT INTO incident_events (incident_id, kind, alert_id, created_at)
+            VALUES (v_incident.id, 'reopened', NEW.id, v_now);
+        ELSE
+            v_incident.id := NULL;
+        END IF;
+    ELSIF NOT FOUND THEN
+        v_incident.id := NULL;
+    END IF;
+
+    IF v_incident.id IS NULL THEN
+        INSERT INTO incidents AS i (project, service, severity, opened_at, last_alert_at)
+        VALUES (NEW.project, NEW.service, NEW.severity, v_now, v_now)
+        RETURNING i.* INTO v_incident;
+        INSERT INTO incident_events (incident_id, kind, alert_id, created_at)
+        VALUES (v_incident.id, 'opened', NEW.id, v_now);
+    ELSE
+        UPDATE incidents i SET
+            last_alert_at = v_now,
+            severity = CASE WHEN tracer_severity_rank(NEW.severity)
+                                 > tracer_severity_rank(i.severity)
+                            THEN NEW.severity ELSE i.severity END
+        WHERE i.id = v_incident.id;
+        INSERT INTO incident_events (incident_id, kind, alert_id, created_at)
+        VALUES (v_incident.id,
+                CASE WHEN TG_OP = 'INSERT' OR NEW.incident_id IS DISTINCT FROM v_incident.id
+                     THEN 'alert_added' ELSE 'alert_reopened' END,
+                NEW.id, v_now);
+    END IF;
+    NEW.incident_id := v_incident.id;
+    RETURN NEW;
+END;
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tracer_incident_grouping_seconds()
+ RETURNS double precision
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT coalesce(nullif(current_setting('tracer.incident_grouping_seconds', true), '')::double precision,
+                    300);
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tracer_incident_lock(p_project text, p_service text)
+ RETURNS void
+ LANGUAGE sql
+AS $function$
+    SELECT pg_advisory_xact_lock(1953653092, hashtext(p_project || '/' || p_service));
 $function$;
 
 CREATE OR REPLACE FUNCTION public.tracer_lock_fingerprint(fingerprint text)
@@ -519,4 +682,30 @@ CREATE OR REPLACE FUNCTION public.tracer_severity_rank(severity text)
  IMMUTABLE PARALLEL SAFE
 AS $function$ SELECT array_position(ARRAY['low', 'medium', 'high', 'critical'], severity) $function$;
 
+CREATE OR REPLACE FUNCTION public.tracer_silence_for(p_project text, p_service text, p_alert_type text, p_severity text, p_at timestamp with time zone)
+ RETURNS bigint
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT s.id FROM silences s
+    WHERE s.expired_at IS NULL
+      AND p_at >= s.starts_at
+      AND (CASE WHEN s.recurrence = 'weekly'
+                THEN p_at - make_interval(weeks => floor(extract(epoch FROM p_at - s.starts_at)
+                                                         / 604800)::integer) < s.ends_at
+                ELSE p_at < s.ends_at END)
+      AND (s.project IS NULL OR CASE WHEN s.regex THEN p_project ~ ('^(?:' || s.project || ')$')
+                                     ELSE p_project = s.project END)
+      AND (s.service IS NULL OR CASE WHEN s.regex THEN p_service ~ ('^(?:' || s.service || ')$')
+                                     ELSE p_service = s.service END)
+      AND (s.alert_type IS NULL
+           OR CASE WHEN s.regex THEN p_alert_type ~ ('^(?:' || s.alert_type || ')$')
+                   ELSE p_alert_type = s.alert_type END)
+      AND (s.severity IS NULL OR CASE WHEN s.regex THEN p_severity ~ ('^(?:' || s.severity || ')$')
+                                      ELSE p_severity = s.severity END)
+    ORDER BY s.id
+    LIMIT 1;
+$function$;
+
 CREATE TRIGGER alert_events_notify AFTER INSERT ON public.alert_events FOR EACH ROW EXECUTE FUNCTION tracer_notify_alert_event();
+CREATE TRIGGER alerts_group_incident BEFORE INSERT OR UPDATE OF status ON public.alerts FOR EACH ROW EXECUTE FUNCTION tracer_group_alert();

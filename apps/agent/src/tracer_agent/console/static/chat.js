@@ -17,10 +17,10 @@
   function linkIncidents(el, ids) {
     if (!ids || !ids.length) return;
     var span = document.createElement("span");
-    span.textContent = " Incidents: ";
+    span.textContent = " Cited alerts: ";
     ids.forEach(function (id, i) {
       var a = document.createElement("a");
-      a.href = "/incidents/" + id;
+      a.href = "/alerts/" + id;
       a.textContent = "#" + id;
       span.appendChild(a);
       if (i < ids.length - 1) span.appendChild(document.createTextNode(", "));

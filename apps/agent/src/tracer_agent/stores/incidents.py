@@ -1,0 +1,237 @@
+"""The `incidents` and `incident_events` tables: listing incidents, one incident with its
+alerts, timeline and deliveries, and the changes people make (acknowledge, unacknowledge,
+resolve by hand). Grouping itself happens in PostgreSQL (sql/functions/tracer_group_alert.sql).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from pydantic import BaseModel
+
+from tracer_agent.stores.alerts import AlertStore
+
+_COLUMNS = """
+    i.id, i.project, i.service, i.status, i.severity, i.opened_at, i.last_alert_at,
+    i.resolved_at, i.resolved_by, i.acknowledged_at, i.acknowledged_by, i.renotify_count,
+    i.last_notified_at
+"""
+
+
+class Incident(BaseModel):
+    id: int
+    project: str
+    service: str
+    status: str
+    severity: str
+    opened_at: datetime
+    last_alert_at: datetime
+    resolved_at: datetime | None
+    resolved_by: str | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    renotify_count: int
+    last_notified_at: datetime | None
+
+
+class IncidentEvent(BaseModel):
+    id: int
+    kind: str
+    alert_id: int | None
+    actor: str | None
+    created_at: datetime
+
+
+class IncidentAlert(BaseModel):
+    id: int
+    alert_type: str
+    severity: str
+    status: str
+    title: str
+    first_seen_at: datetime
+    resolved_at: datetime | None
+    silenced_by: int | None
+
+
+class IncidentListing(Incident):
+    """An incident as the console's list shows it."""
+
+    title: str | None
+    alert_count: int
+    silenced: bool
+
+
+class IncidentDetail(Incident):
+    alerts: list[IncidentAlert]
+    events: list[IncidentEvent]
+    deliveries: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeOutcome:
+    """What an acknowledge/unacknowledge/resolve did: `incident` is None when it does not
+    exist; `changed` is False when it was already in the asked state."""
+
+    incident: Incident | None
+    changed: bool
+
+
+class IncidentStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def list_incidents(
+        self,
+        *,
+        status: str | None,
+        service: str | None,
+        since: datetime | None,
+        limit: int,
+    ) -> list[Incident]:
+        """Newest first; `since` keeps incidents open then or opened, resolved after it."""
+        rows = await self._pool.fetch(
+            f"""
+            SELECT {_COLUMNS} FROM incidents i
+            WHERE ($1::text IS NULL OR i.status = $1)
+              AND ($2::text IS NULL OR i.service = $2)
+              AND ($3::timestamptz IS NULL OR i.status = 'open' OR i.resolved_at >= $3
+                   OR i.opened_at >= $3)
+            ORDER BY i.id DESC LIMIT $4
+            """,
+            status,
+            service,
+            since,
+            limit,
+        )
+        return [Incident.model_validate(dict(r)) for r in rows]
+
+    async def get(self, *, incident_id: int) -> IncidentDetail | None:
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            row = await conn.fetchrow(
+                f"SELECT {_COLUMNS} FROM incidents i WHERE i.id = $1", incident_id
+            )
+            if row is None:
+                return None
+            alerts = await AlertStore(conn).for_incident(incident_id=incident_id)
+            events = await conn.fetch(
+                "SELECT id, kind, alert_id, actor, created_at FROM incident_events "
+                "WHERE incident_id = $1 ORDER BY id",
+                incident_id,
+            )
+            deliveries = await conn.fetch(
+                """
+                SELECT d.id, d.alert_id, d.event_id, d.destination, d.toolkit, d.status,
+                       d.attempts, d.last_error, d.delivered_at
+                FROM deliveries d WHERE d.alert_id = ANY($1::bigint[]) ORDER BY d.id
+                """,
+                [a["id"] for a in alerts],
+            )
+        return IncidentDetail(
+            **dict(row),
+            alerts=[IncidentAlert.model_validate(dict(a)) for a in alerts],
+            events=[IncidentEvent.model_validate(dict(e)) for e in events],
+            deliveries=[dict(d) for d in deliveries],
+        )
+
+    async def acknowledge(self, *, incident_id: int, actor: str) -> ChangeOutcome:
+        return await self._change(
+            incident_id,
+            "acknowledged",
+            actor,
+            "UPDATE incidents SET acknowledged_at = now(), acknowledged_by = $2 "
+            "WHERE id = $1 AND acknowledged_at IS NULL",
+        )
+
+    async def unacknowledge(self, *, incident_id: int, actor: str) -> ChangeOutcome:
+        return await self._change(
+            incident_id,
+            "unacknowledged",
+            actor,
+            "UPDATE incidents SET acknowledged_at = NULL, acknowledged_by = NULL "
+            "WHERE id = $1 AND acknowledged_at IS NOT NULL AND $2::text IS NOT NULL",
+        )
+
+    async def resolve(self, *, incident_id: int, actor: str) -> ChangeOutcome:
+        """Resolved by hand: its still-open alerts stay attached to it until they recover, so
+        the service reopens as a new incident only after being healthy once."""
+        return await self._change(
+            incident_id,
+            "manually_resolved",
+            actor,
+            "UPDATE incidents SET status = 'resolved', resolved_at = now(), resolved_by = $2 "
+            "WHERE id = $1 AND status = 'open'",
+        )
+
+    async def _change(
+        self, incident_id: int, kind: str, actor: str, statement: str
+    ) -> ChangeOutcome:
+        async with self._pool.acquire() as conn, conn.transaction():
+            group = await conn.fetchrow(
+                "SELECT project, service FROM incidents WHERE id = $1", incident_id
+            )
+            if group is None:
+                return ChangeOutcome(None, False)
+            # The grouping trigger decides under this lock too: no change interleaves with it.
+            await conn.execute(
+                "SELECT tracer_incident_lock($1, $2)", group["project"], group["service"]
+            )
+            changed = (await conn.execute(statement, incident_id, actor)).endswith(" 1")
+            if changed:
+                await conn.execute(
+                    "INSERT INTO incident_events (incident_id, kind, actor) VALUES ($1, $2, $3)",
+                    incident_id,
+                    kind,
+                    actor,
+                )
+            row = await conn.fetchrow(
+                f"SELECT {_COLUMNS} FROM incidents i WHERE i.id = $1", incident_id
+            )
+        assert row is not None
+        return ChangeOutcome(Incident.model_validate(dict(row)), changed)
+
+    async def console_page(
+        self,
+        *,
+        status: str | None,
+        service: str | None,
+        severity: str | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[IncidentListing], int]:
+        """One page for the console: open first, then by severity, newest first (the order of
+        the index incidents_console_order), each with its first alert's title, its alert
+        count and whether a silence holds one of its open alerts now; also how many match."""
+        filters = """
+            ($1::text IS NULL OR i.status = $1)
+            AND ($2::text IS NULL OR lower(i.service) = lower($2))
+            AND ($3::text IS NULL OR i.severity = $3)
+        """
+        rows = await self._pool.fetch(
+            f"""
+            SELECT {_COLUMNS},
+                   (SELECT a.title FROM alerts a WHERE a.incident_id = i.id ORDER BY a.id
+                    LIMIT 1) AS title,
+                   (SELECT count(*) FROM alerts a WHERE a.incident_id = i.id) AS alert_count,
+                   EXISTS (SELECT 1 FROM alerts a
+                           WHERE a.incident_id = i.id AND a.status = 'open'
+                             AND tracer_silence_for(a.project, a.service, a.alert_type,
+                                                    a.severity, now()) IS NOT NULL) AS silenced
+            FROM incidents i WHERE {filters}
+            ORDER BY (i.status = 'open') DESC,
+                     array_position(ARRAY['critical', 'high', 'medium', 'low'], i.severity),
+                     i.opened_at DESC, i.id DESC
+            LIMIT $4 OFFSET $5
+            """,
+            status,
+            service,
+            severity,
+            limit,
+            offset,
+        )
+        total = await self._pool.fetchval(
+            f"SELECT count(*) FROM incidents i WHERE {filters}", status, service, severity
+        )
+        return [IncidentListing.model_validate(dict(r)) for r in rows], int(total)
