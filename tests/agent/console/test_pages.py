@@ -201,6 +201,7 @@ async def test_acknowledge_resolve_and_silence_from_the_pages(
             )
             assert resolved.status_code == 303
     row = await pool.fetchrow("SELECT * FROM incidents WHERE id = $1", incident_id)
+    assert row is not None
     assert (row["acknowledged_by"], row["resolved_by"], row["status"]) == (
         "dana",
         "dana",

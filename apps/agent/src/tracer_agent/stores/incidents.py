@@ -79,6 +79,9 @@ class ChangeOutcome:
     changed: bool
 
 
+_NO_ALERTS: dict[str, Any] = {"title": None, "alert_count": 0, "silenced": False}
+
+
 class IncidentStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -203,7 +206,8 @@ class IncidentStore:
     ) -> tuple[list[IncidentListing], int]:
         """One page for the console: open first, then by severity, newest first (the order of
         the index incidents_console_order), each with its first alert's title, its alert
-        count and whether a silence holds one of its open alerts now; also how many match."""
+        count and whether a silence holds one of its open alerts now (from the alert store);
+        also how many match."""
         filters = """
             ($1::text IS NULL OR i.status = $1)
             AND ($2::text IS NULL OR lower(i.service) = lower($2))
@@ -211,14 +215,7 @@ class IncidentStore:
         """
         rows = await self._pool.fetch(
             f"""
-            SELECT {_COLUMNS},
-                   (SELECT a.title FROM alerts a WHERE a.incident_id = i.id ORDER BY a.id
-                    LIMIT 1) AS title,
-                   (SELECT count(*) FROM alerts a WHERE a.incident_id = i.id) AS alert_count,
-                   EXISTS (SELECT 1 FROM alerts a
-                           WHERE a.incident_id = i.id AND a.status = 'open'
-                             AND tracer_silence_for(a.project, a.service, a.alert_type,
-                                                    a.severity, now()) IS NOT NULL) AS silenced
+            SELECT {_COLUMNS}
             FROM incidents i WHERE {filters}
             ORDER BY (i.status = 'open') DESC,
                      array_position(ARRAY['critical', 'high', 'medium', 'low'], i.severity),
@@ -234,4 +231,11 @@ class IncidentStore:
         total = await self._pool.fetchval(
             f"SELECT count(*) FROM incidents i WHERE {filters}", status, service, severity
         )
-        return [IncidentListing.model_validate(dict(r)) for r in rows], int(total)
+        extras = await AlertStore(self._pool).incident_overview(
+            incident_ids=[r["id"] for r in rows]
+        )
+        listing = [
+            IncidentListing.model_validate({**dict(r), **extras.get(r["id"], _NO_ALERTS)})
+            for r in rows
+        ]
+        return listing, int(total)
