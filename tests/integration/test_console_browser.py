@@ -1,8 +1,8 @@
 """The console in a real headless Chromium (Debian's `chromium`, driven by Playwright), against
 a real processor process, the agent and PostgreSQL: sign in with a key, watch an incident made
 by replayed traffic appear without reloading, open it (chart with points, timeline, summary),
-check the roles, the CSRF refusal and sign-out. Saves screenshots of the main pages to
-docs/screenshots/ for the README."""
+acknowledge it, silence like it, check the roles, the CSRF refusal and sign-out. Saves
+screenshots of the main pages to docs/screenshots/ for the README."""
 
 from __future__ import annotations
 
@@ -110,6 +110,25 @@ async def test_console_in_chromium(
                 summary = page.locator("section[aria-labelledby=summary-h]")
                 assert "Written by the template" in await summary.inner_text()
                 await _shot(page, "incident")
+
+                # Acknowledge from the page (the API's own function records who and when).
+                await page.get_by_role("button", name="Acknowledge").click()
+                await page.wait_for_url(f"{base}/incidents/{alert_id}")
+                state = await page.locator("#incident-state").inner_text()
+                assert "acknowledged by alice" in state
+                acked_by = await pool.fetchval(
+                    "SELECT acknowledged_by FROM incidents WHERE id = $1", int(str(alert_id))
+                )
+                assert acked_by == "alice"
+
+                # Silence like this: the form comes prefilled from the incident.
+                await page.get_by_role("link", name="Silence like this…").click()
+                assert await page.get_by_label("Service").input_value() == "checkout"
+                await page.get_by_label("Comment").fill("payment gateway maintenance")
+                await page.get_by_role("button", name="Create silence").click()
+                await page.wait_for_url(f"{base}/silences")
+                await page.locator("tr[data-silence-id]").first.wait_for()
+                await _shot(page, "silences")
 
                 await page.goto(f"{base}/services")
                 await page.locator("svg.spark").first.wait_for()

@@ -1,7 +1,7 @@
 """`tracer bench` section "console": server time of the console's pages with 10,000 incidents.
 
-A scratch database gets 10,000 alerts (a few hundred open, the rest resolved, spread over a
-week) and a day of minute rollups for 200 services; the agent app is served in process
+A scratch database gets 10,000 incidents with an alert each (100 open, the rest resolved,
+spread over a week) and a day of minute rollups for 200 services; the agent app is served in process
 through an ASGI transport, so the figures are the app's own time (templates included) with no
 network. A signed-in session requests the first incidents page, a filtered page, a deep page,
 the rows partial the list polls, and incident pages.
@@ -33,20 +33,39 @@ INCIDENTS = 10_000
 SERVICES = 200
 TARGET_MS = 200.0
 
-_SEED = """
+OPEN_INCIDENTS = 100  # one per service at most: PostgreSQL allows one open incident per group
+# The scratch database is ours: the grouping trigger is paused while incidents and their alerts
+# are written as they would be after a week of grouping.
+_SEED = f"""
+ALTER TABLE alerts DISABLE TRIGGER alerts_group_incident;
+INSERT INTO incidents (id, project, service, status, severity, opened_at, last_alert_at,
+                       resolved_at, acknowledged_at, acknowledged_by)
+SELECT i, 'shop', 'svc-' || (i % {SERVICES}),
+       CASE WHEN i <= {OPEN_INCIDENTS} THEN 'open' ELSE 'resolved' END,
+       (ARRAY['low','medium','high','critical'])[1 + (i / 7) % 4],
+       now() - make_interval(mins => i), now() - make_interval(mins => i),
+       CASE WHEN i <= {OPEN_INCIDENTS} THEN NULL
+            ELSE now() - make_interval(mins => i) + interval '9 min' END,
+       CASE WHEN i % 3 = 0 THEN now() ELSE NULL END, CASE WHEN i % 3 = 0 THEN 'ada' END
+FROM generate_series(1, {INCIDENTS}) AS i;
 INSERT INTO alerts (fingerprint, project, service, alert_type, severity, status, title,
-                    window_start, window_end, first_seen_at, last_seen_at, resolved_at, details)
-SELECT 'bench-' || i, 'shop', 'svc-' || (i % $2),
+                    window_start, window_end, first_seen_at, last_seen_at, resolved_at, details,
+                    incident_id)
+SELECT 'bench-' || i, 'shop', 'svc-' || (i % {SERVICES}),
        (ARRAY['error_spike','high_latency','traffic_drop','service_down'])[1 + i % 4],
        (ARRAY['low','medium','high','critical'])[1 + (i / 7) % 4],
-       CASE WHEN i % 40 = 0 THEN 'open' ELSE 'resolved' END,
-       'error spike on svc-' || (i % $2),
+       CASE WHEN i <= {OPEN_INCIDENTS} THEN 'open' ELSE 'resolved' END,
+       'error spike on svc-' || (i % {SERVICES}),
        now() - make_interval(mins => i), now() - make_interval(mins => i) + interval '5 min',
        now() - make_interval(mins => i), now() - make_interval(mins => i) + interval '5 min',
-       CASE WHEN i % 40 = 0 THEN NULL ELSE now() - make_interval(mins => i) + interval '9 min' END,
+       CASE WHEN i <= {OPEN_INCIDENTS} THEN NULL
+            ELSE now() - make_interval(mins => i) + interval '9 min' END,
        jsonb_build_object('samples', jsonb_build_array(
-           jsonb_build_object('template', 'payment <n> failed', 'count', 12)))
-FROM generate_series(1, $1) AS i
+           jsonb_build_object('template', 'payment <n> failed', 'count', 12))),
+       i
+FROM generate_series(1, {INCIDENTS}) AS i;
+SELECT setval('incidents_id_seq', {INCIDENTS});
+ALTER TABLE alerts ENABLE TRIGGER alerts_group_incident;
 """
 _ROLLUPS = """
 INSERT INTO service_rollups (project, service, minute, count, errors, p95_ms, error_rate_mean,
@@ -73,11 +92,11 @@ async def _measure(database_url: str, options: BenchOptions) -> list[BenchRow]:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
     try:
-        await pool.execute(_SEED, INCIDENTS, SERVICES)
+        await pool.execute(_SEED)
         await pool.execute(_ROLLUPS, SERVICES, 360 if options.quick else 1440)
         await pool.execute("ANALYZE")
         key = (await create_key(pool, role=Role.ENGINEER, name="bench")).secret
-        ids = [r["id"] for r in await pool.fetch("SELECT id FROM alerts ORDER BY random()")]
+        ids = [r["id"] for r in await pool.fetch("SELECT id FROM incidents ORDER BY random()")]
     finally:
         await pool.close()
     app = create_app(AgentSettings(database_url=database_url, delivery_worker=False))

@@ -118,6 +118,7 @@ async def build_services(
             worker_id=worker_id,
             lease_seconds=settings.delivery_lease_seconds,
             call_timeout_s=settings.tool_call_timeout_seconds,
+            console_url=settings.public_url,
         )
         worker = DeliveryWorker(
             database_url=settings.database_url or "",

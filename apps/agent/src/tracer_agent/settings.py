@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 
 from tracer_core.settings import BaseTracerSettings
 
@@ -14,8 +14,9 @@ class AgentSettings(BaseTracerSettings):
     port: int = Field(default=8000, ge=0, le=65535, validation_alias="TRACER_AGENT_PORT")
     public_url: str | None = Field(
         default=None,
-        validation_alias="TRACER_AGENT_PUBLIC_URL",
-        description="How browsers and this agent reach the agent (OAuth callbacks, the sink).",
+        validation_alias=AliasChoices("TRACER_AGENT_PUBLIC_URL", "TRACER_PUBLIC_URL"),
+        description="How browsers and this agent reach the agent (OAuth callbacks, the sink, "
+        "the console); messages link to incidents under it (TRACER_PUBLIC_URL works too).",
     )
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")

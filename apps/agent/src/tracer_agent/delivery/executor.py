@@ -72,8 +72,10 @@ class DeliveryExecutor:
         worker_id: str,
         lease_seconds: float,
         call_timeout_s: float,
+        console_url: str | None = None,
     ) -> None:
         self._pool = pool
+        self._console_url = console_url
         self._store = store
         self._journal = DeliveryJournal(pool)
         self._limits = RateLimits(pool)
@@ -86,7 +88,7 @@ class DeliveryExecutor:
         self._timeout = call_timeout_s
 
     async def run(self, delivery: ClaimedDelivery) -> Outcome:
-        ctx = await load_context(self._pool, delivery.event_id)
+        ctx = await load_context(self._pool, delivery.event_id, console_url=self._console_url)
         summary = await self._summaries.summary(ctx, delivery.event_id)
         thread = await self._journal.thread(
             alert_id=delivery.alert_id, destination=delivery.destination.name
