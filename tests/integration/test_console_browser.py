@@ -65,7 +65,8 @@ async def _shot(page: Page, name: str) -> None:
 
 
 async def _replay(urls: list[str]) -> None:
-    scenario = Scenario()
+    """The demo's outage without its recovery: the incident is still open at the end."""
+    scenario = Scenario(recovery_buckets=1)
     async with httpx.AsyncClient(timeout=60) as client:
         for batch in traffic(scenario, start_time(scenario), seed=11):
             answer = await client.post(f"{urls[0]}/api/logs", json=batch)
