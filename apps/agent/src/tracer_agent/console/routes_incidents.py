@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -31,9 +32,14 @@ def _choice(value: str | None, allowed: tuple[str, ...]) -> str | None:
     return value if value in allowed else None
 
 
-async def _list_context(
-    request: Request, status: str | None, service: str | None, severity: str | None, page: int
+async def list_context(
+    request: Request,
+    status: str | None = None,
+    service: str | None = None,
+    severity: str | None = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> dict[str, Any]:
+    """What the list and its polled rows show, from the query string (a dependency)."""
     filters = {
         "status": _choice(status, STATUSES),
         "service": (service or "").strip() or None,
@@ -42,44 +48,30 @@ async def _list_context(
     rows, total = await IncidentStore(request.app.state.pool).console_page(
         **filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
     )
-    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
     return {
         "incidents": rows,
         "total": total,
         "page": page,
         "pages": max(math.ceil(total / PAGE_SIZE), 1),
         "filters": filters,
-        "query": query,
+        "query": urlencode({k: v for k, v in filters.items() if v}),
         "refresh_seconds": REFRESH_SECONDS,
         "statuses": STATUSES,
         "severities": SEVERITIES,
     }
 
 
+ListContext = Annotated[dict[str, Any], Depends(list_context)]
+
+
 @router.get("/", response_class=HTMLResponse)
-async def incidents(
-    request: Request,
-    user: Viewer,
-    status: str | None = None,
-    service: str | None = None,
-    severity: str | None = None,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-) -> Response:
-    context = await _list_context(request, status, service, severity, page)
+async def incidents(request: Request, user: Viewer, context: ListContext) -> Response:
     return render(request, "incidents.html", user, **context)
 
 
 @router.get("/incidents/rows", response_class=HTMLResponse)
-async def incident_rows(
-    request: Request,
-    user: Viewer,
-    status: str | None = None,
-    service: str | None = None,
-    severity: str | None = None,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-) -> Response:
+async def incident_rows(request: Request, user: Viewer, context: ListContext) -> Response:
     """The list's table alone: what the page polls for."""
-    context = await _list_context(request, status, service, severity, page)
     return render(request, "_incident_rows.html", user, **context)
 
 
