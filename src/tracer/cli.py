@@ -10,6 +10,7 @@ from tracer.commands import (
     chaos,
     check_config,
     demo,
+    eval,
     incidents,
     keys,
     migrate,
@@ -35,6 +36,7 @@ app.add_typer(incidents.app, name="incidents")
 app.add_typer(silence.app, name="silence")
 app.command("demo")(demo.demo)
 app.command("backtest")(backtest.backtest)
+app.command("eval")(eval.eval_command)
 app.command("chaos")(chaos.chaos)
 
 

@@ -326,3 +326,20 @@ async def test_receipts_are_pruned_in_the_background_as_decisions_go_on(
     await s.report(candidate(1))  # starts another round, does not wait for it
     await s.close()
     assert await pool.fetchval("SELECT count(*) FROM alert_reports") == 1
+
+
+async def test_a_backfill_keeps_incidents_days_apart_in_separate_alerts(
+    pool: asyncpg.Pool,
+) -> None:
+    """Reported within seconds (a replay), but two days apart in event time: two incidents."""
+    s = store(pool, flap_window_seconds=300.0)
+    first = await s.report(candidate(0))
+    await s.recover(recovery(3))
+    two_days = int(2 * 86_400 / BUCKET.total_seconds())
+    second = await s.report(candidate(two_days))
+    assert second.decision is Decision.OPENED
+    assert second.alert_id != first.alert_id
+    # Within the flap period in event time too: still a flap of the second incident.
+    await s.recover(recovery(two_days + 3))
+    again = await s.report(candidate(two_days + 5))
+    assert (again.decision, again.alert_id) == (Decision.REOPENED, second.alert_id)

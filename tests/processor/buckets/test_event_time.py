@@ -46,7 +46,7 @@ def test_out_of_order_records_within_the_lateness_land_in_their_bucket() -> None
     for part in (times[200:], times[:100], times[100:200]):  # shuffled and split
         assert harness.ingest(_batch(part)).late == 0
     harness.clock.set(harness.start + timedelta(seconds=30.5))
-    harness.pipeline.tick()
+    harness.ingest(_batch([t0 + 30.5]))  # event time moves on: [t0+10, t0+20) closes
     assert _last_bucket(harness)["count"] == 300
 
 
@@ -54,8 +54,8 @@ def test_records_behind_the_watermark_are_counted_late_and_change_nothing() -> N
     harness = Harness()
     t0 = harness.start.timestamp()
     harness.clock.set(harness.start + timedelta(seconds=35))
-    harness.ingest(_batch([t0 + 0.5 + i * 0.1 for i in range(300)]))  # [t0, t0+30)
-    harness.pipeline.tick()  # closes buckets ending at or before now - lateness = t0+25
+    # [t0, t0+30), then t0+30: the watermark (newest - lateness) closes the first two buckets
+    harness.ingest(_batch([t0 + 0.5 + i * 0.1 for i in range(300)] + [t0 + 30.0]))
     closed = _last_bucket(harness)
     assert closed["start"] == datetime.fromtimestamp(t0 + 10, UTC).isoformat()
     assert closed["count"] == 100
@@ -65,7 +65,7 @@ def test_records_behind_the_watermark_are_counted_late_and_change_nothing() -> N
     metrics = harness.metrics
     assert metrics.late._value.get() == 7
     harness.clock.set(harness.start + timedelta(seconds=41))
-    harness.pipeline.tick()
+    harness.ingest(_batch([t0 + 40.0]))
     assert _last_bucket(harness)["count"] == 103  # the three on time were kept
 
 

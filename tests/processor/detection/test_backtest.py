@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tracer.cli import app
-from tracer_processor.detection.backtest import BacktestError, Kind, run_backtest
+from tracer_processor.detection.backtest import BacktestError, Kind, score_series
+from tracer_processor.detection.backtest_files import run_backtest
 
 HEADER = ["timestamp", "value", "score", "is_anomaly", "reason"]
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # no inf/NaN arithmetic
@@ -129,3 +130,48 @@ def test_the_command(tmp_path: Path) -> None:
     failed = runner.invoke(app, ["backtest", str(tmp_path / "empty.csv"), "--out", "x.csv"])
     assert failed.exit_code == 2
     assert "header" in failed.output
+
+
+def test_many_files_and_any_value_judged_both_ways(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    stamps: dict[str, list[str]] = {}
+    for index in range(5):
+        values = 40.0 + rng.normal(0, 1.5, 500 + 50 * index)  # e.g. a temperature
+        if index == 1:
+            values[400:430] += 25.0  # too hot
+        if index == 2:
+            values[300:330] -= 25.0  # too cold
+        stamps[f"s{index}.csv"] = write_series(inputs / f"s{index}.csv",
+                                               [f"{v:.3f}" for v in values])  # fmt: skip
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["backtest", str(inputs), "--out", str(out), "--kind", "value"]
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(stamps)
+    flagged = {}
+    for name, expected in stamps.items():
+        rows = read(out / name)
+        check_contract(rows, expected)
+        flagged[name] = [i for i, row in enumerate(rows) if row["is_anomaly"] == "1"]
+    assert flagged["s1.csv"]
+    assert set(flagged["s1.csv"]) <= set(range(400, 440))
+    assert read(out / "s1.csv")[flagged["s1.csv"][0]]["reason"].startswith("value_high: ")
+    assert flagged["s2.csv"]
+    assert set(flagged["s2.csv"]) <= set(range(300, 340))
+    assert read(out / "s2.csv")[flagged["s2.csv"][0]]["reason"].startswith("value_low: ")
+    assert flagged["s0.csv"] == flagged["s3.csv"] == flagged["s4.csv"] == []
+
+
+def test_series_stepped_together_score_as_they_would_alone(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    times = np.arange(400, dtype=np.float64) * 300.0
+    series = [(times, rng.poisson(100 + 50 * i, 400).astype(np.float64)) for i in range(3)]
+    series[1][1][250:270] = 5.0
+    together = score_series(series, kind=Kind.COUNT)
+    for one, scored in zip(series, together, strict=True):
+        alone = score_series([one], kind=Kind.COUNT)[0]
+        assert np.array_equal(alone.flags, scored.flags)
+        assert np.allclose(alone.scores, scored.scores)

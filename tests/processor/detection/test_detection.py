@@ -62,7 +62,7 @@ def test_errors_after_a_zero_error_baseline_alert_without_crashing() -> None:
     alerts = harness.candidates(AlertType.ERROR_SPIKE, "search")
     assert alerts, "errors after a clean baseline must alert"
     details = alerts[0].details
-    assert details["baseline_mean"] == 0.0
+    assert details["baseline_mean"] < 0.001  # the window's rate, with a small prior
     assert details["ratio"] > 5  # against the floored base, not a division by zero
     assert all_finite(details)
 
@@ -84,13 +84,18 @@ def test_permanent_shift_alerts_then_the_baseline_adapts_and_it_resolves() -> No
     assert row["baselines"]["error_rate"]["mean"] > 0.05  # the new normal
 
 
-def test_low_volume_service_never_alerts() -> None:
+def test_a_low_volume_service_is_judged_on_its_errors_only() -> None:
+    """Too few records for latency or volume to mean anything; errors pooled over several
+    buckets are still a real test, so a quiet service that mostly fails alerts."""
     quiet = Service("cron", rate=0.3, error_rate=0.3, latency_ms=20.0)
     harness = Harness(seed=13)
     harness.run([quiet], HOUR)
-    harness.run([quiet.but(error_rate=0.9, latency_ms=400.0)], 600)
+    assert harness.sink.items == []
+    harness.run([quiet.but(latency_ms=400.0)], 600)
     harness.run([quiet.but(rate=0.0)], 600)
     assert harness.sink.items == []
+    harness.run([quiet.but(error_rate=1.0)], 600)
+    assert {a.alert_type for a in harness.candidates(service="cron")} == {AlertType.ERROR_SPIKE}
 
 
 def test_latency_jump_is_high_latency() -> None:

@@ -53,9 +53,9 @@ def test_a_bucket_is_scored_before_it_enters_the_baseline() -> None:
     candidates = [i for i in result.items if isinstance(i, AlertCandidate)]
     assert [c.alert_type for c in candidates] == [AlertType.ERROR_SPIKE]  # 50 %: critical now
     assert candidates[0].details["baseline_mean"] == pytest.approx(0.01)
-    # ...and, being clearly anomalous, it stays out afterwards too.
+    # ...and, being clearly anomalous, it enters clipped: the baseline barely moves.
     after = step(made, 41, [200.0], [2.0]).signals["error_rate"]
-    assert after.mean[0] == pytest.approx(0.01)
+    assert 0.01 <= after.mean[0] < 0.012
 
 
 def test_no_alert_while_warming_up_unless_half_is_failing() -> None:

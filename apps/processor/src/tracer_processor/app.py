@@ -14,6 +14,7 @@ from datetime import timedelta
 import asyncpg
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from tracer_core.clock import Clock, SystemClock
 from tracer_core.db import create_pool
@@ -23,18 +24,23 @@ from tracer_core.models import AlertStatus
 from tracer_processor.alerts.store import PostgresAlertStore
 from tracer_processor.alerts.writer import AlertWriter
 from tracer_processor.buckets.aggregator import BucketConfig
+from tracer_processor.buckets.arrival_sharing import ArrivalSharing
+from tracer_processor.buckets.arrival_store import ArrivalStore
 from tracer_processor.checkpoints.checkpointer import Checkpointer
 from tracer_processor.checkpoints.store import CheckpointStore
 from tracer_processor.detection.config import DetectorConfig
 from tracer_processor.ingest.auth import KeyVerifier
+from tracer_processor.ingest.auth_limit import FailedAuthLimiter
 from tracer_processor.ingest.batch import IngestLimits
+from tracer_processor.ingest.guard import RequestGuard
+from tracer_processor.ingest.openapi import openapi_routes
 from tracer_processor.ingest.routes import api_routes
 from tracer_processor.metrics import ProcessorMetrics, WriterCollector
 from tracer_processor.pipeline import Pipeline
 from tracer_processor.rollups.accumulator import RollupAccumulator
 from tracer_processor.rollups.store import RollupStore
 from tracer_processor.rollups.writer import RollupWriter
-from tracer_processor.settings import ProcessorSettings
+from tracer_processor.settings import ProcessorSettings, split_list
 
 log = logging.getLogger(__name__)
 WRITER_FLUSH_SECONDS = 5.0
@@ -47,6 +53,9 @@ def detector_config(settings: ProcessorSettings) -> DetectorConfig:
         window_buckets=settings.window_seconds // settings.bucket_seconds,
         warmup_buckets=settings.warmup_buckets,
         z_threshold=settings.z_threshold,
+        score_threshold=settings.score_threshold,
+        pool_buckets=settings.error_pool_buckets,
+        seasonal=settings.seasonal_profile,
         min_count=settings.min_count,
         min_errors=settings.min_errors,
         confirm_buckets=settings.confirm_buckets,
@@ -63,6 +72,7 @@ def bucket_config(settings: ProcessorSettings, detector: DetectorConfig) -> Buck
         allowed_lateness=settings.allowed_lateness_seconds,
         max_future=settings.max_future_seconds,
         live_horizon=settings.live_horizon_seconds,
+        silence=settings.silence_seconds,
         skip_gap_after=detector.settle_buckets,
     )
 
@@ -102,6 +112,7 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
             clock=clock,
             metrics=metrics,
             max_services=settings.max_services,
+            max_services_per_project=settings.max_services_per_project,
             service_idle_ttl=settings.service_idle_ttl_seconds,
             rollups=accumulator,
         )
@@ -132,7 +143,18 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
             )
             await checkpointer.restore()  # before serving: warm from the first bucket
         app.state.checkpointer = checkpointer
-        if settings.require_ingest_key:
+        sharing: ArrivalSharing | None = None
+        if settings.arrivals_share_seconds > 0:
+            sharing = ArrivalSharing(
+                pipeline,
+                ArrivalStore(pool),
+                clock=clock,
+                interval=settings.arrivals_share_seconds,
+                silence=settings.silence_seconds,
+            )
+            await sharing.prune()
+        app.state.arrival_sharing = sharing
+        if settings.keys_required:
             app.state.keys = KeyVerifier(
                 pool, clock=clock, cache_seconds=settings.api_key_cache_seconds
             )
@@ -141,6 +163,8 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
         ticker = asyncio.create_task(_tick(pipeline, settings.tick_seconds), name="tick")
         if checkpointer is not None:
             checkpointer.start()
+        if sharing is not None:
+            sharing.start()
         if rollup_writer is not None:
             rollup_writer.start()
         # Everything built so far lives as long as the process: keep it out of the garbage
@@ -153,6 +177,8 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
+            if sharing is not None:
+                await sharing.stop()
             if checkpointer is not None:
                 await checkpointer.stop(grace_seconds=CHECKPOINT_SAVE_SECONDS)
             if rollup_writer is not None:
@@ -161,18 +187,40 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
             await store.close()
             await pool.close()
 
-    app = Starlette(routes=[*health_routes(registry), *api_routes()], lifespan=lifespan)
+    _log_access_mode(settings)
+    guard = Middleware(
+        RequestGuard,
+        allowed_origins=split_list(settings.allowed_origins),
+        allowed_hosts=split_list(settings.allowed_hosts),
+    )
+    app = Starlette(
+        routes=[*health_routes(registry), *api_routes(), *openapi_routes()],
+        middleware=[guard],
+        lifespan=lifespan,
+    )
     app.state.settings = settings
     app.state.registry = registry
     app.state.metrics = metrics
     app.state.clock = clock
     app.state.keys = None
+    app.state.auth_limiter = FailedAuthLimiter(clock=clock)
     app.state.limits = IngestLimits(
         max_records=settings.max_records_per_request,
         max_event_age_seconds=settings.max_event_age_seconds,
         max_future_seconds=settings.max_future_seconds,
     )
     return app
+
+
+def _log_access_mode(settings: ProcessorSettings) -> None:
+    if settings.keys_required:
+        log.info("API keys required on ingest and reads (tracer keys create --role ingest)")
+    elif not settings.listens_on_loopback:
+        log.warning(
+            "TRACER_ALLOW_UNAUTHENTICATED is set: anyone who can reach %s may send logs and "
+            "read alerts without a key",
+            settings.host,
+        )
 
 
 async def _resume_open_alerts(store: PostgresAlertStore, pipeline: Pipeline) -> None:

@@ -72,6 +72,11 @@ class ProcessorMetrics:
         self.services = Gauge(
             "tracer_processor_services", "Services with state in this processor.", registry=registry
         )
+        self.services_evicted = Counter(
+            "tracer_processor_services_evicted",
+            "Barely seen services forgotten to make room for new ones (quota reached).",
+            registry=registry,
+        )
         self.open_alerts = Gauge(
             "tracer_processor_open_alerts",
             "Alerts this processor currently considers open (its local view).",
@@ -104,6 +109,16 @@ class WriterCollector(Collector):
                 stats.dropped,
             ),
             ("rejected", "Alert reports the store refused as malformed.", stats.rejected),
+            (
+                "repaired",
+                "Alert reports refused for their content and stored once repaired.",
+                stats.repaired,
+            ),
+            (
+                "unstorable",
+                "Alert reports refused even after repair: incidents NOT recorded.",
+                stats.unstorable,
+            ),
             ("retries", "Alert report attempts repeated after a database failure.", stats.retries),
         ):
             yield CounterMetricFamily(

@@ -3,7 +3,7 @@
 Everything here is synchronous and runs on the event loop between requests: a batch is
 folded into the buckets, every bucket that closes is scored at once for all its services,
 and decisions go to the sink (the buffered writer), which never waits on the database.
-`tick()` is the clock: it closes the buckets of live services that went silent, flushes
+`tick()` is the clock: it closes the buckets of services silent for the silence period, flushes
 idle replays, and forgets services idle for longer than the TTL.
 """
 
@@ -54,12 +54,13 @@ class Pipeline:
         clock: Clock,
         metrics: ProcessorMetrics,
         max_services: int,
+        max_services_per_project: int | None = None,
         service_idle_ttl: float = 86_400.0,
         rollups: RollupAccumulator | None = None,
     ) -> None:
         if buckets.bucket_seconds != detector.bucket_seconds:
             raise ValueError("buckets and detector disagree on bucket_seconds")
-        self.registry = ServiceRegistry(max_services)
+        self.registry = ServiceRegistry(max_services, max_services_per_project)
         self.detector = Detector(detector, self.registry.key)
         self.buckets = BucketAggregator(
             buckets, on_close=self._scored, on_skip=self.detector.skip_empty
@@ -83,11 +84,14 @@ class Pipeline:
         if batch.size:
             slots, created, refused = self.registry.lookup(batch.projects, batch.services)
             if refused:
+                refused = self._make_room(batch, slots, created, refused)
+            if refused:
                 for row in refused:
                     batch.reject(
                         batch.index_of(row),
                         f"too many services: this processor tracks at most "
-                        f"{self.registry.max_services}",
+                        f"{self.registry.max_services}, {self.registry.max_per_project} "
+                        "per project",
                     )
                 keep = np.ones(batch.size, np.bool_)
                 keep[refused] = False
@@ -104,6 +108,67 @@ class Pipeline:
         if late:
             self.metrics.late.inc(late)
         return IngestOutcome(accepted, batch.rejected, late, batch.errors)
+
+    def _make_room(
+        self, batch: LogBatch, slots: npt.NDArray[np.intp], created: list[int], refused: list[int]
+    ) -> list[int]:
+        """Give refused new services the slots of the least established ones (fewest scored
+        buckets, then least recently heard from, never one with an open alert or warmed up),
+        so junk services cannot crowd real ones out. Fills `slots` and `created` in place;
+        returns the rows still refused."""
+        if created:
+            self._grow()  # the arrays must cover the slots just handed out
+        in_use = np.zeros(self.buckets_capacity, np.bool_)
+        taken = np.delete(slots, refused)
+        in_use[taken[taken >= 0]] = True
+        rows_by_key: dict[tuple[str, str], list[int]] = {}
+        for row in refused:
+            rows_by_key.setdefault((batch.projects[row], batch.services[row]), []).append(row)
+        still: list[int] = []
+        evicted = 0
+        for key, rows in rows_by_key.items():
+            victim = self._junk_victim(key[0], in_use)
+            if victim is None:
+                still.extend(rows)
+                continue
+            self._forget(np.array([victim], np.intp))
+            evicted += 1
+            slot = self.registry.add(key)
+            if slot < 0:
+                still.extend(rows)
+                continue
+            created.append(slot)
+            slots[rows] = slot
+            in_use[slot] = True
+        if evicted:
+            self.metrics.services_evicted.inc(evicted)
+            log.info("evicted %d barely seen services to admit new ones (quota reached)", evicted)
+        return sorted(still)
+
+    def _junk_victim(self, project: str, in_use: npt.NDArray[np.bool_]) -> int | None:
+        if self.registry.project_full(project):
+            candidates = self.registry.slots_of(project)
+        else:
+            candidates = self.buckets.tracked()
+        candidates = candidates[candidates < in_use.size]
+        steps = self.detector.steps[candidates]
+        eligible = (
+            ~in_use[candidates]
+            & (steps < self.detector.config.warmup_buckets)
+            & ~self.detector.lifecycle.has_open(candidates)
+        )
+        candidates = candidates[eligible]
+        if candidates.size == 0:
+            return None
+        order = np.lexsort((self.buckets.last_arrival[candidates], self.detector.steps[candidates]))
+        return int(candidates[order[0]])
+
+    def _forget(self, gone: npt.NDArray[np.intp]) -> None:
+        for slot in gone.tolist():
+            self.registry.remove(slot)
+        self.buckets.reset(gone)
+        self.detector.reset(gone)
+        self.metrics.services.set(len(self.registry))
 
     def _counters(self, source: str) -> tuple[Counter, Counter]:
         """The labelled counters of one ingest format (looked up once, not per request)."""
@@ -161,6 +226,41 @@ class Pipeline:
         self.buckets.resume(fresh_slots, last_buckets, self._clock.now().timestamp())
         return int(rows.size)
 
+    # -- arrivals shared between replicas ---------------------------------------------------
+
+    def arrivals_since(self, since: float) -> list[tuple[str, str, float]]:
+        """(project, service, last arrival) of the services received since `since`
+        (processor clock, epoch seconds): what this replica tells the others."""
+        active = self.buckets.tracked()
+        times = self.buckets.last_arrival[active]
+        recent = times >= since
+        key = self.registry.key
+        return [
+            (*key(slot), when)
+            for slot, when in zip(active[recent].tolist(), times[recent].tolist(), strict=True)
+        ]
+
+    def quiet_services(self, quiet_for: float) -> list[tuple[str, str]]:
+        """Services nothing has arrived from for `quiet_for` seconds: the ones whose arrivals
+        at other replicas matter before the clock closes their buckets here."""
+        now = self._clock.now().timestamp()
+        active = self.buckets.tracked()
+        quiet = now - self.buckets.last_arrival[active] >= quiet_for
+        return [self.registry.key(slot) for slot in active[quiet].tolist()]
+
+    def note_arrivals(self, arrivals: Sequence[tuple[str, str, float]]) -> None:
+        """Arrivals other replicas saw: a service another replica still receives is not
+        silent here (a stream that moved is not an outage). Unknown services are ignored."""
+        slots: list[int] = []
+        times: list[float] = []
+        for project, service, when in arrivals:
+            slot = self.registry.slot_of((project, service))
+            if slot is not None:
+                slots.append(slot)
+                times.append(when)
+        if slots:
+            self.buckets.note_arrivals(np.asarray(slots, np.intp), np.asarray(times, np.float64))
+
     # -- the clock --------------------------------------------------------------------------
 
     def tick(self) -> None:
@@ -180,11 +280,7 @@ class Pipeline:
         gone = active[idle]
         if gone.size == 0:
             return
-        for slot in gone.tolist():
-            self.registry.remove(slot)
-        self.buckets.reset(gone)
-        self.detector.reset(gone)
-        self.metrics.services.set(len(self.registry))
+        self._forget(gone)
         log.info("forgot %d services idle for more than %.0f s", gone.size, self._ttl)
 
     # -- scoring ----------------------------------------------------------------------------
@@ -219,15 +315,23 @@ class Pipeline:
     # -- the services view ------------------------------------------------------------------
 
     def services(
-        self, *, project: str | None = None, service: str | None = None, limit: int = 1000
+        self,
+        *,
+        project: str | None = None,
+        service: str | None = None,
+        limit: int = 1000,
+        after: tuple[str, str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Current stats and baselines of each service (GET /api/services)."""
+        """Current stats and baselines of each service (GET /api/services), in (project,
+        service) order, starting after the key `after` (a page cursor)."""
         size = self.detector.config.bucket_seconds
         rows: list[dict[str, Any]] = []
         for (proj, name), slot in self.registry.items():
             if (project is not None and proj != project) or (
                 service is not None and name != service
             ):
+                continue
+            if after is not None and (proj, name) <= after:
                 continue
             if len(rows) >= limit:
                 break
@@ -239,6 +343,7 @@ class Pipeline:
         index = np.array([slot], np.intp)
         bucket, count, errors, p95, timed = detector.last[slot].tolist()
         baselines: dict[str, Any] = {}
+        scores = detector.last_scores(slot)
         for name, baseline in detector.baselines.items():
             mean, std, n = (float(a[0]) for a in baseline.stats(index))
             ewma = float(baseline.ewma[slot])
@@ -249,6 +354,7 @@ class Pipeline:
                 "std": _round(std),
                 "buckets": int(n),
                 "ewma": _round(ewma) if baseline.ewma_ready[slot] else None,
+                "last_score": _round(scores[name]),
             }
         open_alerts = [
             {"alert_type": ALERT_TYPES[column].value, "severity": _SEVERITY[int(level)]}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from pydantic import Field, ValidationInfo, field_validator
 
 from tracer_core.settings import BaseTracerSettings
@@ -26,18 +28,60 @@ class ProcessorSettings(BaseTracerSettings):
     require_ingest_key: bool = Field(
         default=False,
         description="Require `Authorization: Bearer <key>` (role ingest or admin) on ingest "
-        "and a valid key of any role on the read endpoints.",
+        "and a valid key of any role on the read endpoints. Implied whenever the processor "
+        "listens on a non-loopback address, unless TRACER_ALLOW_UNAUTHENTICATED is set.",
+    )
+    allow_unauthenticated: bool = Field(
+        default=False,
+        description="Serve without API keys even on a non-loopback address (logged loudly).",
+    )
+    allowed_origins: str = Field(
+        default="",
+        description="Comma-separated browser origins allowed to call the API; requests "
+        "carrying any other Origin header are refused.",
+    )
+    allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated Host names served (empty: any); guards against DNS "
+        "rebinding when set.",
+    )
+    max_services_per_project: int = Field(
+        default=10_000,
+        ge=1,
+        le=10_000_000,
+        description="Services one project may hold; beyond it (or TRACER_MAX_SERVICES), the "
+        "project's least established service without an open alert makes room.",
     )
     api_key_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
 
     # Event time.
     bucket_seconds: int = Field(default=DEFAULTS.bucket_seconds, ge=1, le=3600)
-    allowed_lateness_seconds: float = Field(default=10.0, ge=0, le=3600)
+    allowed_lateness_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description="How far behind a service's newest event a record may be and still count "
+        "in its bucket; older records are counted as late.",
+    )
+    silence_seconds: float = Field(
+        default=45.0,
+        gt=0,
+        le=3600,
+        description="A service from which no replica has received anything for this long "
+        "is silent: only then does the clock close its buckets (and service_down follow).",
+    )
+    arrivals_share_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=600,
+        description="How often a replica shares in PostgreSQL when it last received each "
+        "service, and reads what the others saw; 0 turns sharing off (one replica).",
+    )
     live_horizon_seconds: float = Field(
         default=120.0,
         gt=0,
         description="A service whose newest event is this close to the processor clock is "
-        "live: its buckets then close on the clock, so silence is noticed.",
+        "live: once silent, its buckets close on the clock, so the silence is noticed.",
     )
     tick_seconds: float = Field(default=1.0, gt=0, le=60)
     service_idle_ttl_seconds: float = Field(default=86_400.0, gt=0)
@@ -48,6 +92,23 @@ class ProcessorSettings(BaseTracerSettings):
     )
     warmup_buckets: int = Field(default=DEFAULTS.warmup_buckets, ge=1)
     z_threshold: float = Field(default=DEFAULTS.z_threshold, gt=0, le=100)
+    score_threshold: float = Field(
+        default=DEFAULTS.score_threshold,
+        gt=0,
+        le=50,
+        description="-log10 tail probability under a service's own baseline that alerts "
+        "(6: one chance in a million), the same for every service and metric.",
+    )
+    error_pool_buckets: int = Field(
+        default=DEFAULTS.pool_buckets,
+        ge=1,
+        le=1000,
+        description="A quiet service's errors are judged over up to this many buckets.",
+    )
+    seasonal_profile: bool = Field(
+        default=DEFAULTS.seasonal,
+        description="Judge volume against the same hour of day and week as well.",
+    )
     min_count: int = Field(
         default=DEFAULTS.min_count, ge=1, description="Records a bucket needs to be judged."
     )
@@ -96,3 +157,28 @@ class ProcessorSettings(BaseTracerSettings):
                 f"{MAX_OPEN_BUCKETS} buckets (each service keeps that many open)"
             )
         return value
+
+    @property
+    def listens_on_loopback(self) -> bool:
+        return is_loopback(self.host)
+
+    @property
+    def keys_required(self) -> bool:
+        """Keys are on when asked for, and whenever the API is reachable from elsewhere."""
+        if self.require_ingest_key:
+            return True
+        return not self.listens_on_loopback and not self.allow_unauthenticated
+
+
+def split_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def is_loopback(host: str) -> bool:
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False

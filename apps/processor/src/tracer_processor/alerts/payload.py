@@ -20,6 +20,7 @@ from typing import Any
 from tracer_core.models import AlertType, Severity
 from tracer_processor.alerts.reports import AlertCandidate, Recovery
 from tracer_processor.alerts.retry import InvalidAlertError
+from tracer_processor.ingest.text import clean_message
 
 MAX_TITLE = 500
 MAX_TEXT = 4_000
@@ -32,7 +33,7 @@ def finite_json(value: Any, depth: int = 0) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str):
-        return value[:MAX_TEXT]
+        return clean_message(value[:MAX_TEXT])
     if isinstance(value, Integral):
         whole = int(value)
         if abs(whole) <= _MAX_EXACT_INT:
@@ -49,10 +50,25 @@ def finite_json(value: Any, depth: int = 0) -> Any:
     if depth >= MAX_DEPTH:
         return str(value)[:MAX_TEXT]
     if isinstance(value, Mapping):
-        return {str(key)[:MAX_TEXT]: finite_json(item, depth + 1) for key, item in value.items()}
+        return {
+            clean_message(str(key)[:MAX_TEXT]): finite_json(item, depth + 1)
+            for key, item in value.items()
+        }
     if isinstance(value, list | tuple | set | frozenset):
         return [finite_json(item, depth + 1) for item in value]
-    return str(value)[:MAX_TEXT]
+    return clean_message(str(value)[:MAX_TEXT])
+
+
+def numbers_only(details: Mapping[str, Any]) -> dict[str, Any]:
+    """The finite numbers of a report's details: what survives when its text cannot be
+    stored (the incident is still alerted, with its figures)."""
+    kept: dict[str, Any] = {}
+    for key, value in details.items():
+        safe = finite_json(value)
+        if isinstance(safe, int | float) and not isinstance(safe, bool):
+            kept[str(key).encode("ascii", "ignore").decode()[:100]] = safe
+    kept["details_repaired"] = True
+    return kept
 
 
 def _aware(name: str, when: object) -> datetime:
@@ -122,7 +138,8 @@ def candidate_payload(processor_id: str, candidate: AlertCandidate) -> Candidate
         raise InvalidAlertError(
             f"window_end {end.isoformat()} is before window_start {start.isoformat()}"
         )
-    title = str(candidate.title).strip()[:MAX_TITLE] or f"{alert_type.value} on {candidate.service}"
+    title = clean_message(str(candidate.title)).strip()[:MAX_TITLE]
+    title = title or f"{alert_type.value} on {candidate.service}"
     details = finite_json(dict(candidate.details)) if candidate.details else {}
     fingerprint = candidate.fingerprint
     return CandidatePayload(

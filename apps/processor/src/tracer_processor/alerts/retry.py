@@ -7,6 +7,8 @@ Exception tree of the alert store::
      │                           connection, serialization failure, deadlock, shutdown,
      │                           timeout) even after the bounded retries; try again later
      └── InvalidAlertError       the detection itself is unusable; retrying cannot help
+          └── RefusedAlertError  the database refused its content (e.g. jsonb and NUL);
+                                 the writer repairs the report and sends it again
 
 A decision is one statement in its own transaction, and every report carries a digest of
 its content, so re-running it after any of the transient failures below is safe: if the
@@ -35,6 +37,11 @@ class AlertStoreUnavailableError(AlertStoreError):
 
 class InvalidAlertError(AlertStoreError, ValueError):
     """The detection or recovery is malformed (bad window, unknown type, ...)."""
+
+
+class RefusedAlertError(InvalidAlertError):
+    """PostgreSQL refused the report's data (an encoding or a check); a repaired copy of
+    the report may still be stored."""
 
 
 _TRANSIENT: tuple[type[BaseException], ...] = (

@@ -28,7 +28,7 @@ from tracer_processor.alerts.payload import candidate_payload, finite_json, reco
 from tracer_processor.alerts.reports import AlertCandidate, Decision, Recovery, StoreResult
 from tracer_processor.alerts.retry import (
     AlertStoreUnavailableError,
-    InvalidAlertError,
+    RefusedAlertError,
     RetryPolicy,
     backoff_sleep,
     is_transient,
@@ -160,7 +160,7 @@ class PostgresAlertStore:
                     row = await conn.fetchrow(sql, *args, timeout=self._timeout)
                 break
             except (asyncpg.exceptions.DataError, asyncpg.exceptions.CheckViolationError) as exc:
-                raise InvalidAlertError(f"the database refused the report: {exc}") from exc
+                raise RefusedAlertError(f"the database refused the report: {exc}") from exc
             except Exception as exc:
                 if not is_transient(exc):
                     raise

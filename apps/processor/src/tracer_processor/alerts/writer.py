@@ -21,8 +21,9 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from tracer_processor.alerts.payload import numbers_only
 from tracer_processor.alerts.reports import (
     AlertCandidate,
     AlertStore,
@@ -30,7 +31,12 @@ from tracer_processor.alerts.reports import (
     Recovery,
     StoreResult,
 )
-from tracer_processor.alerts.retry import AlertStoreError, InvalidAlertError, RetryPolicy
+from tracer_processor.alerts.retry import (
+    AlertStoreError,
+    InvalidAlertError,
+    RefusedAlertError,
+    RetryPolicy,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +55,8 @@ class WriterStats:
     written: int
     dropped: int
     rejected: int
+    repaired: int
+    unstorable: int
     retries: int
     buffered: int
     decisions: dict[Decision, int]
@@ -91,6 +99,8 @@ class AlertWriter:
         self.written = 0  # items the store took a decision on
         self.dropped = 0  # items lost: buffer full, closed, or failing for too long
         self.rejected = 0  # items the store refused as malformed
+        self.repaired = 0  # items refused for their content, stored once repaired
+        self.unstorable = 0  # items refused even after repair: an incident not recorded
         self.retries = 0  # attempts repeated after the database failed
         self.decisions: Counter[Decision] = Counter()
 
@@ -104,6 +114,8 @@ class AlertWriter:
             written=self.written,
             dropped=self.dropped,
             rejected=self.rejected,
+            repaired=self.repaired,
+            unstorable=self.unstorable,
             retries=self.retries,
             buffered=self._buffered,
             decisions=dict(self.decisions),
@@ -221,15 +233,35 @@ class AlertWriter:
                 self._idle.set()
 
     async def _write(self, item: Item) -> None:
-        """Write one item, retrying while the database is unreachable; returns once decided."""
+        """Write one item, retrying while the database is unreachable; returns once decided.
+
+        A report the database refuses for its content is repaired (its details cut down to
+        their numbers) and sent again: an incident is never dropped for what its log lines
+        say. Should even that be refused, the loss is counted and logged as an error.
+        """
         failures = 0
         unexpected = 0
+        repaired = False
         while True:
             try:
                 if isinstance(item, AlertCandidate):
                     result = await self._store.report(item)
                 else:
                     result = await self._store.recover(item)
+            except RefusedAlertError as exc:
+                if not repaired:
+                    log.warning("alert report refused (%s); sending it again repaired", exc)
+                    item, repaired = _repaired(item), True
+                    continue
+                self.unstorable += 1
+                log.error(
+                    "ALERT LOST: the database refused %s for %s/%s even after repair: %s",
+                    type(item).__name__,
+                    _printable(item.project),
+                    _printable(item.service),
+                    exc,
+                )
+                return
             except InvalidAlertError as exc:
                 self.rejected += 1
                 log.error("alert report rejected: %s (%r)", exc, item)
@@ -249,6 +281,7 @@ class AlertWriter:
                 await asyncio.sleep(self._backoff.delay(failures, self._rng))
                 continue
             self.written += 1
+            self.repaired += repaired
             self.decisions[result.decision] += 1
             if failures:
                 log.info("alert store reachable again after %s failed attempt(s)", failures)
@@ -258,3 +291,18 @@ class AlertWriter:
                 except Exception:
                     log.exception("alert result hook failed")
             return
+
+
+def _printable(text: str) -> str:
+    return text.encode("ascii", "backslashreplace").decode()[:200]
+
+
+def _repaired(item: Item) -> Item:
+    """The item with text the database cannot take removed: ASCII names, numeric details."""
+    project = _printable(item.project).replace("\\", "_") or "default"
+    service = _printable(item.service).replace("\\", "_") or "unknown_service"
+    details = numbers_only(item.details)
+    if isinstance(item, AlertCandidate):
+        title = f"{item.alert_type.value} on {service}"
+        return replace(item, project=project, service=service, title=title, details=details)
+    return replace(item, project=project, service=service, details=details)

@@ -4,12 +4,14 @@ Each service has a small ring of open buckets (counts, errors, a latency histogr
 services side by side in numpy arrays, so a batch of records is folded in with a few
 vectorised operations. A bucket closes when the service's watermark passes its end:
 
-* event time: the newest timestamp seen for the service minus the allowed lateness, so a
-  replay of hours-old logs closes buckets exactly as the live stream did;
-* the clock, for a *live* service (its newest event is within `live_horizon` of the
-  processor clock): `now - lateness`, so a service that falls silent still closes (empty)
-  buckets and the detector sees the silence;
-* an idle replay (no records for a while) closes every bucket before its newest record.
+* while records keep arriving, the watermark is event time: the newest timestamp seen for
+  the service minus the allowed lateness, however far behind the clock that is, so a backlog
+  or a replay closes buckets exactly as the live stream did and nothing in it is late;
+* the clock closes buckets only for a service from which nothing has *arrived* for the
+  silence period (`silence`; arrivals seen by other replicas count too, see
+  `note_arrivals`): a live service (its newest event was within `live_horizon` of the clock)
+  then closes on `now - lateness`, so the detector sees the silence; a replay that went idle
+  closes every bucket before its newest record.
 
 A record for a bucket that has already closed is late: counted, never folded in. Gaps
 longer than the detector can remember are skipped in one step rather than bucket by bucket.
@@ -56,6 +58,7 @@ class BucketConfig:
     allowed_lateness: float = 10.0
     max_future: float = 30.0
     live_horizon: float = 120.0
+    silence: float = 45.0  # no arrival for this long: the clock closes the service's buckets
     skip_gap_after: int = 400  # empty buckets processed one by one before a gap is skipped
 
     @property
@@ -63,10 +66,6 @@ class BucketConfig:
         """Open buckets a service can hold: lateness behind, max_future ahead, plus slack."""
         span = self.allowed_lateness + self.max_future
         return math.ceil(span / self.bucket_seconds) + 2
-
-    @property
-    def idle_flush(self) -> float:
-        return self.allowed_lateness + self.bucket_seconds
 
 
 ClosedHandler = Callable[[ClosedBuckets], None]
@@ -146,6 +145,13 @@ class BucketAggregator:
         self.resume_after[slots] = last_buckets
         self.last_arrival[slots] = now
 
+    def note_arrivals(self, slots: SlotArray, when: npt.NDArray[np.float64]) -> None:
+        """Arrivals seen elsewhere (another replica received these services at `when`): a
+        service that moved to another replica is not silent here."""
+        known = self.started[slots] | (self.resume_after[slots] != _NOT_RESUMED)
+        slots, when = slots[known], when[known]
+        self.last_arrival[slots] = np.maximum(self.last_arrival[slots], when)
+
     def tracked(self) -> SlotArray:
         """Slots with state: started by records, or restored and waiting for them."""
         return np.flatnonzero(self.started | (self.resume_after != _NOT_RESUMED))
@@ -192,7 +198,7 @@ class BucketAggregator:
         first = self.first_bucket[pairs.slot[kept]]
         self.first_bucket[pairs.slot[kept]] = np.minimum(first, pairs.bucket[kept])
         self._fold(pairs, kept, errors.astype(np.int64), hist)
-        self._close_until(touched, self._watermark_targets(touched, now))
+        self._close_until(touched, self._event_targets(touched))
         return late
 
     def _start_services(self, slots: SlotArray, oldest: npt.NDArray[np.float64]) -> None:
@@ -255,22 +261,26 @@ class BucketAggregator:
 
     # -- closing ----------------------------------------------------------------------------
 
-    def _watermark_targets(self, slots: SlotArray, now: float) -> IntArray:
-        """First bucket that stays open for each slot under its current watermark."""
-        clock = np.where(self.live[slots], now, self.max_ts[slots])
-        mark = clock - self.config.allowed_lateness
+    def _event_targets(self, slots: SlotArray) -> IntArray:
+        """First bucket that stays open for each slot under its event-time watermark."""
+        mark = self.max_ts[slots] - self.config.allowed_lateness
         return np.floor(mark / self.config.bucket_seconds).astype(np.int64)
 
     def tick(self, now: float) -> None:
-        """Clock-driven closing: silent live services, and replays that went idle."""
+        """Clock-driven closing, only for services silent for the silence period: live ones
+        close on the clock (the detector sees the silence), idle replays up to their newest
+        record. Services still arriving are left to event time."""
         active = np.flatnonzero(self.started)
         if active.size == 0:
             return
-        targets = self._watermark_targets(active, now)
-        idle = ~self.live[active] & (now - self.last_arrival[active] >= self.config.idle_flush)
-        if idle.any():
-            newest_bucket = np.floor(self.max_ts[active] / self.config.bucket_seconds)
-            targets = np.where(idle, newest_bucket.astype(np.int64), targets)
+        silent = now - self.last_arrival[active] >= self.config.silence
+        if not silent.any():
+            return
+        active = active[silent]
+        size = self.config.bucket_seconds
+        clock = np.floor((now - self.config.allowed_lateness) / size)
+        newest_bucket = np.floor(self.max_ts[active] / size)
+        targets = np.where(self.live[active], clock, newest_bucket).astype(np.int64)
         self._close_until(active, targets)
 
     def _close_until(self, slots: SlotArray, targets: IntArray) -> None:

@@ -31,8 +31,9 @@ def take(array: npt.NDArray[Any], rows: Rows) -> npt.NDArray[Any]:
 
 
 class ServiceRegistry:
-    def __init__(self, max_services: int) -> None:
+    def __init__(self, max_services: int, max_per_project: int | None = None) -> None:
         self.max_services = max_services
+        self.max_per_project = max_per_project or max_services
         self._by_key: dict[tuple[str, str], int] = {}
         self._by_project: dict[str, dict[str, int]] = {}  # project -> service -> slot
         self._keys: list[tuple[str, str] | None] = []
@@ -54,6 +55,10 @@ class ServiceRegistry:
 
     def key_or_none(self, slot: int) -> tuple[str, str] | None:
         return self._keys[slot] if slot < len(self._keys) else None
+
+    def slot_of(self, key: tuple[str, str]) -> int | None:
+        """The slot of a known service (None when it is not tracked); never creates one."""
+        return self._by_key.get(key)
 
     def items(self) -> list[tuple[tuple[str, str], int]]:
         return sorted(self._by_key.items())
@@ -84,8 +89,18 @@ class ServiceRegistry:
             slots[position] = slot
         return slots, created, refused
 
+    def project_full(self, project: str) -> bool:
+        return len(self._by_project.get(project, ())) >= self.max_per_project
+
+    def slots_of(self, project: str) -> npt.NDArray[np.intp]:
+        return np.fromiter(self._by_project.get(project, {}).values(), np.intp)
+
+    def add(self, key: tuple[str, str]) -> int:
+        """A slot for a new key; -1 when the service cap or the project's quota is reached."""
+        return self._add(key)
+
     def _add(self, key: tuple[str, str]) -> int:
-        if len(self._by_key) >= self.max_services:
+        if len(self._by_key) >= self.max_services or self.project_full(key[0]):
             return -1
         slot = self._free.pop() if self._free else len(self._keys)
         if slot == len(self._keys):

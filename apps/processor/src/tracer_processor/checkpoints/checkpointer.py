@@ -124,7 +124,7 @@ class Checkpointer:
             # whose slots may belong to another service by now, are left out).
             batch = slots[first : first + BATCH]
             batch = batch[detector.steps[batch] > 0]
-            keys = [registry.key_or_none(slot) for slot in batch.tolist()]
+            keys = [_storable(registry.key_or_none(slot)) for slot in batch.tolist()]
             batch = batch[[key is not None for key in keys]]
             state = detector.export(batch)
             ends = (state["last"][:, 0] + 1) * self._bucket_seconds
@@ -160,3 +160,11 @@ class Checkpointer:
 
 def _when(epoch_seconds: float) -> datetime:
     return datetime.fromtimestamp(epoch_seconds, UTC)
+
+
+def _storable(key: tuple[str, str] | None) -> tuple[str, str] | None:
+    """The key, unless PostgreSQL cannot store it (a NUL would fail the whole batch's save;
+    ingest cleans names, so only state from elsewhere could carry one)."""
+    if key is None or "\x00" in key[0] or "\x00" in key[1]:
+        return None
+    return key

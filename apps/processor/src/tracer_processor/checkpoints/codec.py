@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from tracer_processor.detection.detector import Detector
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: pooled error counts, burst trackers and the seasonal profile
 _MAGIC = b"TRBC"
 _HEADER = struct.Struct("<4sHI")  # magic, format version, layout digest
 _NO_SLOTS = np.empty(0, np.intp)
@@ -39,7 +39,7 @@ class CheckpointCodec:
         )
         self.window = detector.config.window_buckets
         self.recent = detector.config.recent_buckets
-        self.metrics = tuple(detector.baselines)
+        self.metrics = (*detector.baselines, *(f"pool.{name}" for name in detector.pools))
         digest = zlib.crc32(f"{self.dtype.descr!r}/{detector.config.bucket_seconds}".encode())
         self._header = _HEADER.pack(_MAGIC, FORMAT_VERSION, digest)
 

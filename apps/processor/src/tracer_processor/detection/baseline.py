@@ -95,10 +95,29 @@ class RollingBaseline:
         variance = np.maximum(self._total_sq[rows] / safe - mean * mean, 0.0)
         return np.where(n > 0, mean, 0.0), np.where(n > 1, np.sqrt(variance), 0.0), n
 
+    def sums(self, rows: Rows) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+        """Sum and number of the valid entries of the window."""
+        return take(self._total, rows), take(self._n, rows)
+
     def previous_mean(self, rows: Rows) -> tuple[FloatArray, npt.NDArray[np.int64]]:
         """Mean of the last `recent` observations (before the current one) and their count."""
         n = take(self._recent_n, rows)
         return np.where(n > 0, self._recent_total[rows] / np.maximum(n, 1), 0.0), n
+
+    def window_newest_first(
+        self, slots: SlotArray, steps: npt.NDArray[np.int64], ages: int
+    ) -> FloatArray:
+        """The last `ages` entries of the window of `slots` as (slot, age), the previous
+        bucket first (holes and never-written entries are 0)."""
+        back = np.arange(1, min(ages, self.window) + 1)
+        positions = (steps[:, None] - back[None, :]) % self.window
+        written = back[None, :] <= steps[:, None]
+        values = self._values[positions, slots[:, None]].astype(np.float64)
+        return np.where(self._valid[positions, slots[:, None]] & written, values, 0.0)
+
+    def recent_sum(self, rows: Rows) -> FloatArray:
+        """Sum of the recent ring (the previous `recent` observations)."""
+        return take(self._recent_total, rows)
 
     def level(self, rows: Rows) -> tuple[FloatArray, BoolArray]:
         """The EWMA before this bucket, and whether it has seen a value yet."""
@@ -114,14 +133,17 @@ class RollingBaseline:
         values: FloatArray,
         observed: BoolArray,
         accept: BoolArray,
+        learnt: FloatArray | None = None,
     ) -> None:
         """Record this bucket: `accept` enters the baseline, `observed` the recent ring/EWMA.
 
         `steps` is each slot's bucket counter; every bucket writes its ring entry (a hole when
-        not accepted), which is what makes old data fall out of the window.
+        not accepted), which is what makes old data fall out of the window. `learnt` is what
+        the window keeps when it differs from the observation (a clipped outlier).
         """
         values = np.clip(values, -MAX_VALUE, MAX_VALUE)  # float32 storage, squares in float64
-        stored = np.where(accept, values, 0.0).astype(np.float32)
+        kept = values if learnt is None else np.clip(learnt, -MAX_VALUE, MAX_VALUE)
+        stored = np.where(accept, kept, 0.0).astype(np.float32)
         _replace(
             self._values, self._valid, self._total, self._n, rows,
             steps % self.window * self._capacity + slots, stored, accept, squares=self._total_sq,

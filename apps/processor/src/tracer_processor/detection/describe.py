@@ -47,6 +47,11 @@ def details(
     value, mean, std, n, z, ewma, ewma_z, ratio, change, previous, score = row
     unit = _formatter(name)
     reasons: list[str] = []
+    if score >= config.score_threshold:
+        reasons.append(
+            f"{name} {unit(value)} against a usual {unit(mean)}: about 1 chance in "
+            f"10^{score:.1f} under this service's own baseline"
+        )
     if abs(z) >= config.z_threshold:
         side = "above" if z > 0 else "below"
         reasons.append(
@@ -79,6 +84,7 @@ def details(
         "change": number(change),
         "previous_window_mean": number(previous),
         "score": number(score),
+        "score_threshold": config.score_threshold,
         "reasons": reasons,
     }
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -21,23 +22,31 @@ import numpy.typing as npt
 
 from tracer_core.models import AlertType, Severity
 from tracer_processor.alerts.reports import AlertCandidate, Recovery
-from tracer_processor.buckets.registry import rows_of, take
+from tracer_processor.buckets.registry import Rows, rows_of, take
 from tracer_processor.buckets.templates import ErrorSamples
 from tracer_processor.detection.baseline import RollingBaseline
+from tracer_processor.detection.bursts import BurstTracker
 from tracer_processor.detection.config import DetectorConfig
 from tracer_processor.detection.describe import details, number, numbers, title
 from tracer_processor.detection.lifecycle import TYPE_INDEX, AlertLifecycle, Transitions
 from tracer_processor.detection.scoring import (
+    FloatArray,
     MetricSignals,
     error_signals,
     latency_signals,
     traffic_signals,
 )
+from tracer_processor.detection.season import SeasonalProfile
 
-FloatArray = npt.NDArray[np.float64]
 SlotArray = npt.NDArray[np.intp]
 NameLookup = Callable[[int], tuple[str, str]]  # slot -> (project, service)
 SEVERITIES = (Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL)
+_Inputs = tuple[
+    tuple[FloatArray, FloatArray, npt.NDArray[np.int64]],
+    tuple[FloatArray, npt.NDArray[np.int64]],
+    tuple[FloatArray, npt.NDArray[np.bool_]],
+]  # a baseline's stats, previous-window mean and level
+_JUDGED = ("error_rate", "latency_p95_ms", "count")  # the metrics that alert
 _METRIC_OF = {
     AlertType.ERROR_SPIKE: "error_rate",
     AlertType.HIGH_LATENCY: "latency_p95_ms",
@@ -59,6 +68,7 @@ class BucketInput:
     latency_samples: FloatArray
     partial: npt.NDArray[np.bool_]  # the service's first bucket: its volume is not judged
     samples: dict[int, ErrorSamples]
+    epoch_hours: npt.NDArray[np.int64] | None = None  # per service; default: from `bucket`
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,36 +88,52 @@ class Detector:
             "latency_p95_ms": RollingBaseline(window=window, recent=recent, ewma_alpha=alpha),
             "count": RollingBaseline(window=window, recent=recent, ewma_alpha=alpha),
         }
+        # Records and errors per bucket: the window's error rate, and quiet buckets' pool.
+        self.pools = {
+            "records": RollingBaseline(window=window, recent=recent, ewma_alpha=alpha),
+            "errors": RollingBaseline(window=window, recent=recent, ewma_alpha=alpha),
+        }
+        self.bursts = {"latency_p95_ms": BurstTracker(config), "count": BurstTracker(config)}
+        self.season = SeasonalProfile(config)
         self.lifecycle = AlertLifecycle(config)
         self._capacity = 0
         self.steps = np.zeros(0, np.int64)
         self.silent_for = np.zeros(0, np.int64)
-        self._excluded_for = {name: np.zeros(0, np.int64) for name in self.baselines}
+        self._excluded_for = {name: np.zeros(0, np.int64) for name in _JUDGED}
         self.last = np.zeros((0, 5), np.float64)  # bucket, count, errors, p95, latency samples
+        self.last_score = np.zeros((0, len(_JUDGED)), np.float64)  # by metric, in _JUDGED
 
     def ensure_capacity(self, capacity: int) -> None:
         if capacity <= self._capacity:
             return
         grow = capacity - self._capacity
-        for baseline in self.baselines.values():
+        for baseline in (*self.baselines.values(), *self.pools.values()):
             baseline.ensure_capacity(capacity)
+        for tracker in self.bursts.values():
+            tracker.ensure_capacity(capacity)
+        self.season.ensure_capacity(capacity)
         self.lifecycle.ensure_capacity(capacity)
         self.steps = np.concatenate([self.steps, np.zeros(grow, np.int64)])
         self.silent_for = np.concatenate([self.silent_for, np.zeros(grow, np.int64)])
         for name, streak in self._excluded_for.items():
             self._excluded_for[name] = np.concatenate([streak, np.zeros(grow, np.int64)])
         self.last = np.concatenate([self.last, np.zeros((grow, 5))])
+        self.last_score = np.concatenate([self.last_score, np.zeros((grow, len(_JUDGED)))])
         self._capacity = capacity
 
     def reset(self, slots: SlotArray) -> None:
-        for baseline in self.baselines.values():
+        for baseline in (*self.baselines.values(), *self.pools.values()):
             baseline.reset(slots)
+        for tracker in self.bursts.values():
+            tracker.reset(slots)
+        self.season.reset(slots)
         self.lifecycle.reset(slots)
         self.steps[slots] = 0
         self.silent_for[slots] = 0
         for streak in self._excluded_for.values():
             streak[slots] = 0
         self.last[slots] = 0
+        self.last_score[slots] = 0
 
     def export(self, slots: SlotArray) -> dict[str, npt.NDArray[Any]]:
         """Everything the detector knows about `slots` (copies, services first): what a
@@ -116,10 +142,17 @@ class Detector:
             "steps": self.steps[slots],
             "silent_for": self.silent_for[slots],
             "last": self.last[slots],
+            "last_score": self.last_score[slots],
         }
         for name, baseline in self.baselines.items():
-            state[f"{name}.excluded_for"] = self._excluded_for[name][slots]
+            if name in self._excluded_for:
+                state[f"{name}.excluded_for"] = self._excluded_for[name][slots]
             state.update({f"{name}.{k}": v for k, v in baseline.export(slots).items()})
+        for name, pool in self.pools.items():
+            state.update({f"pool.{name}.{k}": v for k, v in pool.export(slots).items()})
+        for name, tracker in self.bursts.items():
+            state.update({f"bursts.{name}.{k}": v for k, v in tracker.export(slots).items()})
+        state.update({f"season.{k}": v for k, v in self.season.export(slots).items()})
         state.update({f"alerts.{k}": v for k, v in self.lifecycle.export(slots).items()})
         return state
 
@@ -128,15 +161,21 @@ class Detector:
         self.steps[slots] = state["steps"]
         self.silent_for[slots] = state["silent_for"]
         self.last[slots] = state["last"]
+        self.last_score[slots] = state["last_score"]
         for name, baseline in self.baselines.items():
-            self._excluded_for[name][slots] = state[f"{name}.excluded_for"]
-            prefix = f"{name}."
-            baseline.restore(
-                slots, {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-            )
-        self.lifecycle.restore(
-            slots, {k[7:]: v for k, v in state.items() if k.startswith("alerts.")}
-        )
+            if name in self._excluded_for:
+                self._excluded_for[name][slots] = state[f"{name}.excluded_for"]
+            baseline.restore(slots, _under(state, f"{name}."))
+        for name, pool in self.pools.items():
+            pool.restore(slots, _under(state, f"pool.{name}."))
+        for name, tracker in self.bursts.items():
+            tracker.restore(slots, _under(state, f"bursts.{name}."))
+        self.season.restore(slots, _under(state, "season."))
+        self.lifecycle.restore(slots, _under(state, "alerts."))
+
+    def last_scores(self, slot: int) -> dict[str, float]:
+        """Each metric's score in the service's last bucket (-log10 tail probability)."""
+        return dict(zip(_JUDGED, self.last_score[slot].tolist(), strict=True))
 
     def resume(self, slot: int, alert_type: AlertType, severity_rank: int) -> None:
         """Consider an alert of this service open (taken over from the store at start)."""
@@ -154,61 +193,123 @@ class Detector:
 
     # -- one bucket -------------------------------------------------------------------------
 
+    def _pool(
+        self,
+        slots: SlotArray,
+        rows: Rows,
+        steps: npt.NDArray[np.int64],
+        counts: FloatArray,
+        errors: FloatArray,
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Records and errors of each bucket, a quiet one pooled with the buckets before it
+        (newest first, up to `pool_buckets`) until it holds `min_count` records; then the
+        records and errors of this bucket and the `recent_buckets` before it (a span)."""
+        span_records = counts + self.pools["records"].recent_sum(rows)
+        span_errors = errors + self.pools["errors"].recent_sum(rows)
+        records, failed = counts.copy(), errors.copy()
+        quiet = np.flatnonzero(counts < self.config.min_count)
+        if quiet.size == 0:
+            return records, failed, span_records, span_errors
+        ages = self.config.pool_buckets
+        before = self.pools["records"].window_newest_first(slots[quiet], steps[quiet], ages)
+        errors_before = self.pools["errors"].window_newest_first(slots[quiet], steps[quiet], ages)
+        reached = counts[quiet, None] + np.cumsum(before, axis=1) - before
+        take_it = reached < self.config.min_count
+        records[quiet] += (before * take_it).sum(axis=1)
+        failed[quiet] += (errors_before * take_it).sum(axis=1)
+        return records, failed, span_records, span_errors
+
     def step(self, bucket: BucketInput) -> StepResult:
         config = self.config
         slots = bucket.slots
         rows = rows_of(slots)
         steps = take(self.steps, rows)
-        silent = bucket.counts <= 0
+        counts, errors = bucket.counts, bucket.errors
+        silent = counts <= 0
         silent_for = np.where(silent, self.silent_for[rows] + 1, 0)
+        hours = bucket.epoch_hours
+        if hours is None:
+            hours = np.full(slots.size, bucket.bucket * config.bucket_seconds // 3600, np.int64)
 
-        def inputs(name: str) -> tuple[Any, ...]:
+        def inputs(name: str) -> _Inputs:
             baseline = self.baselines[name]
             return baseline.stats(rows), baseline.previous_mean(rows), baseline.level(rows)
 
-        errors = error_signals(config, bucket.counts, bucket.errors, *inputs("error_rate"))
+        window_records, seen = self.pools["records"].sums(rows)
+        window_errors = self.pools["errors"].sums(rows)[0]
+        count_inputs = inputs("count")
+        error_sig = error_signals(
+            config, counts, errors, self._pool(slots, rows, steps, counts, errors),
+            (window_records, window_errors, seen), *inputs("error_rate"), count_inputs[0][0],
+        )  # fmt: skip
         latency = latency_signals(
-            config, bucket.p95_ms, bucket.latency_samples, *inputs("latency_p95_ms")
-        )
+            config, bucket.p95_ms, bucket.latency_samples, *inputs("latency_p95_ms"),
+            partial(self.bursts["latency_p95_ms"].judge, rows),
+        )  # fmt: skip
+        if config.seasonal:
+            season = self.season.expect(slots, hours)
+        else:
+            zeros = np.zeros(slots.size)
+            season = (zeros, zeros, np.zeros(slots.size, np.bool_))
         traffic = traffic_signals(
-            config, bucket.counts, bucket.partial, silent_for, *inputs("count")
-        )
-        stored = {
-            "error_rate": errors.value,
+            config, counts, bucket.partial, silent_for, *count_inputs, season,
+            partial(self.bursts["count"].judge, rows),
+        )  # fmt: skip
+        raw = {
+            "error_rate": errors / np.maximum(counts, 1.0),
             "latency_p95_ms": np.log(np.maximum(bucket.p95_ms, 0.01)),
-            "count": traffic.value,
+            "count": counts,
         }
-        for metric in (errors, latency, traffic):
-            excluded_for = self._excluded_for[metric.name]
+        observed = {
+            "error_rate": counts >= config.min_count,
+            "latency_p95_ms": latency.observed,
+            "count": traffic.observed,
+        }
+        adopted: dict[str, npt.NDArray[np.bool_]] = {}
+        for metric in (error_sig, latency, traffic):
+            name = metric.name
+            seen_now = observed[name]
+            excluded_for = self._excluded_for[name]
             before = excluded_for[rows]
-            streak = np.where(
-                metric.observed & metric.exclude,
-                before + 1,
-                np.where(metric.observed, 0, before),
-            )
+            streak = np.where(seen_now & metric.outlier, before + 1, np.where(seen_now, 0, before))
             adopt = streak > config.adopt_buckets
-            if metric.name == "count":
-                adopt &= ~silent  # silence is never learnt as normal while a baseline exists
-            accept = metric.observed & (~metric.exclude | adopt)
-            self.baselines[metric.name].push(
-                rows, slots, steps, stored[metric.name], metric.observed, accept
+            accept = seen_now.copy()
+            if name == "count":
+                # Silence is never learnt as normal while a baseline exists.
+                accept &= ~(silent & metric.outlier)
+                adopt &= ~silent
+            learnt = np.where(adopt, raw[name], metric.learnt)
+            self.baselines[name].push(
+                rows, slots, steps, raw[name], seen_now, accept, learnt=learnt
             )
             excluded_for[rows] = streak
+            adopted[name] = adopt
+            tracker = self.bursts.get(name)
+            if tracker is not None and metric.drift is not None:
+                tracker.learn(rows, metric.z, metric.drift, seen_now & metric.warm, streak)
+        has_records = counts > 0
+        learnt_errors = np.where(
+            adopted["error_rate"] | (counts < config.min_count),
+            errors,
+            np.minimum(errors, error_sig.learnt * counts),
+        )
+        self.pools["records"].push(rows, slots, steps, counts, has_records, has_records)
+        self.pools["errors"].push(
+            rows, slots, steps, errors, has_records, has_records, learnt=learnt_errors
+        )
+        if config.seasonal:
+            self.season.learn(slots, hours, counts, traffic.observed & ~(silent & traffic.outlier))
         self.steps[rows] = steps + 1
         self.silent_for[rows] = silent_for
         self.last[rows] = np.column_stack(
-            [
-                np.full(slots.size, float(bucket.bucket)),
-                bucket.counts,
-                bucket.errors,
-                bucket.p95_ms,
-                bucket.latency_samples,
-            ]
-        )
+            [np.full(slots.size, float(bucket.bucket)), counts, errors, bucket.p95_ms,
+             bucket.latency_samples]
+        )  # fmt: skip
+        self.last_score[rows] = np.column_stack([error_sig.score, latency.score, traffic.score])
 
-        verdicts = {**errors.verdicts, **latency.verdicts, **traffic.verdicts}
+        verdicts = {**error_sig.verdicts, **latency.verdicts, **traffic.verdicts}
         transitions = self.lifecycle.step(bucket.bucket, rows, verdicts)
-        signals = {s.name: s for s in (errors, latency, traffic)}
+        signals = {s.name: s for s in (error_sig, latency, traffic)}
         items = self._items(bucket, signals, transitions)
         return StepResult(signals=signals, transitions=transitions, items=items)
 
@@ -299,6 +400,10 @@ class Detector:
                 )
             )
         return made
+
+
+def _under(state: dict[str, npt.NDArray[Any]], prefix: str) -> dict[str, npt.NDArray[Any]]:
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
 
 def _when(epoch_seconds: float) -> datetime:

@@ -1,15 +1,25 @@
 """The detector's arithmetic: signals and verdicts for every service at once (numpy).
 
-Every bucket is scored *before* it enters the baseline. For each metric the signals are the
-z-score against the rolling baseline (with a floor on the deviation: a flat baseline never
-divides by zero), the z-score of the EWMA (a sustained moderate shift), the ratio to the
-baseline mean and the rate of change against the previous few buckets (both against a
-floored base). Guards keep quiet what cannot be judged: too little volume, or a baseline
-still warming up. All results are finite by construction; `finite` is the last safety net.
+Every bucket is scored *before* it enters the baseline, and every score is the same unit:
+-log10 of the tail probability of the observation under the service's own baseline
+(`tails`), so one threshold (`score_threshold`) decides for every metric and service.
+
+- Errors: a binomial test of the failures against the service's rate over its window (with
+  a prior, and widened by any extra-binomial spread the service shows). A quiet bucket is
+  pooled with the buckets before it until it holds enough records, so a service of one log
+  a second is judged over a few tens of seconds.
+- Latency (log p95) and volume: a normal core with learnt bursts, plus a sustained-shift
+  signal (`bursts`); volume is judged against the recent past and, once the seasonal
+  profile knows the hour, against the same hour of day/week too - only a deviation from
+  both counts.
+
+Guards keep alerts to changes that matter (a minimum ratio or difference); all results are
+finite by construction, and `finite` is the last safety net.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,13 +27,17 @@ import numpy.typing as npt
 
 from tracer_core.models import AlertType
 from tracer_processor.detection.config import DetectorConfig
+from tracer_processor.detection.season import noise_floor
+from tracer_processor.detection.tails import SCORE_CAP, binomial_score
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
+Judged = tuple[FloatArray, FloatArray, FloatArray, FloatArray]  # up, down, drift, drift z
+Judge = Callable[[FloatArray, BoolArray], Judged]  # a metric's `BurstTracker.judge`
 
 LOW, MEDIUM, HIGH, CRITICAL = 0, 1, 2, 3
-MAX_SCORE = 1.0e6
+MAX_SCORE = SCORE_CAP
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,43 +52,29 @@ class MetricSignals:
     """One metric's numbers for the scored slots, in the metric's natural unit."""
 
     name: str
-    observed: BoolArray  # enough data in this bucket to judge the metric
+    observed: BoolArray  # enough data to judge the metric
     value: FloatArray
     mean: FloatArray
     std: FloatArray
     n: IntArray
     z: FloatArray
     ewma: FloatArray
-    ewma_z: FloatArray
+    ewma_z: FloatArray  # the sustained-shift signal, in deviations
     ratio: FloatArray
     change: FloatArray
     previous: FloatArray
     warm: BoolArray
-    exclude: BoolArray  # clearly anomalous: keep out of the baseline
-    score: FloatArray  # >= 0, higher is more anomalous
+    outlier: BoolArray  # beyond the clipping band: the baseline learns a clipped value
+    learnt: FloatArray  # what the baseline learns from this bucket
+    score: FloatArray  # -log10 tail probability, in [0, SCORE_CAP]
     verdicts: dict[AlertType, Verdict] = field(default_factory=dict)
+    drift: FloatArray | None = None
 
 
 def finite(values: FloatArray) -> FloatArray:
     if bool(np.isfinite(values).all()):  # the rule; the repair below is the safety net
         return values
-    return np.nan_to_num(values, nan=0.0, posinf=MAX_SCORE, neginf=-MAX_SCORE)
-
-
-def _deviations(
-    config: DetectorConfig,
-    value: FloatArray,
-    mean: FloatArray,
-    spread: FloatArray,
-    ewma: tuple[FloatArray, BoolArray],
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """The bucket's z-score, the EWMA with this bucket in it, and the EWMA's z-score."""
-    previous, ready = ewma
-    alpha = config.ewma_alpha
-    z = finite((value - mean) / spread)
-    level = np.where(ready, alpha * value + (1 - alpha) * previous, value)
-    ewma_z = finite((level - mean) / (spread * config.ewma_scale))
-    return z, level, ewma_z
+    return np.nan_to_num(values, nan=0.0, posinf=1.0e15, neginf=-1.0e15)
 
 
 def _rank(value: FloatArray, medium: float, high: float, critical: float) -> npt.NDArray[np.int8]:
@@ -83,53 +83,84 @@ def _rank(value: FloatArray, medium: float, high: float, critical: float) -> npt
     )
 
 
-def _score(z: FloatArray, ewma_z: FloatArray, n: IntArray) -> FloatArray:
-    return np.where(n >= 2, np.clip(np.maximum(z, ewma_z), 0.0, MAX_SCORE), 0.0)
+def _level(
+    config: DetectorConfig, value: FloatArray, ewma: tuple[FloatArray, BoolArray]
+) -> FloatArray:
+    previous, ready = ewma
+    alpha = config.ewma_alpha
+    return np.where(ready, alpha * value + (1 - alpha) * previous, value)
 
 
 def error_signals(
     config: DetectorConfig,
     counts: FloatArray,
     errors: FloatArray,
+    pool: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+    history: tuple[FloatArray, FloatArray, IntArray],
     baseline: tuple[FloatArray, FloatArray, IntArray],
     recent: tuple[FloatArray, IntArray],
     ewma: tuple[FloatArray, BoolArray],
+    typical_count: FloatArray,
 ) -> MetricSignals:
-    mean, std, n = baseline
+    """`pool`: records and errors of this bucket and, when it is quiet, the ones before it,
+    then of the last `recent_buckets` together (a moderate rise shows over that span);
+    `history`: records, errors and buckets seen over the window (clipped as learnt)."""
+    _mean, std, n = baseline
+    records, failed, span_records, span_failed = pool
+    window_records, window_errors, seen = history
     previous = recent[0]
-    volume = counts >= config.min_count
-    rate = errors / np.maximum(counts, 1.0)
-    # Binomial noise of a rate measured over `counts` requests, so quiet buckets are not
-    # judged against the tighter spread of busy ones.
-    p = np.clip(mean, 0.001, 0.5)
-    noise = np.maximum(np.sqrt(p * (1 - p) / np.maximum(counts, 1.0)), config.error_std_floor)
-    spread = np.sqrt(std * std + noise * noise)
-    z, level, ewma_z = _deviations(config, rate, mean, spread, ewma)
-    base = np.maximum(mean, config.error_rate_floor)
-    ratio = finite(rate / base)
+    rate = failed / np.maximum(records, 1.0)
+    bucket_rate = errors / np.maximum(counts, 1.0)
+    prior = config.prior_records
+    base = (window_errors + config.prior_error_rate * prior) / (window_records + prior)
+    # A service whose rate wanders more than binomial noise is tested against that spread.
+    binomial_sd = np.sqrt(base * (1 - base) / np.maximum(typical_count, 1.0))
+    excess = np.where(n >= 2, np.maximum(std - binomial_sd, 0.0), 0.0)
+    # ...and against the rate's own uncertainty, two standard errors up.
+    known = np.sqrt(base * (1 - base) / (window_records + prior))
+    tested = np.minimum(base + excess + 2.0 * known, 0.99)
+    score = binomial_score(failed, records, tested)
+    span_rate = span_failed / np.maximum(span_records, 1.0)
+    span_score = binomial_score(span_failed, span_records, tested)
+    sd = np.sqrt(tested * (1 - tested) / np.maximum(records, 1.0))
+    z = finite((rate - base) / sd)
+    level = _level(config, rate, ewma)
+    ewma_z = finite((level - base) / (sd * config.ewma_scale))
+    floor = np.maximum(base, config.error_rate_floor)
+    ratio = finite(rate / floor)
     change = finite((rate - previous) / np.maximum(previous, config.error_rate_floor))
-    warm = n >= config.warmup_buckets
-    delta = rate - mean
-    sudden = (z >= config.z_threshold) & (ratio >= config.min_error_ratio)
-    sudden &= delta >= config.min_error_delta
-    exit_z = config.exit_fraction * config.z_threshold
-    exit_delta = config.exit_fraction * config.min_error_delta
-    elevated = (z >= exit_z) & (delta >= exit_delta)  # this bucket itself is off
-    sustained = (ewma_z >= config.z_threshold) & (level / base >= 0.75 * config.min_error_ratio)
-    sustained &= (level - mean >= config.min_error_delta) & elevated
-    static = rate >= config.static_error_rate
-    enough = volume & (errors >= config.min_errors)
-    anomalous = enough & ((warm & (sudden | sustained)) | static)
-    still_high = elevated | ((ewma_z >= exit_z) & (level - mean >= exit_delta))
-    healthy = volume & ~still_high & ~static
-    # Severity from the rate less one standard error, so noise does not flap it up and down.
-    assured = rate - np.sqrt(rate * (1 - rate) / np.maximum(counts, 1.0))
-    verdict = Verdict(anomalous, healthy, _rank(assured, 0.05, 0.2, 0.5))
+    observed = records >= config.min_errors
+    warm = seen >= config.warmup_buckets
+    delta = rate - base
+    threshold, exit_share = config.score_threshold, config.exit_fraction
+    span_delta = span_rate - base
+
+    def matters(share: float, rise: FloatArray, level: FloatArray) -> BoolArray:
+        big_enough = rise >= share * config.min_error_delta
+        return big_enough & (level / floor >= 1 + share * (config.min_error_ratio - 1))
+
+    static = (rate >= config.static_error_rate) & (failed >= config.min_errors)
+    static &= score >= exit_share * threshold  # and clearly above this service's usual rate
+    now = (score >= threshold) & matters(1.0, delta, rate) & (failed >= config.min_errors)
+    spanned = (span_score >= threshold) & matters(1.0, span_delta, span_rate)
+    spanned &= (span_failed >= config.min_errors) & matters(exit_share, delta, rate)
+    anomalous = observed & ((warm & (now | spanned)) | static)
+    elevated = (score >= exit_share * threshold) & matters(exit_share, delta, rate)
+    elevated |= (span_score >= exit_share * threshold) & matters(exit_share, span_delta, span_rate)
+    score = np.maximum(score, span_score)
+    healthy = observed & ~elevated & ~static
+    # Severity by impact: the share failing (less one standard error when few records).
+    impact = np.where(
+        records >= 100, rate, rate - np.sqrt(rate * (1 - rate) / np.maximum(records, 1.0))
+    )
+    verdict = Verdict(anomalous, healthy, _rank(impact, 0.05, 0.2, 0.5))
+    high = tested + config.clip_z * np.sqrt(tested * (1 - tested) / np.maximum(counts, 1.0))
+    outlier = warm & (bucket_rate > high)
     return MetricSignals(
         name="error_rate",
-        observed=volume,
+        observed=observed,
         value=rate,
-        mean=mean,
+        mean=base,
         std=std,
         n=n,
         z=z,
@@ -139,8 +170,9 @@ def error_signals(
         change=change,
         previous=previous,
         warm=warm,
-        exclude=volume & ((sudden & warm) | static),
-        score=_score(z, ewma_z, n),
+        outlier=outlier,
+        learnt=np.where(outlier, high, bucket_rate),
+        score=score,
         verdicts={AlertType.ERROR_SPIKE: verdict},
     )
 
@@ -152,32 +184,30 @@ def latency_signals(
     baseline: tuple[FloatArray, FloatArray, IntArray],
     recent: tuple[FloatArray, IntArray],
     ewma: tuple[FloatArray, BoolArray],
+    judge: Judge,
 ) -> MetricSignals:
     """Latency is judged on log(p95): slowdowns are multiplicative."""
     mean_log, std_log, n = baseline
     observed = samples >= config.min_latency_samples
     value_log = np.log(np.maximum(p95_ms, 0.01))
     spread = np.sqrt(std_log * std_log + config.latency_log_std_floor**2)
-    z, level_log, ewma_z = _deviations(config, value_log, mean_log, spread, ewma)
+    z = finite(np.where(n >= 2, (value_log - mean_log) / spread, 0.0))
+    up, _down, drift, drift_z = judge(z, observed)
     typical = np.where(n > 0, np.exp(np.clip(mean_log, -10, 30)), 0.0)
     base = np.maximum(typical, config.latency_floor_ms)
     ratio = finite(p95_ms / base)
-    level = np.exp(np.clip(level_log, -10, 30))
+    level = np.exp(np.clip(_level(config, value_log, ewma), -10, 30))
     prev_ms = np.where(recent[1] > 0, np.exp(np.clip(recent[0], -10, 30)), 0.0)
     change = finite((p95_ms - prev_ms) / np.maximum(prev_ms, config.latency_floor_ms))
     warm = n >= config.warmup_buckets
-    delta = p95_ms - typical
-    sudden = (z >= config.z_threshold) & (ratio >= config.latency_ratio)
-    sudden &= delta >= config.min_latency_delta_ms
-    exit_z = config.exit_fraction * config.z_threshold
-    exit_ratio = 1 + config.exit_fraction * (config.latency_ratio - 1)
-    elevated = (z >= exit_z) & (ratio >= exit_ratio)
-    sustained = (ewma_z >= config.z_threshold) & (level / base >= 0.8 * config.latency_ratio)
-    sustained &= (level - typical >= config.min_latency_delta_ms) & elevated
-    anomalous = observed & warm & (sudden | sustained)
-    still_high = elevated | ((ewma_z >= exit_z) & (level / base >= exit_ratio))
-    healthy = observed & ~still_high
+    threshold, exit_share = config.score_threshold, config.exit_fraction
+    matters = (ratio >= config.latency_ratio) & (p95_ms - typical >= config.min_latency_delta_ms)
+    anomalous = observed & warm & (up >= threshold) & matters
+    exit_ratio = 1 + exit_share * (config.latency_ratio - 1)
+    healthy = observed & ~((up >= exit_share * threshold) & (ratio >= exit_ratio))
     verdict = Verdict(anomalous, healthy, _rank(ratio, 2.0, 4.0, 10.0))
+    outlier = warm & (np.abs(z) > config.clip_z)
+    band = config.clip_z * spread
     return MetricSignals(
         name="latency_p95_ms",
         observed=observed,
@@ -187,14 +217,16 @@ def latency_signals(
         n=n,
         z=z,
         ewma=finite(level),
-        ewma_z=ewma_z,
+        ewma_z=drift_z,
         ratio=ratio,
         change=change,
         previous=prev_ms,
         warm=warm,
-        exclude=observed & warm & sudden,
-        score=_score(z, ewma_z, n),
+        outlier=outlier,
+        learnt=np.where(warm, np.clip(value_log, mean_log - band, mean_log + band), value_log),
+        score=np.where(n >= 2, up, 0.0),
         verdicts={AlertType.HIGH_LATENCY: verdict},
+        drift=drift,
     )
 
 
@@ -206,42 +238,74 @@ def traffic_signals(
     baseline: tuple[FloatArray, FloatArray, IntArray],
     recent: tuple[FloatArray, IntArray],
     ewma: tuple[FloatArray, BoolArray],
+    season: tuple[FloatArray, FloatArray, BoolArray],
+    judge: Judge,
 ) -> MetricSignals:
-    """Request volume: drops, spikes, and silence (`silent_for` counts this bucket)."""
+    """Request volume (or, with `generic_values`, any metric): drops, spikes and silence.
+
+    `silent_for` counts this bucket; `season` is the usual mean and variance at this hour
+    and whether the profile knows it."""
     mean, std, n = baseline
     previous = recent[0]
     observed = ~partial
-    # Poisson noise: a count's variance is at least its mean.
-    spread = np.sqrt(std * std + np.maximum(mean, 1.0))
-    z, level, ewma_z = _deviations(config, counts, mean, spread, ewma)
-    base = np.maximum(mean, 1.0)
-    ratio = finite(counts / base)
-    change = finite((counts - previous) / np.maximum(previous, 1.0))
+    spread = np.sqrt(std * std + noise_floor(config, mean) ** 2)
+    z_recent = finite(np.where(n >= 2, (counts - mean) / spread, 0.0))
+    usual, variance, known = season
+    known = known & config.seasonal
+    # In units of the tighter spread: the usual hour's when the recent window spans the day's
+    # rhythm, the recent one when this hour's level merely varies from one day to the next.
+    season_spread = np.sqrt(variance + noise_floor(config, usual) ** 2)
+    z_season = finite((counts - usual) / np.minimum(season_spread, spread))
+    # Once the profile knows this hour, the deviation is the one from the usual hour - and
+    # only when the recent past agrees on its direction: a shift already learnt over the
+    # last hours is not news, and neither is an evening's usual fall.
+    agree = (np.sign(z_recent) == np.sign(z_season)) & (z_recent != 0)
+    z = np.where(known, np.where(agree, z_season, 0.0), z_recent)
+    up, down, drift, drift_z = judge(z, observed)
+    low_ref = np.where(known, np.minimum(mean, usual), mean)
+    high_ref = np.where(known, np.maximum(mean, usual), mean)
     warm = n >= config.warmup_buckets
-    expected = warm & (mean >= config.min_count)  # this service is normally busy
+    threshold, exit_share = config.score_threshold, config.exit_fraction
     silent = counts <= 0
-    threshold = config.z_threshold
-    exit_z = config.exit_fraction * threshold
-    exit_ratio = 1 - config.exit_fraction * 0.5
-    low = (z <= -exit_z) & (ratio <= exit_ratio)  # this bucket itself is down
-    drop = (z <= -threshold) & (ratio <= config.drop_ratio)
-    drop |= (ewma_z <= -threshold) & (level / base <= config.drop_ratio + 0.1) & low
-    drop &= expected & observed & ~silent
-    spike = expected & observed & (z >= threshold + 2) & (ratio >= config.spike_ratio)
-    still_low = low | ((ewma_z <= -exit_z) & (level / base <= exit_ratio))
-    drop_healthy = ~silent & ~still_low
-    spike_healthy = observed & ~((z >= exit_z) & (ratio >= 1 + config.exit_fraction))
-    down = expected & silent & (silent_for >= config.silence_buckets)
+    if config.generic_values:
+        expected = warm
+        ratio = finite(np.where(z < 0, counts / np.maximum(np.abs(low_ref), 1e-9),
+                                counts / np.maximum(np.abs(high_ref), 1e-9)))  # fmt: skip
+        drop = warm & observed & (down >= threshold)
+        spike = warm & observed & (up >= threshold)
+        drop_healthy = ~(down >= exit_share * threshold)
+        spike_healthy = ~(up >= exit_share * threshold)
+        down_now = np.zeros(counts.size, np.bool_)
+    else:
+        expected = warm & (low_ref >= config.min_count)  # this service is normally busy
+        low_ratio = finite(counts / np.maximum(low_ref, 1.0))
+        high_ratio = finite(counts / np.maximum(high_ref, 1.0))
+        ratio = np.where(z < 0, low_ratio, high_ratio)
+        drop = expected & observed & ~silent & (down >= threshold)
+        drop &= low_ratio <= config.drop_ratio + 0.1
+        spike = expected & observed & (up >= threshold) & (high_ratio >= config.spike_ratio)
+        exit_low = 1 - exit_share * 0.5
+        drop_healthy = ~silent & ~((down >= exit_share * threshold) & (low_ratio <= exit_low))
+        spike_healthy = observed & ~(
+            (up >= exit_share * threshold) & (high_ratio >= 1 + exit_share)
+        )
+        down_now = expected & silent & (silent_for >= config.silence_buckets)
+    change = finite((counts - previous) / np.maximum(np.abs(previous), 1.0))
     down_severity = np.where(silent_for >= config.critical_silence_buckets, CRITICAL, HIGH)
     verdicts = {
         AlertType.TRAFFIC_DROP: Verdict(drop, drop_healthy, _rank(1.0 - ratio, 0.7, 0.9, 2.0)),
-        AlertType.SERVICE_DOWN: Verdict(down, ~silent, down_severity.astype(np.int8)),
+        AlertType.SERVICE_DOWN: Verdict(down_now, ~silent, down_severity.astype(np.int8)),
     }
-    if config.traffic_spike:
-        verdicts[AlertType.TRAFFIC_SPIKE] = Verdict(
-            spike, spike_healthy, _rank(ratio, 10.0, 1.0e12, 1.0e12)
+    if config.traffic_spike or config.generic_values:
+        spike_rank = (
+            np.zeros(counts.size, np.int8)
+            if config.generic_values
+            else _rank(ratio, 10.0, 1.0e12, 1.0e12)
         )
-    two_sided = np.maximum(np.abs(z), np.abs(ewma_z))
+        verdicts[AlertType.TRAFFIC_SPIKE] = Verdict(spike, spike_healthy, spike_rank)
+    outlier = warm & (np.abs(z_recent) > config.clip_z)
+    band = config.clip_z * spread
+    learnt = np.where(warm, np.clip(counts, mean - band, mean + band), counts)
     return MetricSignals(
         name="count",
         observed=observed,
@@ -250,13 +314,15 @@ def traffic_signals(
         std=std,
         n=n,
         z=z,
-        ewma=level,
-        ewma_z=ewma_z,
+        ewma=_level(config, counts, ewma),
+        ewma_z=drift_z,
         ratio=ratio,
         change=change,
         previous=previous,
         warm=warm,
-        exclude=observed & (drop | spike | (expected & silent) | (z <= -threshold)),
-        score=np.where(n >= 2, np.clip(two_sided, 0.0, MAX_SCORE), 0.0),
+        outlier=outlier | (expected & silent),
+        learnt=learnt,
+        score=np.where(n >= 2, np.maximum(up, down), 0.0),
         verdicts=verdicts,
+        drift=drift,
     )

@@ -40,7 +40,7 @@ async def read_body(request: Request, *, limit: int) -> bytes:
         return _inflate(body, limit, zlib.MAX_WBITS | 16)
     if encoding == "deflate":
         return _inflate(body, limit, zlib.MAX_WBITS)
-    raise BodyError(415, f"unsupported Content-Encoding {encoding!r}; use gzip or none")
+    raise BodyError(415, "unsupported Content-Encoding; use gzip, deflate or none")
 
 
 def _inflate(body: bytes, limit: int, wbits: int) -> bytes:

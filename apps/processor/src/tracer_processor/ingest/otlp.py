@@ -32,6 +32,7 @@ from tracer_processor.ingest.batch import (
     LogBatch,
     check_time_range,
 )
+from tracer_processor.ingest.text import clean_message, clean_name
 
 MAX_MESSAGE = 65_536
 MAX_NAME = 200
@@ -48,9 +49,9 @@ def decode_request(body: bytes, *, json: bool) -> ExportLogsServiceRequest:
             request.ParseFromString(body)
     except RecursionError:
         raise BatchRejectedError("the OTLP message is nested too deeply") from None
-    except (DecodeError, json_format.ParseError, UnicodeDecodeError, ValueError) as exc:
-        kind = "OTLP/JSON" if json else "OTLP protobuf"
-        raise BatchRejectedError(f"the body is not a valid {kind} logs export: {exc}") from None
+    except (DecodeError, json_format.ParseError, UnicodeError, ValueError):
+        kind = "OTLP/JSON" if json else "OTLP protobuf"  # the parser's words quote the input
+        raise BatchRejectedError(f"the body is not a valid {kind} logs export") from None
     return request
 
 
@@ -65,10 +66,10 @@ def to_batch(request: ExportLogsServiceRequest, *, now: float, limits: IngestLim
     index = 0
     for resource_logs in request.resource_logs:
         resource = _attributes(resource_logs.resource.attributes)
-        service = _text(resource.get("service.name")) or "unknown_service"
+        service = clean_name(_text(resource.get("service.name"))) or "unknown_service"
         project = (
-            _text(resource.get("tracer.project"))
-            or _text(resource.get("service.namespace"))
+            clean_name(_text(resource.get("tracer.project")))
+            or clean_name(_text(resource.get("service.namespace")))
             or "default"
         )
         bad_name = _name_problem(service, project)
@@ -195,8 +196,8 @@ def _duration(attributes: dict[str, AnyValue]) -> float:
 def _message(body: AnyValue) -> str:
     kind = body.WhichOneof("value")
     if kind == "string_value":
-        return body.string_value[:MAX_MESSAGE]
+        return clean_message(body.string_value[:MAX_MESSAGE])
     if kind is None:
         return ""
     plain = json_format.MessageToDict(body)
-    return orjson.dumps(plain).decode()[:MAX_MESSAGE]
+    return clean_message(orjson.dumps(plain).decode()[:MAX_MESSAGE])

@@ -9,6 +9,7 @@ and each bad one gets its own error. Fields the detector does not use (`trace_id
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Annotated, Literal, TypeVar, get_args, overload
 
@@ -21,6 +22,13 @@ from tracer_processor.ingest.batch import (
     LogBatch,
     check_time_range,
     empty_batch,
+)
+from tracer_processor.ingest.text import (
+    BAD_TEXT_ERROR,
+    clean_message,
+    clean_names,
+    marks_bad_text,
+    repair_body,
 )
 from tracer_processor.ingest.timestamps import epoch_seconds
 
@@ -68,8 +76,8 @@ class _Messages(Sequence[str]):
     def __getitem__(self, index: slice) -> list[str]: ...
     def __getitem__(self, index: int | slice) -> str | list[str]:
         if isinstance(index, slice):
-            return [line.message for line in self._lines[index]]
-        return self._lines[index].message
+            return [clean_message(line.message) for line in self._lines[index]]
+        return clean_message(self._lines[index].message)
 
 
 class _Envelope(msgspec.Struct, gc=False):
@@ -85,7 +93,7 @@ _ENVELOPE = msgspec.json.Decoder(_Envelope)
 _RAW_ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
 _RAW_ENVELOPE = msgspec.json.Decoder(_RawEnvelope)
 _ONE = msgspec.json.Decoder(LogLine)
-_DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, RecursionError)
+_DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, RecursionError, UnicodeError)
 T = TypeVar("T")
 
 
@@ -100,21 +108,24 @@ def parse_logs(body: bytes, *, ndjson: bool, now: float, limits: IngestLimits) -
         fast = _try(_ARRAY, body)
         if fast is not None:
             return _columns(_capped(fast, limits), now, limits)
-        return _parse_raw(_split_array(body), now, limits)
+        repaired = repair_body(body)
+        return _parse_raw(_split_array(repaired), now, limits, marked=repaired is not body)
     if first == b"{"[0]:
         envelope = _try(_ENVELOPE, body)
         if envelope is not None:
             return _columns(_capped(envelope.logs, limits), now, limits)
-        raws = _split_envelope(body)
+        repaired = repair_body(body)
+        marked = repaired is not body
+        raws = _split_envelope(repaired)
         if raws is not None:
-            return _parse_raw(raws, now, limits)
-        if b"\n" not in body.strip():  # one line: a bare record, or broken JSON
-            _require_json(body)
-            return _parse_raw([body], now, limits)
+            return _parse_raw(raws, now, limits, marked=marked)
+        if b"\n" not in repaired.strip():  # one line: a bare record, or broken JSON
+            _require_json(repaired)
+            return _parse_raw([repaired], now, limits, marked=marked)
         return _parse_ndjson(body, now, limits)
     raise BatchRejectedError(
         "the body is not a JSON array, an object with `logs`, or NDJSON "
-        f"(it starts with {chr(first)!r})"
+        "(it must start with '[' or '{')"
     )
 
 
@@ -184,23 +195,31 @@ def _parse_ndjson(body: bytes, now: float, limits: IngestLimits) -> LogBatch:
     fast = _try(_ARRAY, b"[" + b",".join(lines) + b"]")
     if fast is not None and len(fast) == len(lines):
         return _columns(fast, now, limits)
-    return _parse_raw(lines, now, limits)
+    repaired = [repair_body(line) for line in lines]
+    marked = any(after is not before for after, before in zip(repaired, lines, strict=True))
+    return _parse_raw(repaired, now, limits, marked=marked)
 
 
-def _parse_raw(raws: list[msgspec.Raw] | list[bytes], now: float, limits: IngestLimits) -> LogBatch:
-    """The slow path: each record decoded alone, so one bad record costs only itself."""
+def _parse_raw(
+    raws: list[msgspec.Raw] | list[bytes], now: float, limits: IngestLimits, *, marked: bool
+) -> LogBatch:
+    """The slow path: each record decoded alone, so one bad record costs only itself.
+    `marked`: the body was repaired, and records carrying a repair mark are refused."""
     _check_count(len(raws), limits)
     good: list[LogLine] = []
     indices: list[int] = []
     errors: list[tuple[int, str]] = []
     for index, raw in enumerate(raws):
+        if marked and marks_bad_text(bytes(raw)):
+            errors.append((index, BAD_TEXT_ERROR))
+            continue
         try:
             good.append(_ONE.decode(raw))
             indices.append(index)
         except RecursionError:
             errors.append((index, "the record is nested too deeply"))
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            errors.append((index, str(exc)))
+            errors.append((index, _without_input(str(exc))))
     batch = _columns(good, now, limits, indices=indices, received=len(raws))
     for index, message in errors:
         batch.reject(index, message)
@@ -229,8 +248,8 @@ def _columns(
     durations = np.array([line.duration_ms for line in lines], np.float64)
     batch = LogBatch(
         timestamps=seconds,
-        projects=[line.project for line in lines],
-        services=[line.service for line in lines],
+        projects=clean_names([line.project for line in lines]),
+        services=clean_names([line.service for line in lines]),
         is_error=is_error,
         durations=np.where(np.isnan(durations), -1.0, durations),
         messages=_Messages(lines),
@@ -242,5 +261,34 @@ def _columns(
         for row in np.flatnonzero(~keep).tolist():
             batch.reject(batch.index_of(row), time_errors[row])
         batch.keep(keep)
+    _reject_blank_names(batch)
     check_time_range(batch, now=now, limits=limits)
     return batch
+
+
+_ECHOED_VALUE = re.compile(r"Invalid enum value (.*?) - at")
+
+
+def _short_value(match: re.Match[str]) -> str:
+    value = match.group(1)
+    return match.group() if len(value) <= 40 else "Invalid enum value - at"
+
+
+def _without_input(message: str) -> str:
+    """A decoder error quoting at most a short offending value, escaped (error bodies
+    never echo input back)."""
+    return clean_message(_ECHOED_VALUE.sub(_short_value, message))[:300]
+
+
+def _reject_blank_names(batch: LogBatch) -> None:
+    """Records whose service or project had nothing printable left after cleaning."""
+    blank = [
+        not service or not project
+        for service, project in zip(batch.services, batch.projects, strict=True)
+    ]
+    if not any(blank):
+        return
+    keep = np.array([not b for b in blank], np.bool_)
+    for row in np.flatnonzero(~keep).tolist():
+        batch.reject(batch.index_of(row), "service and project need printable characters")
+    batch.keep(keep)

@@ -10,9 +10,11 @@ thousand records); nothing here waits on the database except reads and key check
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import asyncpg
 import orjson
@@ -22,9 +24,11 @@ from starlette.routing import Route
 
 from tracer_core.models import AlertStatus
 from tracer_processor.ingest.auth import Access, AuthError, KeyVerifier
+from tracer_processor.ingest.auth_limit import FailedAuthLimiter
 from tracer_processor.ingest.batch import BatchRejectedError, IngestLimits, LogBatch
 from tracer_processor.ingest.bodies import BodyError, read_body
 from tracer_processor.ingest.otlp import decode_request, encode_response, encode_status, to_batch
+from tracer_processor.ingest.paging import cursor_key, cursor_of, services_page
 from tracer_processor.ingest.records import parse_logs
 from tracer_processor.pipeline import IngestOutcome, Pipeline
 
@@ -33,7 +37,12 @@ log = logging.getLogger(__name__)
 _NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl",
                  "application/x-jsonlines", "application/json-seq")  # fmt: skip
 _PROTOBUF_TYPES = ("application/x-protobuf", "application/protobuf")
-MAX_SERVICES_LISTED = 10_000
+JSON_TYPES = ("application/json", *_NDJSON_TYPES)
+MAX_SERVICES_LISTED = 1000  # per page; `cursor` pages on
+# Bodies above this are decoded in a worker thread: the event loop keeps serving meanwhile.
+OFFLOAD_BYTES = 256 * 1024
+RETRY_AFTER_SECONDS = "5"
+T = TypeVar("T")
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
@@ -41,13 +50,34 @@ def json_response(payload: Any, status: int = 200) -> Response:
 
 
 def _error(status: int, message: str) -> Response:
-    return json_response({"error": message}, status)
+    response = json_response({"error": message}, status)
+    if status == 503:
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return response
+
+
+async def _decoded(size: int, decode: Callable[[], T]) -> T:
+    """Small bodies decode inline (cheaper than a thread hop); large ones off the loop."""
+    if size <= OFFLOAD_BYTES:
+        return decode()
+    return await asyncio.to_thread(decode)
 
 
 async def _authorize(request: Request, access: Access) -> None:
     keys: KeyVerifier | None = request.app.state.keys
-    if keys is not None:
+    if keys is None:
+        return
+    limiter: FailedAuthLimiter = request.app.state.auth_limiter
+    address = request.client.host if request.client else ""
+    wait = limiter.retry_after(address)
+    if wait is not None:
+        raise AuthError(429, "too many failed authentications; try again later", wait)
+    try:
         await keys.check(request.headers.get("authorization"), access)
+    except AuthError as exc:
+        if exc.status == 401:
+            limiter.failed(address)
+        raise
 
 
 def _media_type(request: Request) -> str:
@@ -62,17 +92,27 @@ def _ingest(request: Request, batch: LogBatch, source: str) -> IngestOutcome:
 async def post_logs(request: Request) -> Response:
     state = request.app.state
     started = time.perf_counter()
-    try:
-        await _authorize(request, Access.INGEST)
-        body = await read_body(request, limit=state.settings.max_body_bytes)
-        limits: IngestLimits = state.limits
-        batch = parse_logs(
-            body,
-            ndjson=_media_type(request) in _NDJSON_TYPES,
-            now=state.clock.now().timestamp(),
-            limits=limits,
+    media_type = _media_type(request)
+    # No Content-Type reads as JSON (a browser sending none still sends its Origin).
+    if media_type and media_type not in JSON_TYPES:
+        return _counted(
+            request,
+            "/api/logs",
+            _error(415, "send logs as application/json or application/x-ndjson"),
         )
-    except (AuthError, BodyError) as exc:
+    try:
+        # The size limit comes first: an unauthenticated client cannot make us hold more.
+        body = await read_body(request, limit=state.settings.max_body_bytes)
+        await _authorize(request, Access.INGEST)
+        limits: IngestLimits = state.limits
+        now = state.clock.now().timestamp()
+        ndjson = media_type in _NDJSON_TYPES
+        batch = await _decoded(
+            len(body), lambda: parse_logs(body, ndjson=ndjson, now=now, limits=limits)
+        )
+    except AuthError as exc:
+        return _counted(request, "/api/logs", _auth_error(exc))
+    except BodyError as exc:
         return _counted(request, "/api/logs", _error(exc.status, str(exc)))
     except BatchRejectedError as exc:
         return _counted(request, "/api/logs", _error(413 if exc.too_large else 400, str(exc)))
@@ -99,12 +139,19 @@ async def post_otlp_logs(request: Request) -> Response:
         )
     started = time.perf_counter()
     try:
-        await _authorize(request, Access.INGEST)
         body = await read_body(request, limit=state.settings.max_body_bytes)
+        await _authorize(request, Access.INGEST)
         now = state.clock.now().timestamp()
-        batch = to_batch(decode_request(body, json=as_json), now=now, limits=state.limits)
+        limits = state.limits
+        batch = await _decoded(
+            len(body),
+            lambda: to_batch(decode_request(body, json=as_json), now=now, limits=limits),
+        )
     except (AuthError, BodyError) as exc:
-        return _counted(request, "/v1/logs", _otlp_error(exc.status, str(exc), as_json))
+        response = _otlp_error(exc.status, str(exc), as_json)
+        if isinstance(exc, AuthError) and exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return _counted(request, "/v1/logs", response)
     except BatchRejectedError as exc:
         status = 413 if exc.too_large else 400
         return _counted(request, "/v1/logs", _otlp_error(status, str(exc), as_json))
@@ -117,10 +164,14 @@ async def post_otlp_logs(request: Request) -> Response:
 
 
 def _otlp_error(status: int, message: str, as_json: bool) -> Response:
-    code = {400: 3, 401: 16, 403: 7, 413: 8, 415: 3, 503: 14}.get(status, 2)  # gRPC codes
+    code = {400: 3, 401: 16, 403: 7, 413: 8, 415: 3, 429: 8, 503: 14}.get(status, 2)  # gRPC codes
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if status == 503 else None
     if as_json:
-        return json_response({"code": code, "message": message}, status)
-    return Response(encode_status(code, message), status, media_type="application/x-protobuf")
+        response = json_response({"code": code, "message": message}, status)
+        response.headers.update(headers or {})
+        return response
+    body = encode_status(code, message)
+    return Response(body, status, headers=headers, media_type="application/x-protobuf")
 
 
 def _counted(request: Request, endpoint: str, response: Response) -> Response:
@@ -132,8 +183,15 @@ async def _refused_read(request: Request) -> Response | None:
     try:
         await _authorize(request, Access.READ)
     except AuthError as exc:
-        return _error(exc.status, str(exc))
+        return _auth_error(exc)
     return None
+
+
+def _auth_error(exc: AuthError) -> Response:
+    response = _error(exc.status, str(exc))
+    if exc.retry_after is not None:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 async def get_alerts(request: Request) -> Response:
@@ -161,20 +219,31 @@ async def get_services(request: Request) -> Response:
     if refused := await _refused_read(request):
         return refused
     params = request.query_params
-    limit = _int_param(params.get("limit"), default=1000, upper=MAX_SERVICES_LISTED)
+    limit = _int_param(params.get("limit"), default=100, upper=MAX_SERVICES_LISTED)
     if limit is None:
         return _error(400, f"limit must be an integer between 1 and {MAX_SERVICES_LISTED}")
-    pipeline: Pipeline = request.app.state.pipeline
-    rows = pipeline.services(
-        project=params.get("project") or None, service=params.get("service") or None, limit=limit
+    try:
+        after = cursor_key(params.get("cursor"))
+    except ValueError:
+        return _error(400, "cursor is not one this API handed out")
+    rows = await services_page(
+        request.app.state.pipeline,
+        project=params.get("project") or None,
+        service=params.get("service") or None,
+        limit=limit,
+        after=after,
     )
-    return json_response(rows)
+    response = json_response(rows)
+    if len(rows) == limit:
+        last = rows[-1]
+        response.headers["X-Next-Cursor"] = cursor_of(last["project"], last["service"])
+    return response
 
 
 def _int_param(raw: str | None, *, default: int, upper: int) -> int | None:
     if raw is None or raw == "":
         return default
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         return None
     value = int(raw)
     return value if 1 <= value <= upper else None

@@ -60,7 +60,9 @@ class RollupAccumulator:
         minute = bucket * self._bucket_seconds // 60
         stats = [(signals[m].mean, signals[m].std, signals[m].warm) for m in _METRICS]
         score = np.maximum.reduce([signals[m].score for m in _METRICS])
-        anomalous = np.logical_or.reduce([signals[m].exclude for m in _METRICS])
+        anomalous = np.logical_or.reduce(
+            [signals[m].outlier & signals[m].observed for m in _METRICS]
+        )
         self._parts.append((minute, slots, counts, errors, p95_ms, timed, stats, score, anomalous))
 
     def __len__(self) -> int:

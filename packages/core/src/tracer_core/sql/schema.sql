@@ -215,6 +215,12 @@ CREATE TABLE schema_migrations (
     applied_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE service_arrivals (
+    project text NOT NULL,
+    service text NOT NULL,
+    last_arrival timestamp with time zone NOT NULL
+);
+
 CREATE TABLE service_rollups (
     project text NOT NULL,
     service text NOT NULL,
@@ -364,6 +370,7 @@ ALTER TABLE llm_usage ADD CONSTRAINT llm_usage_pkey PRIMARY KEY (id);
 ALTER TABLE llm_usage ADD CONSTRAINT llm_usage_prompt_tokens_check CHECK ((prompt_tokens >= 0));
 ALTER TABLE schema_functions ADD CONSTRAINT schema_functions_pkey PRIMARY KEY (name);
 ALTER TABLE schema_migrations ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+ALTER TABLE service_arrivals ADD CONSTRAINT service_arrivals_pkey PRIMARY KEY (project, service);
 ALTER TABLE service_rollups ADD CONSTRAINT service_rollups_pkey PRIMARY KEY (project, service, minute);
 ALTER TABLE silences ADD CONSTRAINT silences_check CHECK ((ends_at > starts_at));
 ALTER TABLE silences ADD CONSTRAINT silences_check1 CHECK (((recurrence = 'none'::text) OR ((ends_at - starts_at) < '7 days'::interval)));
@@ -620,7 +627,11 @@ BEGIN
                   AND (v_alert.recovered_through IS NULL
                        OR p_window_start < v_alert.recovered_through)) THEN
             v_target := v_alert.id;
-        ELSIF v_now < v_alert.resolved_at + make_interval(secs => p_flap_seconds) THEN
+        ELSIF v_now < v_alert.resolved_at + make_interval(secs => p_flap_seconds)
+              AND p_window_start < coalesce(v_alert.recovered_through, v_alert.window_end)
+                                   + make_interval(secs => p_flap_seconds) THEN
+            -- A flap: soon after the resolution in database time (which decides races
+            -- between replicas) and in event time (a backfill reports days in seconds).
             v_target := v_alert.id;
             decision := 'reopened';
         ELSE

@@ -61,7 +61,11 @@ BEGIN
                   AND (v_alert.recovered_through IS NULL
                        OR p_window_start < v_alert.recovered_through)) THEN
             v_target := v_alert.id;
-        ELSIF v_now < v_alert.resolved_at + make_interval(secs => p_flap_seconds) THEN
+        ELSIF v_now < v_alert.resolved_at + make_interval(secs => p_flap_seconds)
+              AND p_window_start < coalesce(v_alert.recovered_through, v_alert.window_end)
+                                   + make_interval(secs => p_flap_seconds) THEN
+            -- A flap: soon after the resolution in database time (which decides races
+            -- between replicas) and in event time (a backfill reports days in seconds).
             v_target := v_alert.id;
             decision := 'reopened';
         ELSE

@@ -1,0 +1,116 @@
+"""What a service's volume usually is at this time of day and of week.
+
+One slot per hour of the day (24) and per hour of the week (168), each an exponentially
+weighted mean and variance of the values seen in that hour, so memory per service is fixed
+(192 slots x 3 float32). A slot learns as a plain average until it has seen
+`season_memory_cycles` cycles' worth of buckets, then forgets old cycles at that pace. The
+weekly slot is used once it has seen two weeks of its hour, otherwise the daily slot once it
+has seen one day of its hour; before that the profile is not ready and the service is judged
+on its recent past alone. Values that are far off the slot are clipped (at `SEASON_CLIP`
+spreads) before they are learnt, so an incident barely moves the profile.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tracer_processor.detection.config import DetectorConfig
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+DAY_SLOTS, WEEK_SLOTS = 24, 168
+SLOTS = DAY_SLOTS + WEEK_SLOTS
+SEASON_CLIP = 2.5  # a slot learns fast (a dozen visits a day): clip tighter than the window
+_THURSDAY = 72  # 1970-01-01 was a Thursday: shift so that slot 0 is Monday 00:00
+
+
+def hour_slots(epoch_hours: IntArray) -> tuple[IntArray, IntArray]:
+    """The daily and weekly slot indices (into the profile) of these hours since 1970."""
+    daily = epoch_hours % DAY_SLOTS
+    weekly = DAY_SLOTS + (epoch_hours + _THURSDAY) % WEEK_SLOTS
+    return daily, weekly
+
+
+class SeasonalProfile:
+    def __init__(self, config: DetectorConfig) -> None:
+        self.config = config
+        self.per_hour = max(1.0, 3600.0 / config.bucket_seconds)  # buckets in one slot visit
+        self.min_alpha = 1.0 / (config.season_memory_cycles * self.per_hour)
+        self.seen = np.zeros((SLOTS, 0), np.float32)
+        self.mean = np.zeros((SLOTS, 0), np.float32)
+        self.var = np.zeros((SLOTS, 0), np.float32)
+
+    def ensure_capacity(self, capacity: int) -> None:
+        grow = capacity - self.seen.shape[1]
+        if grow > 0:
+            pad = np.zeros((SLOTS, grow), np.float32)
+            self.seen = np.concatenate([self.seen, pad], axis=1)
+            self.mean = np.concatenate([self.mean, pad], axis=1)
+            self.var = np.concatenate([self.var, pad], axis=1)
+
+    def _state(self) -> dict[str, npt.NDArray[Any]]:
+        return {"seen": self.seen, "mean": self.mean, "var": self.var}
+
+    def reset(self, slots: npt.NDArray[np.intp]) -> None:
+        for array in self._state().values():
+            array[:, slots] = 0
+
+    def export(self, slots: npt.NDArray[np.intp]) -> dict[str, npt.NDArray[Any]]:
+        return {name: array[:, slots].T.copy() for name, array in self._state().items()}
+
+    def restore(self, slots: npt.NDArray[np.intp], state: dict[str, npt.NDArray[Any]]) -> None:
+        for name, array in self._state().items():
+            array[:, slots] = state[name].T
+
+    def expect(
+        self, slots: npt.NDArray[np.intp], epoch_hours: IntArray
+    ) -> tuple[FloatArray, FloatArray, BoolArray]:
+        """Usual mean and variance at this hour, and whether the profile knows this hour."""
+        daily, weekly = hour_slots(epoch_hours)
+        week_ready = self.seen[weekly, slots] >= 2 * self.per_hour
+        day_ready = self.seen[daily, slots] >= self.per_hour
+        use = np.where(week_ready, weekly, daily)
+        mean = self.mean[use, slots].astype(np.float64)
+        var = self.var[use, slots].astype(np.float64)
+        return mean, var, week_ready | day_ready
+
+    def learn(
+        self,
+        slots: npt.NDArray[np.intp],
+        epoch_hours: IntArray,
+        values: FloatArray,
+        observed: BoolArray,
+    ) -> None:
+        """Fold this bucket's values in, clipped to `clip_z` spreads around each slot."""
+        if not observed.any():
+            return
+        slots, epoch_hours = slots[observed], epoch_hours[observed]
+        values = np.clip(values[observed], -1.0e15, 1.0e15)  # float32 storage
+        clip = SEASON_CLIP
+        for index in hour_slots(epoch_hours):
+            seen = self.seen[index, slots].astype(np.float64)
+            mean = self.mean[index, slots].astype(np.float64)
+            var = self.var[index, slots].astype(np.float64)
+            known = seen >= self.per_hour
+            band = clip * np.sqrt(var + noise_floor(self.config, mean) ** 2)
+            x = np.where(known, np.clip(values, mean - band, mean + band), values)
+            alpha = np.maximum(1.0 / (seen + 1.0), self.min_alpha)
+            delta = x - mean
+            self.mean[index, slots] = mean + alpha * delta
+            # The mean learns the clipped value; the spread only from values within the band,
+            # so an incident cannot widen the usual hour.
+            widened = np.minimum((1 - alpha) * (var + alpha * delta * delta), 1e30)
+            self.var[index, slots] = np.where(x == values, widened, var)
+            self.seen[index, slots] = np.minimum(seen + 1.0, 1.0e6)
+
+
+def noise_floor(config: DetectorConfig, mean: FloatArray) -> FloatArray:
+    """The least spread a value can have around `mean`: Poisson noise for counts, a small
+    share of the level for any other metric (so a flat series never divides by zero)."""
+    if config.generic_values:
+        return config.value_spread_floor * np.abs(mean) + 1.0e-9
+    return np.sqrt(np.maximum(mean, 1.0))
