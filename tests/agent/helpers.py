@@ -167,3 +167,18 @@ async def add_event(pool: asyncpg.Pool, alert_id: int, kind: str, severity: str)
             severity,
         )
     return int(event_id)
+
+
+async def sink_messages(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+    """What the local sink received, oldest first."""
+    rows = await pool.fetch(
+        "SELECT tool, toolkit, thread_ref, arguments FROM sink_messages ORDER BY id"
+    )
+    return [dict(row) for row in rows]
+
+
+async def settled(pool: asyncpg.Pool, count: int) -> bool:
+    """Every event expanded and `count` deliveries, all delivered."""
+    pending = await pool.fetchval("SELECT count(*) FROM alert_events WHERE dispatched_at IS NULL")
+    rows = await pool.fetch("SELECT status FROM deliveries")
+    return pending == 0 and len(rows) == count and all(r["status"] == "delivered" for r in rows)

@@ -33,6 +33,13 @@ async def test_ids_beyond_int64_and_nul_bytes_are_4xx(
             ("GET", f"/api/alerts/{TOO_BIG}/deliveries"),
             ("POST", f"/api/deliveries/{TOO_BIG}/retry"),
             ("GET", "/api/alerts/-1/deliveries"),
+            ("GET", f"/api/incidents/{TOO_BIG}"),
+            ("POST", f"/api/incidents/{TOO_BIG}/ack"),
+            ("POST", f"/api/incidents/{TOO_BIG}/unack"),
+            ("POST", f"/api/incidents/{TOO_BIG}/resolve"),
+            ("GET", "/api/incidents/0"),
+            ("DELETE", f"/api/silences/{TOO_BIG}"),
+            ("DELETE", f"/api/keys/{'k' * 65}"),
         ]:
             answer = await client.request(method, path)
             assert answer.status_code == 422, (path, answer.text)
@@ -44,6 +51,13 @@ async def test_ids_beyond_int64_and_nul_bytes_are_4xx(
         assert answer.status_code == 400
         largest = await client.get(f"/api/alerts/{2**63 - 1}/deliveries")
         assert largest.status_code == 404
+        for method, path in [
+            ("GET", f"/api/incidents/{2**63 - 1}"),
+            ("POST", f"/api/incidents/{2**63 - 1}/ack"),
+            ("DELETE", f"/api/silences/{2**63 - 1}"),
+        ]:
+            answer = await client.request(method, path)
+            assert answer.status_code == 404, (path, answer.text)
 
 
 async def test_validation_errors_do_not_echo_the_request(

@@ -5,7 +5,6 @@ them once, and an incident resolved by hand stays quiet until the service is hea
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
 
@@ -16,24 +15,12 @@ from tests.agent.helpers import (
     new_key,
     open_alert,
     run_agent,
+    settled,
+    sink_messages,
 )
 from tracer_agent.delivery.store import DeliveryStore
 from tracer_agent.routing import default_rules
 from tracer_core.models import Role
-
-
-async def _sink(pool: asyncpg.Pool) -> list[dict[str, Any]]:
-    rows = await pool.fetch(
-        "SELECT tool, toolkit, thread_ref, arguments FROM sink_messages ORDER BY id"
-    )
-    return [dict(row) for row in rows]
-
-
-async def _settled(pool: asyncpg.Pool, count: int) -> bool:
-    """Every event expanded and `count` deliveries, all delivered."""
-    pending = await pool.fetchval("SELECT count(*) FROM alert_events WHERE dispatched_at IS NULL")
-    rows = await pool.fetch("SELECT status FROM deliveries")
-    return pending == 0 and len(rows) == count and all(r["status"] == "delivered" for r in rows)
 
 
 async def test_one_outage_is_one_thread_per_destination(
@@ -43,16 +30,16 @@ async def test_one_outage_is_one_thread_per_destination(
         spike, _ = await open_alert(pool, alert_type="error_spike", severity="high")
         latency, _ = await open_alert(pool, alert_type="high_latency", severity="high")
         # error_spike and high_latency: Jira and Slack each, in one issue and one thread.
-        await eventually(lambda: _settled(pool, 4))
+        await eventually(lambda: settled(pool, 4))
         down, _ = await open_alert(pool, alert_type="service_down", severity="critical")
         drop, _ = await open_alert(pool, alert_type="traffic_drop", severity="high")
         # service_down: PagerDuty and a Slack reply; traffic_drop is inhibited.
-        await eventually(lambda: _settled(pool, 6))
+        await eventually(lambda: settled(pool, 6))
 
     incidents = await pool.fetch("SELECT id FROM incidents")
     assert len(incidents) == 1
     assert await pool.fetchval("SELECT count(*) FROM deliveries WHERE alert_id = $1", drop) == 0
-    sink = await _sink(pool)
+    sink = await sink_messages(pool)
     slack = [m for m in sink if m["toolkit"] == "slack"]
     assert len(slack) == 3
     assert slack[0]["thread_ref"] is None
@@ -105,10 +92,10 @@ async def test_a_silenced_service_is_stored_not_notified_then_released_once(
 
             expired = await client.delete(f"/api/silences/{silence['id']}")
             assert expired.status_code == 200
-            await eventually(lambda: _settled(pool, 2))
+            await eventually(lambda: settled(pool, 2))
     # A second release finds nothing: the alert was notified exactly once.
     assert await DeliveryStore(pool).release_held(default_rules()) == []
-    tools = [m["tool"] for m in await _sink(pool)]
+    tools = [m["tool"] for m in await sink_messages(pool)]
     assert sorted(tools) == ["JIRA_CREATE_ISSUE", "SLACK_SEND_MESSAGE"]
     assert await pool.fetchval("SELECT count(*) FROM deliveries WHERE alert_id = $1", alert_id) == 2
 
@@ -140,7 +127,7 @@ async def test_ack_and_resolve_by_hand_are_recorded_and_do_not_reopen(
     async with run_agent(agent_settings(database_url)) as agent:
         key = await new_key(pool, Role.ENGINEER, "grace")
         alert_id, _ = await open_alert(pool, severity="high")
-        await eventually(lambda: _settled(pool, 2))
+        await eventually(lambda: settled(pool, 2))
         incident_id = await pool.fetchval("SELECT incident_id FROM alerts WHERE id = $1", alert_id)
         async with agent.client(key) as client:
             acked = (await client.post(f"/api/incidents/{incident_id}/ack")).json()
@@ -155,7 +142,8 @@ async def test_ack_and_resolve_by_hand_are_recorded_and_do_not_reopen(
             # Still anomalous: escalations and new alerts of the service stay quiet.
             await add_event(pool, alert_id, "escalated", "critical")
             other, _ = await open_alert(pool, alert_type="high_latency", severity="critical")
-            await eventually(lambda: _settled(pool, 2))
+            # The opening (2), then ack, unack and resolve in the Slack thread and issue (6).
+            await eventually(lambda: settled(pool, 8))
             assert await pool.fetchval("SELECT incident_id FROM alerts WHERE id = $1", other) == (
                 incident_id
             )
@@ -165,7 +153,7 @@ async def test_ack_and_resolve_by_hand_are_recorded_and_do_not_reopen(
             again, _ = await open_alert(pool, alert_type="error_spike", severity="high")
             # The first alert's recovery replies in its thread and issue (2); the quiet alert's
             # recovery sends nothing; the new incident opens an issue and a thread (2).
-            await eventually(lambda: _settled(pool, 6))
+            await eventually(lambda: settled(pool, 12))
             detail = (await client.get(f"/api/incidents/{incident_id}")).json()
         assert await pool.fetchval("SELECT incident_id FROM alerts WHERE id = $1", again) != (
             incident_id

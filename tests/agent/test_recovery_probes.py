@@ -17,7 +17,7 @@ from tracer_agent.delivery.store import DeliveryStore
 from tracer_agent.routing import load_rules
 from tracer_agent.sink.store import SinkStore
 from tracer_agent.sink.tickets import TicketSinkStore
-from tracer_ai.destinations.base import marker_for
+from tracer_ai.destinations.base import marker_for, reference_note
 
 ROUTING = """
 [[destinations]]
@@ -73,11 +73,14 @@ async def test_a_lost_answer_is_found_not_resent(
     elif destination == "mail":
         await SinkStore(pool).gmail_send(
             recipients=["oncall@example.com"], subject="[Tracer] New alert",
-            arguments={"body": f"<p>...</p><p><small>ref: {marker}</small></p>"},
+            arguments={"body": f"<p>...</p><p><small>{reference_note(marker)}</small></p>"},
         )  # fmt: skip
     else:
         await SinkStore(pool).slack_post(
-            channel="#incidents", text=f"New alert\n_ref {marker}_", thread_ts=None, arguments={}
+            channel="#incidents",
+            text=f"New alert\n_{reference_note(marker)}_",
+            thread_ts=None,
+            arguments={},
         )
     await pool.execute("UPDATE deliveries SET next_attempt_at = now() - interval '1 s'")
 

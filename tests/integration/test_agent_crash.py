@@ -154,7 +154,7 @@ async def test_killed_agent_delivery_completes_exactly_once(
     assert len(slack.messages) == 1
     assert done["attempts"] == 2
     assert done["result"]["ts"] == slack.messages[0]["ts"]
-    assert f"tracer-d{done['id']}-post" in slack.messages[0]["text"]
+    assert f"Tracer ref d{done['id']}-post" in slack.messages[0]["text"]
     outcomes = [r["outcome"] for r in await pool.fetch(
         "SELECT outcome FROM delivery_attempts ORDER BY id")]  # fmt: skip
     if first_call_arrives:

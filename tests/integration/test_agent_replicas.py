@@ -111,7 +111,11 @@ async def test_two_replicas_deliver_each_message_once_even_when_one_dies(
     for row in await pool.fetch("SELECT arguments FROM sink_messages"):
         arguments = row["arguments"]
         texts.append(str(arguments.get("text", "")) + " ".join(arguments.get("labels", [])))
-    markers = Counter(m for text in texts for m in re.findall(r"tracer-d\d+-(?:post|create)", text))
+    markers = Counter(
+        m
+        for text in texts
+        for m in re.findall(r"(?:tracer-|Tracer ref )(d\d+-(?:post|create))", text)
+    )
     assert len(markers) == 2 * alerts
     assert set(markers.values()) == {1}  # no message twice
     workers = {r["worker"] for r in await pool.fetch("SELECT worker FROM delivery_attempts")}

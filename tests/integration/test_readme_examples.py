@@ -22,6 +22,7 @@ NOT_RUN_HERE = {
     "uv run tracer up": "runs until Ctrl-C; tests/integration/test_up.py",
     "tracer chaos --trials 1000": "1,000 trials; tests/integration/test_chaos.py runs a few",
     "uv run pytest": "the test suite itself",
+    "docker compose": "needs Docker; .ci/run validates docker-compose.yml",
 }
 
 
@@ -46,6 +47,9 @@ def apps(database_url: str, tmp_path: Path) -> Iterator[RunningApps]:
 
 def test_every_readme_example_is_run_or_accounted_for(apps: RunningApps, tmp_path: Path) -> None:
     _series_csv(tmp_path / "series.csv")
+    for name in ("data/a.csv", "data/b.csv", "more/c.csv"):  # the many-series example
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        _series_csv(tmp_path / name)
     examples = readme_examples()
     assert len(examples) >= 8
     ran: list[int] = []
@@ -67,3 +71,8 @@ def test_every_readme_example_is_run_or_accounted_for(apps: RunningApps, tmp_pat
     scored = (tmp_path / "scored.csv").read_text().splitlines()
     assert scored[0] == "timestamp,value,score,is_anomaly,reason"
     assert len(scored) == 241
+    assert sorted(path.name for path in (tmp_path / "scored").iterdir()) == [
+        "a.csv",
+        "b.csv",
+        "c.csv",
+    ]

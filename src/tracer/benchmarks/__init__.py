@@ -33,4 +33,5 @@ SECTIONS: dict[str, str] = {
     "delivery": "tracer.benchmarks.delivery:run",
     "console": "tracer.benchmarks.console:run",
     "processor": "tracer.benchmarks.processor:run",
+    "cluster": "tracer.benchmarks.cluster:run",
 }

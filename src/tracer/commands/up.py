@@ -25,6 +25,7 @@ from rich.table import Table
 
 from tracer.commands.errors import print_error, user_errors
 from tracer.commands.options import DatabaseUrlOption
+from tracer.nats_server import NatsServer
 from tracer_core.embedded import resolve_database_url
 from tracer_core.migrate import migrate
 from tracer_core.settings import BaseTracerSettings, load_settings
@@ -40,9 +41,16 @@ class Child:
     process: subprocess.Popen[bytes]
 
 
-def spawn(role: str, name: str, host: str, port: int, database_url: str) -> Child:
+def spawn(
+    role: str,
+    name: str,
+    host: str,
+    port: int,
+    database_url: str,
+    extra_env: dict[str, str] | None = None,
+) -> Child:
     command = [sys.executable, "-m", "tracer", role, "--host", host, "--port", str(port)]
-    env = {**os.environ, "DATABASE_URL": database_url}
+    env = {**os.environ, "DATABASE_URL": database_url, **(extra_env or {})}
     if role == "processor":
         env.setdefault("TRACER_PROCESSOR_ID", name)
     process = subprocess.Popen(command, env=env)
@@ -112,14 +120,49 @@ def _stop_all(children: list[Child], grace: float) -> None:
             child.process.wait()
 
 
+def cluster_members(
+    host: str, first_port: int, database_url: str, nats_url: str, receivers: int, processors: int
+) -> list[Child]:
+    """Receivers on the first ports (send logs to any of them), then partition owners."""
+    members: list[Child] = []
+    roles = [("receiver", receivers), ("processor", processors)]
+    port = first_port
+    for role, count in roles:
+        for index in range(count):
+            name = f"{role}-{index + 1}"
+            env = {"TRACER_NATS_URL": nats_url, "TRACER_CLUSTER_ROLE": role,
+                   "TRACER_PROCESSOR_ID": name}  # fmt: skip
+            members.append(spawn("processor", name, host, port, database_url, env))
+            port += 1
+    return members
+
+
 def up(
     database_url: DatabaseUrlOption = None,
     host: Annotated[str, typer.Option(help="Address the apps listen on.")] = "127.0.0.1",
     processor_port: Annotated[int, typer.Option(help="First processor's port.")] = 4318,
     agent_port: Annotated[int, typer.Option(help="Agent's port.")] = 8000,
     replicas: Annotated[int, typer.Option(min=1, max=16, help="Processor replicas.")] = 1,
+    cluster: Annotated[
+        bool,
+        typer.Option(
+            help="Clustered mode: a NATS JetStream server, receivers and partition owners."
+        ),
+    ] = False,
+    receivers: Annotated[
+        int, typer.Option(min=1, max=16, help="Receivers (--cluster): stateless ingest.")
+    ] = 2,
+    processors: Annotated[
+        int, typer.Option(min=1, max=16, help="Processors (--cluster): own partitions.")
+    ] = 2,
+    nats_port: Annotated[
+        int, typer.Option(help="Port of the local NATS server (--cluster, TRACER_NATS_URL unset).")
+    ] = 4222,
 ) -> None:
-    """Run Tracer: PostgreSQL (embedded unless DATABASE_URL is set), processors and the agent."""
+    """Run Tracer: PostgreSQL (embedded unless DATABASE_URL is set), processors and the agent.
+
+    With --cluster: a local NATS server with JetStream (unless TRACER_NATS_URL names one),
+    receivers from the first processor port on, then the processors that own partitions."""
     with user_errors():
         # Busy ports stop `up` before it starts anything; and another program answering
         # /healthz on a taken port can never pass for a child that failed.
@@ -129,6 +172,7 @@ def up(
         settings = load_settings(BaseTracerSettings, database_url=database_url)
         url, embedded = resolve_database_url(settings.database_url, settings.home)
     children: list[Child] = []
+    nats: NatsServer | None = None
     # Signals only set a flag: under `uv run` one Ctrl-C arrives twice (from the terminal
     # and forwarded by uv), and neither may interrupt the clean shutdown.
     stop_requested = threading.Event()
@@ -141,9 +185,19 @@ def up(
     try:
         with user_errors():
             asyncio.run(migrate(url))
-        for index in range(replicas):
-            name = f"processor-{index + 1}"
-            children.append(spawn("processor", name, host, processor_port + index, url))
+        if cluster:
+            nats_url = os.environ.get("TRACER_NATS_URL")
+            if not nats_url:
+                nats = NatsServer(settings.home / "nats", port=nats_port)
+                nats.start()
+                nats_url = nats.url
+            children.extend(
+                cluster_members(host, processor_port, url, nats_url, receivers, processors)
+            )
+        else:
+            for index in range(replicas):
+                name = f"processor-{index + 1}"
+                children.append(spawn("processor", name, host, processor_port + index, url))
         children.append(spawn("agent", "agent", host, agent_port, url))
         wait_healthy(children, should_stop=stop_requested.is_set)
         failed = [c for c in children if c.process.poll() is not None]
@@ -155,6 +209,8 @@ def up(
         for child in children:
             table.add_row(child.name, child.url)
         table.add_row("database", "embedded PostgreSQL" if embedded else "DATABASE_URL")
+        if cluster:
+            table.add_row("log stream", nats.url if nats else "TRACER_NATS_URL")
         console.print(table)
         console.print("Press Ctrl-C to stop.")
         while not stop_requested.wait(0.25):
@@ -169,6 +225,8 @@ def up(
     finally:
         console.print("stopping…")
         stop_all(children)
+        if nats is not None:
+            nats.stop()
         if embedded is not None:
             embedded.stop()
         signal.signal(signal.SIGTERM, previous_term)

@@ -44,13 +44,13 @@ def test_every_event_sends_a_mail_whose_marker_the_probe_searches() -> None:
     assert isinstance(plan, list)
     [step] = plan
     assert (step.name, step.opens_thread) == ("send", True)
-    assert step.call.arguments["body"].endswith("\n<p><small>ref: tracer-d5-send</small></p>")
+    assert step.call.arguments["body"].endswith("\n<p><small>Tracer ref d5-send</small></p>")
     assert step.probe is not None
     probe = step.probe(datetime(2026, 3, 1, tzinfo=UTC))
     assert probe.call.slug == "GMAIL_FETCH_EMAILS"
-    assert probe.call.arguments == {"query": 'in:sent "tracer-d5-send"', "max_results": 5}
+    assert probe.call.arguments == {"query": 'in:sent "Tracer ref d5-send"', "max_results": 5}
     sent = {
-        "messages": [{"messageId": "m1", "threadId": "t1", "messageText": "ref: tracer-d5-send"}]
+        "messages": [{"messageId": "m1", "threadId": "t1", "messageText": "Tracer ref d5-send"}]
     }
     assert probe.find(sent, step.marker) == {"message_id": "m1", "thread_id": "t1"}
     assert probe.find(sent, "tracer-d6-send") is None

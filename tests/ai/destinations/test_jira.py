@@ -70,7 +70,7 @@ def test_resolution_comments_then_transitions_and_needs_an_issue() -> None:
     comment, transition = plan
     assert isinstance(comment, Step)
     assert comment.call.slug == "JIRA_ADD_COMMENT"
-    assert comment.call.arguments["comment"].endswith("\n\nref: tracer-d3-comment")
+    assert comment.call.arguments["comment"].endswith("\n\n_Tracer ref d3-comment_")
     assert comment.probe is not None
     probe = comment.probe(STARTED)
     assert probe.call.slug == "JIRA_LIST_ISSUE_COMMENTS"

@@ -60,7 +60,8 @@ def test_first_post_opens_a_thread_found_again_in_the_channel_history() -> None:
         )
     )
     assert (step.name, step.marker, step.opens_thread) == ("post", "tracer-d7-post", True)
-    assert step.call.arguments["text"].endswith("\n_ref tracer-d7-post_")
+    assert step.call.arguments["text"].endswith("\n_Tracer ref d7-post_")
+    assert "tracer-d7" not in step.call.arguments["text"]
     assert step.probe is not None
     probe = step.probe(STARTED)
     assert probe.call.slug == "SLACK_FETCH_CONVERSATION_HISTORY"
@@ -69,10 +70,14 @@ def test_first_post_opens_a_thread_found_again_in_the_channel_history() -> None:
         "oldest": f"{STARTED.timestamp() - 60:.6f}",
         "limit": 200,
     }
-    history = {"successful": True, "data": {"messages": [{"text": "x _ref tracer-d7-post_",
+    history = {"successful": True, "data": {"messages": [{"text": "x _Tracer ref d7-post_",
                                                           "ts": "1.5"}]}}  # fmt: skip
     assert probe.find(history, step.marker) == {"ts": "1.5", "channel": None}
     assert probe.find(history, "tracer-d8-post") is None
+    assert probe.find(history, "tracer-d7-postx") is None
+    # Messages posted by earlier versions carried the raw marker; they are still found.
+    legacy = {"messages": [{"text": "x _ref tracer-d7-post_", "ts": "1.6"}]}
+    assert probe.find(legacy, step.marker) == {"ts": "1.6", "channel": None}
 
 
 def test_escalation_replies_in_the_thread_and_reaches_the_channel() -> None:

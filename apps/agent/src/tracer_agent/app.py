@@ -100,7 +100,12 @@ def create_app(
             )
             stack.push_async_callback(app.state.pool.close)
             services = await build_services(
-                settings, app.state.pool, rules, registry, llm_http_client=llm_http_client
+                settings,
+                app.state.pool,
+                rules,
+                registry,
+                llm_http_client=llm_http_client,
+                clock=clock,
             )
             stack.push_async_callback(services.aclose)
             services.sink_server.streamable_http_app(

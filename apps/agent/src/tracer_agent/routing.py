@@ -134,6 +134,22 @@ class InhibitRule(BaseModel):
     target: Match
 
 
+class Runbook(BaseModel):
+    """What every message about a matching alert links to and names as its owner."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    match: Match = Match()
+    url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://[^\s<>|]+$")
+    owner: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Runbook:
+        if self.url is None and self.owner is None:
+            raise ValueError("a runbook entry needs a url or an owner")
+        return self
+
+
 DEFAULT_INHIBITION = InhibitRule(
     name="service down",
     source=Match(alert_type=(AlertType.SERVICE_DOWN,)),
@@ -149,6 +165,7 @@ class RoutingRules(BaseModel):
     destinations: tuple[Destination, ...] = ()
     rules: tuple[Rule, ...] = ()
     inhibit: tuple[InhibitRule, ...] = (DEFAULT_INHIBITION,)
+    runbooks: tuple[Runbook, ...] = ()
     source: str = "built-in rules"
 
     @model_validator(mode="after")
@@ -180,6 +197,21 @@ class RoutingRules(BaseModel):
                 if not rule.continue_:
                     break
         return [d for n in chosen if (d := self.destination(n)) is not None]
+
+    def runbook_for(
+        self, *, severity: Severity, service: str, alert_type: str, project: str
+    ) -> Runbook | None:
+        """The first runbook entry matching the alert; None when none does."""
+        return next(
+            (
+                r
+                for r in self.runbooks
+                if r.match.accepts(
+                    severity=severity, service=service, alert_type=alert_type, project=project
+                )
+            ),
+            None,
+        )
 
     def inhibited(
         self,

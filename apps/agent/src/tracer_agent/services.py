@@ -19,6 +19,8 @@ from prometheus_client import CollectorRegistry
 from tracer_agent.chat.engine import ChatEngine
 from tracer_agent.delivery.backoff import Backoff
 from tracer_agent.delivery.executor import DeliveryExecutor
+from tracer_agent.delivery.links import MessageLinks
+from tracer_agent.delivery.renotify import Renotifier, RenotifyPolicy
 from tracer_agent.delivery.store import DeliveryStore
 from tracer_agent.delivery.worker import DeliveryWorker
 from tracer_agent.llm_usage import UsageRecorder
@@ -33,6 +35,7 @@ from tracer_agent.summaries import SummaryCache
 from tracer_agent.toolboxes import Toolboxes
 from tracer_ai.llm import LlmClient, LlmConfig
 from tracer_ai.tool_router import ComposioToolRouter, LocalToolRouter, ToolRouter
+from tracer_core.clock import Clock
 from tracer_core.ids import instance_id
 
 log = logging.getLogger(__name__)
@@ -95,6 +98,7 @@ async def build_services(
     registry: CollectorRegistry,
     *,
     llm_http_client: httpx2.AsyncClient | None = None,
+    clock: Clock | None = None,
 ) -> AgentServices:
     metrics = AgentMetrics.register(registry)
     usage = UsageRecorder(pool)
@@ -118,7 +122,7 @@ async def build_services(
             worker_id=worker_id,
             lease_seconds=settings.delivery_lease_seconds,
             call_timeout_s=settings.tool_call_timeout_seconds,
-            console_url=settings.public_url,
+            links=MessageLinks(rules, settings.incident_link_base),
         )
         worker = DeliveryWorker(
             database_url=settings.database_url or "",
@@ -136,6 +140,11 @@ async def build_services(
                 max_attempts=settings.delivery_max_attempts,
             ),
             rng=random.Random(),
+            renotifier=Renotifier(
+                pool,
+                RenotifyPolicy(settings.renotify_after_seconds, settings.renotify_max),
+                clock,
+            ),
         )
     chat: ChatEngine | None = None
     if llm is not None:

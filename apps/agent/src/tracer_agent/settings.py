@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from tracer_core.settings import BaseTracerSettings
 
@@ -14,9 +14,15 @@ class AgentSettings(BaseTracerSettings):
     port: int = Field(default=8000, ge=0, le=65535, validation_alias="TRACER_AGENT_PORT")
     public_url: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("TRACER_AGENT_PUBLIC_URL", "TRACER_PUBLIC_URL"),
-        description="How browsers and this agent reach the agent (OAuth callbacks, the sink, "
-        "the console); messages link to incidents under it (TRACER_PUBLIC_URL works too).",
+        validation_alias="TRACER_AGENT_PUBLIC_URL",
+        description="How browsers and this agent reach the agent (OAuth callbacks, the sink).",
+    )
+    tracer_public_url: str | None = Field(
+        default=None,
+        validation_alias="TRACER_PUBLIC_URL",
+        pattern=r"^https?://[^\s<>|]+$",
+        description="Where people open Tracer: messages link to {this}/incidents/{id}. "
+        "Unset: the agent's own address (TRACER_AGENT_PUBLIC_URL, else host and port).",
     )
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
@@ -62,6 +68,17 @@ class AgentSettings(BaseTracerSettings):
     delivery_backoff_base_seconds: float = Field(default=1.0, gt=0, le=3600)
     delivery_backoff_max_seconds: float = Field(default=300.0, gt=0, le=86400)
 
+    renotify_after_seconds: float = Field(
+        default=1800.0,
+        gt=0,
+        le=7 * 86400,
+        description="A critical incident not acknowledged this long after its last "
+        "notification is notified again (a reply in its threads, a PagerDuty re-notification).",
+    )
+    renotify_max: int = Field(
+        default=3, ge=0, le=100, description="At most this many re-notifications per incident."
+    )
+
     chat_max_steps: int = Field(default=6, ge=1, le=50)
     chat_max_tokens: int = Field(default=1200, ge=64, le=32000)
     chat_token_budget: int = Field(default=40000, ge=1000, le=2_000_000)
@@ -71,7 +88,8 @@ class AgentSettings(BaseTracerSettings):
 
     @field_validator(
         "openai_api_key", "openai_base_url", "composio_api_key", "composio_base_url",
-        "routing_file", "public_url", "sink_url", "sink_token", "llm_model", mode="before",
+        "routing_file", "public_url", "tracer_public_url", "sink_url", "sink_token",
+        "llm_model", mode="before",
     )  # fmt: skip
     @classmethod
     def _blank_is_unset(cls, value: object, info: ValidationInfo) -> object:
@@ -102,6 +120,10 @@ class AgentSettings(BaseTracerSettings):
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def incident_link_base(self) -> str:
+        return (self.tracer_public_url or self.agent_url).rstrip("/")
 
     @property
     def local_sink_url(self) -> str:

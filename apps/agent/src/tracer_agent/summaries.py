@@ -52,19 +52,12 @@ def samples_from_details(details: Mapping[str, Any]) -> list[SampleMessage]:
     return found[:MAX_SAMPLES]
 
 
-async def load_context(db: Db, event_id: int, *, console_url: str | None = None) -> AlertContext:
-    """The alert as it is now, seen through one of its events; with `console_url` (the
-    public URL), messages link to its incident's page in the console."""
-    alerts = AlertStore(db)
-    found = await alerts.at_event(event_id=event_id)
+async def load_context(db: Db, event_id: int) -> AlertContext:
+    """The alert as it is now, seen through one of its events."""
+    found = await AlertStore(db).at_event(event_id=event_id)
     if found is None:
         raise LookupError(f"alert event {event_id} does not exist")
     alert = found.alert
-    link = None
-    if console_url:
-        incident_id = await alerts.incident_of(alert_id=alert.id)
-        page = f"incidents/{incident_id}" if incident_id is not None else f"alerts/{alert.id}"
-        link = f"{console_url.rstrip('/')}/{page}"
     return AlertContext(
         alert_id=alert.id,
         fingerprint=alert.fingerprint,
@@ -75,6 +68,8 @@ async def load_context(db: Db, event_id: int, *, console_url: str | None = None)
         severity=found.event_severity,
         status=alert.status,
         event=found.event_kind,
+        actor=found.event_actor,
+        incident_id=found.incident_id,
         title=alert.title,
         window_start=alert.window_start,
         window_end=alert.window_end,
@@ -84,7 +79,6 @@ async def load_context(db: Db, event_id: int, *, console_url: str | None = None)
         occurrences=alert.occurrences,
         details={k: v for k, v in alert.details.items() if k not in _SAMPLE_KEYS},
         samples=samples_from_details(alert.details),
-        alert_url=link,
     )
 
 

@@ -28,6 +28,8 @@ from tracer_processor.buckets.arrival_sharing import ArrivalSharing
 from tracer_processor.buckets.arrival_store import ArrivalStore
 from tracer_processor.checkpoints.checkpointer import Checkpointer
 from tracer_processor.checkpoints.store import CheckpointStore
+from tracer_processor.cluster.clock import StreamClock
+from tracer_processor.cluster.runtime import ClusterRuntime
 from tracer_processor.detection.config import DetectorConfig
 from tracer_processor.ingest.auth import KeyVerifier
 from tracer_processor.ingest.auth_limit import FailedAuthLimiter
@@ -84,6 +86,7 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
     clock = clock or SystemClock()
     registry = CollectorRegistry()
     metrics = ProcessorMetrics(registry)
+    cluster = ClusterRuntime(settings, registry) if settings.nats_url else None
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -100,6 +103,7 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
         )
         registry.register(WriterCollector(writer))
         detector = detector_config(settings)
+        stream_clock = StreamClock(clock)  # clustered: the clock follows the stream
         accumulator = (
             RollupAccumulator(bucket_seconds=detector.bucket_seconds)
             if settings.rollup_retention_days > 0
@@ -109,7 +113,7 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
             buckets=bucket_config(settings, detector),
             detector=detector,
             sink=writer,
-            clock=clock,
+            clock=stream_clock if cluster is not None else clock,
             metrics=metrics,
             max_services=settings.max_services,
             max_services_per_project=settings.max_services_per_project,
@@ -134,7 +138,7 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
         app.state.writer = writer
         app.state.pipeline = pipeline
         checkpointer: Checkpointer | None = None
-        if settings.checkpoint_seconds > 0:
+        if settings.checkpoint_seconds > 0 and cluster is None:
             checkpointer = Checkpointer(
                 pipeline,
                 CheckpointStore(pool, saved_by=processor_id),
@@ -144,7 +148,8 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
             await checkpointer.restore()  # before serving: warm from the first bucket
         app.state.checkpointer = checkpointer
         sharing: ArrivalSharing | None = None
-        if settings.arrivals_share_seconds > 0:
+        # Clustered, one owner sees all of a service's records: nothing to share.
+        if settings.arrivals_share_seconds > 0 and cluster is None:
             sharing = ArrivalSharing(
                 pipeline,
                 ArrivalStore(pool),
@@ -159,7 +164,19 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
                 pool, clock=clock, cache_seconds=settings.api_key_cache_seconds
             )
         await writer.start()
-        await _resume_open_alerts(store, pipeline)
+        if cluster is None:
+            await _resume_open_alerts(store, pipeline)
+        else:  # partitions bring their own services, checkpoints and open alerts
+            await cluster.start(
+                wall_clock=clock,
+                stream_clock=stream_clock,
+                pipeline=pipeline,
+                writer=writer,
+                alerts=store,
+                pool=pool,
+                member_id=processor_id,
+            )
+            app.state.publisher = cluster.publisher
         ticker = asyncio.create_task(_tick(pipeline, settings.tick_seconds), name="tick")
         if checkpointer is not None:
             checkpointer.start()
@@ -174,6 +191,8 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
         try:
             yield
         finally:
+            if cluster is not None:
+                await cluster.stop()
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
@@ -204,6 +223,7 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
     app.state.clock = clock
     app.state.keys = None
     app.state.auth_limiter = FailedAuthLimiter(clock=clock)
+    app.state.publisher = None
     app.state.limits = IngestLimits(
         max_records=settings.max_records_per_request,
         max_event_age_seconds=settings.max_event_age_seconds,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -74,6 +74,8 @@ class Pipeline:
         self.detection_seconds: list[tuple[float, float]] | None = None
         self._by_source: dict[str, tuple[Counter, Counter]] = {}
         self.rollups = rollups
+        # Called with every closed bucket before it is scored (clustered mode's accounting).
+        self.on_closed: Callable[[ClosedBuckets], None] | None = None
 
     # -- ingest -----------------------------------------------------------------------------
 
@@ -261,6 +263,21 @@ class Pipeline:
         if slots:
             self.buckets.note_arrivals(np.asarray(slots, np.intp), np.asarray(times, np.float64))
 
+    def forget(self, keys: Sequence[tuple[str, str]]) -> int:
+        """Drop every trace of these services (a partition handed to another processor,
+        which continues from their checkpoints). Returns how many were known."""
+        known = dict(self.registry.items())
+        slots = [slot for key in keys if (slot := known.get(key)) is not None]
+        if not slots:
+            return 0
+        gone = np.array(slots, np.intp)
+        for slot in slots:
+            self.registry.remove(slot)
+        self.buckets.reset(gone)
+        self.detector.reset(gone)
+        self.metrics.services.set(len(self.registry))
+        return len(slots)
+
     # -- the clock --------------------------------------------------------------------------
 
     def tick(self) -> None:
@@ -287,6 +304,8 @@ class Pipeline:
 
     def _scored(self, closed: ClosedBuckets) -> None:
         started, cpu_started = time.perf_counter(), time.thread_time()
+        if self.on_closed is not None:
+            self.on_closed(closed)
         result = self.detector.step(
             BucketInput(
                 bucket=closed.bucket,

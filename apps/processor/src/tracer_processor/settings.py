@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -135,6 +136,25 @@ class ProcessorSettings(BaseTracerSettings):
         "0 turns rollups off.",
     )
     rollup_flush_seconds: float = Field(default=10.0, gt=0, le=600)
+
+    # Clustered mode (NATS JetStream); unset: one process, everything in memory.
+    nats_url: str | None = Field(
+        default=None,
+        validation_alias="TRACER_NATS_URL",
+        description="NATS server with JetStream: receivers publish, processors own partitions.",
+    )
+    cluster_role: Literal["both", "receiver", "processor"] = Field(
+        default="both",
+        description="In clustered mode: publish ingested logs (receiver), consume partitions "
+        "(processor), or both.",
+    )
+    partitions: int = Field(default=64, ge=1, le=4096, description="Partitions of the stream.")
+    stream_name: str = Field(default="TRACER_LOGS", pattern=r"^[A-Za-z0-9_-]+$")
+    stream_max_bytes: int = Field(default=8 * 1024**3, ge=1024 * 1024)
+    stream_max_age_seconds: float = Field(default=86_400.0, gt=0)
+    lease_seconds: float = Field(default=10.0, ge=1, le=600)
+    partition_checkpoint_seconds: float = Field(default=5.0, gt=0, le=3600)
+    publish_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
     @field_validator("warmup_buckets")
     @classmethod

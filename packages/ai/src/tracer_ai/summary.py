@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tracer_ai.errors import LlmBadOutput, LlmError
 from tracer_ai.fence import fence, strip_controls
 from tracer_ai.llm import LlmClient
-from tracer_core.models import AlertEventKind, AlertStatus, AlertType, Severity
+from tracer_core.models import INCIDENT_NOTICES, AlertEventKind, AlertStatus, AlertType, Severity
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +75,12 @@ class AlertContext(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
     samples: list[SampleMessage] = Field(default_factory=list)
     alert_url: str | None = None
+    # Who acknowledged, unacknowledged or resolved the incident (incident notices only).
+    actor: str | None = None
+    incident_id: int | None = None
+    # From the routing file's runbooks: where to start, and who owns the service.
+    runbook_url: str | None = None
+    owner: str | None = None
 
     @field_validator("details")
     @classmethod
@@ -253,6 +259,17 @@ _STEPS = {
 }
 
 
+def notice_sentence(ctx: AlertContext) -> str:
+    """What an incident notice says happened, naming who did it."""
+    who = ctx.actor or "someone"
+    return {
+        AlertEventKind.ACKNOWLEDGED: f"The incident was acknowledged by {who}.",
+        AlertEventKind.UNACKNOWLEDGED: f"The acknowledgement was withdrawn by {who}.",
+        AlertEventKind.RESOLVED_BY_HAND: f"The incident was resolved by hand by {who}.",
+        AlertEventKind.RENOTIFIED: "This critical incident is still not acknowledged.",
+    }.get(ctx.event, "")
+
+
 def template_summary(ctx: AlertContext, *, fallback_reason: str | None = None) -> AlertSummary:
     """A deterministic summary built from the alert's numbers alone."""
     headline = _HEADLINES[ctx.alert_type]
@@ -260,7 +277,12 @@ def template_summary(ctx: AlertContext, *, fallback_reason: str | None = None) -
     numbers = _observed_vs_baseline(ctx)
     window = f"{ctx.window_start:%Y-%m-%d %H:%M:%S} to {ctx.window_end:%H:%M:%S} UTC"
     # The renderers put the event word (Escalated, Resolved, ...) in front of the title.
-    if ctx.event is AlertEventKind.RESOLVED:
+    if ctx.event in INCIDENT_NOTICES and ctx.event is not AlertEventKind.RENOTIFIED:
+        title = f"{headline} on {ctx.service} ({ctx.project})"
+        what = notice_sentence(ctx)
+        impact = "Unchanged."
+        steps = ["Follow the incident in Tracer"]
+    elif ctx.event is AlertEventKind.RESOLVED:
         title = f"{headline} on {ctx.service} ({ctx.project})"
         what = f"The {label} of {ctx.service} is back within its normal band."
         impact = "No ongoing impact detected."
@@ -275,6 +297,8 @@ def template_summary(ctx: AlertContext, *, fallback_reason: str | None = None) -
         impact += f"Users of {ctx.service} may be affected."
         impact = impact[0].upper() + impact[1:]
         steps = [step.format(service=ctx.service) for step in _STEPS[ctx.alert_type]]
+        if ctx.event is AlertEventKind.RENOTIFIED:
+            what = f"{notice_sentence(ctx)} {what}"
     if ctx.samples:
         top = max(ctx.samples, key=lambda sample: sample.count)
         cause = (
@@ -348,6 +372,8 @@ async def summarize_alert(
     ctx: AlertContext, llm: LlmClient | None, *, timeout_s: float | None = None
 ) -> AlertSummary:
     """The LLM's summary of `ctx`, or the template with the reason it was used. Never raises."""
+    if ctx.event in INCIDENT_NOTICES:
+        return template_summary(ctx)  # says who did what; nothing for an LLM to add
     if llm is None or not llm.enabled:
         return template_summary(ctx, fallback_reason="llm_disabled")
     try:

@@ -81,6 +81,23 @@ class AlertEventKind(StrEnum):
     ESCALATED = "escalated"
     RESOLVED = "resolved"
     REOPENED = "reopened"
+    # Incident notices: written on the incident's first alert when someone acts on the
+    # incident, or when an unacknowledged critical incident is notified again.
+    ACKNOWLEDGED = "acknowledged"
+    UNACKNOWLEDGED = "unacknowledged"
+    RESOLVED_BY_HAND = "resolved_by_hand"
+    RENOTIFIED = "renotified"
+
+
+INCIDENT_NOTICES = frozenset(
+    {
+        AlertEventKind.ACKNOWLEDGED,
+        AlertEventKind.UNACKNOWLEDGED,
+        AlertEventKind.RESOLVED_BY_HAND,
+        AlertEventKind.RENOTIFIED,
+    }
+)
+"""Events about the incident rather than its alert: they follow the incident's threads only."""
 
 
 class DeliveryStatus(StrEnum):

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from tracer_agent.auth.deps import StaffUser
 from tracer_agent.stores.incidents import ChangeOutcome, Incident, IncidentDetail, IncidentStore
+from tracer_core.params import RowId
 
 router = APIRouter(prefix="/api", tags=["incidents"])
 
@@ -34,7 +35,7 @@ async def list_incidents(
 
 
 @router.get("/incidents/{incident_id}")
-async def get_incident(incident_id: int, request: Request, user: StaffUser) -> IncidentDetail:
+async def get_incident(incident_id: RowId, request: Request, user: StaffUser) -> IncidentDetail:
     detail = await _store(request).get(incident_id=incident_id)
     if detail is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"incident {incident_id} does not exist")
@@ -48,7 +49,7 @@ def _answer(incident_id: int, outcome: ChangeOutcome) -> Incident:
 
 
 @router.post("/incidents/{incident_id}/ack")
-async def acknowledge(incident_id: int, request: Request, user: StaffUser) -> Incident:
+async def acknowledge(incident_id: RowId, request: Request, user: StaffUser) -> Incident:
     """Idempotent: acknowledging an acknowledged incident keeps the first acknowledgement."""
     return _answer(
         incident_id, await _store(request).acknowledge(incident_id=incident_id, actor=user.name)
@@ -56,14 +57,14 @@ async def acknowledge(incident_id: int, request: Request, user: StaffUser) -> In
 
 
 @router.post("/incidents/{incident_id}/unack")
-async def unacknowledge(incident_id: int, request: Request, user: StaffUser) -> Incident:
+async def unacknowledge(incident_id: RowId, request: Request, user: StaffUser) -> Incident:
     return _answer(
         incident_id, await _store(request).unacknowledge(incident_id=incident_id, actor=user.name)
     )
 
 
 @router.post("/incidents/{incident_id}/resolve")
-async def resolve(incident_id: int, request: Request, user: StaffUser) -> Incident:
+async def resolve(incident_id: RowId, request: Request, user: StaffUser) -> Incident:
     """Resolved by hand; if the service is still anomalous it reopens as a new incident only
     after it has been healthy once."""
     return _answer(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Path, Request, status
 from pydantic import BaseModel, Field
 
 from tracer_agent.auth.deps import AdminUser
@@ -49,7 +50,9 @@ async def new_key(body: KeyRequest, request: Request, user: AdminUser) -> Create
 
 
 @router.delete("/keys/{prefix}")
-async def delete_key(prefix: str, request: Request, user: AdminUser) -> dict[str, str]:
+async def delete_key(
+    prefix: Annotated[str, Path(min_length=1, max_length=64)], request: Request, user: AdminUser
+) -> dict[str, str]:
     if not await revoke_key(request.app.state.pool, prefix=prefix):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no active key with prefix {prefix}")
     return {"revoked": prefix}

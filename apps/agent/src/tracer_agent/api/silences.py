@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from tracer_agent.auth.deps import StaffUser
 from tracer_agent.stores.silences import Silence, SilenceStore
+from tracer_core.params import RowId
 
 router = APIRouter(prefix="/api", tags=["silences"])
 
@@ -82,7 +83,7 @@ async def create_silence(body: NewSilence, request: Request, user: StaffUser) ->
 
 
 @router.delete("/silences/{silence_id}")
-async def expire_silence(silence_id: int, request: Request, user: StaffUser) -> Silence:
+async def expire_silence(silence_id: RowId, request: Request, user: StaffUser) -> Silence:
     """Ends the silence now; alerts it held back that are still open are notified then."""
     silence = await _store(request).expire(silence_id=silence_id)
     if silence is None:

@@ -58,7 +58,7 @@ class ForbiddenError(Exception):
 
 
 def secure_cookies(settings: AgentSettings) -> bool:
-    return bool(settings.public_url and settings.public_url.lower().startswith("https://"))
+    return settings.incident_link_base.lower().startswith("https://")
 
 
 def set_cookie(response: Response, settings: AgentSettings, name: str, value: str) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 
 from tracer_agent.delivery.journal import DeliveryJournal, Thread
+from tracer_agent.delivery.links import MessageLinks
 from tracer_agent.delivery.plans import opened_thread, plan
 from tracer_agent.delivery.store import ClaimedDelivery, DeliveryStore
 from tracer_agent.metrics import AgentMetrics
@@ -72,10 +73,10 @@ class DeliveryExecutor:
         worker_id: str,
         lease_seconds: float,
         call_timeout_s: float,
-        console_url: str | None = None,
+        links: MessageLinks | None = None,
     ) -> None:
+        self._links = links
         self._pool = pool
-        self._console_url = console_url
         self._store = store
         self._journal = DeliveryJournal(pool)
         self._limits = RateLimits(pool)
@@ -88,7 +89,9 @@ class DeliveryExecutor:
         self._timeout = call_timeout_s
 
     async def run(self, delivery: ClaimedDelivery) -> Outcome:
-        ctx = await load_context(self._pool, delivery.event_id, console_url=self._console_url)
+        ctx = await load_context(self._pool, delivery.event_id)
+        if self._links is not None:
+            ctx = self._links.annotate(ctx)
         summary = await self._summaries.summary(ctx, delivery.event_id)
         thread = await self._journal.thread(
             alert_id=delivery.alert_id, destination=delivery.destination.name

@@ -19,6 +19,7 @@ import asyncpg
 from tracer_agent.delivery.backoff import Backoff
 from tracer_agent.delivery.executor import Delivered, DeliveryExecutor, LeaseLost, Outcome, Retry
 from tracer_agent.delivery.listener import AlertListener
+from tracer_agent.delivery.renotify import Renotifier
 from tracer_agent.delivery.store import ClaimedDelivery, DeliveryStore
 from tracer_agent.metrics import AgentMetrics
 from tracer_agent.routing import RoutingRules
@@ -44,7 +45,9 @@ class DeliveryWorker:
         backoff: Backoff,
         rng: random.Random | None = None,
         shutdown_grace: float = 5.0,
+        renotifier: Renotifier | None = None,
     ) -> None:
+        self._renotifier = renotifier
         self._store = store
         self._executor = executor
         self._rules = rules
@@ -109,6 +112,8 @@ class DeliveryWorker:
                 break
             self._metrics.events_expanded.inc(len(expanded))
         await self._store.release_held(self._rules, limit=_EXPAND_BATCH)
+        if self._renotifier is not None:
+            await self._renotifier.sweep()
         free = self._concurrency - len(self._running)
         if free <= 0:
             return

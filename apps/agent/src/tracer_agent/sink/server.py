@@ -200,11 +200,13 @@ def sink_tools(sink: SinkStore, tickets: TicketSinkStore) -> dict[str, Callable[
         incident__status: Literal["acknowledged", "resolved"] | None = None,
         incident__urgency: Literal["high", "low"] | None = None,
         incident__title: str | None = None,
+        incident__escalation__level: Annotated[int, Field(ge=1, le=20)] | None = None,
     ) -> dict[str, Any]:
-        """Updates a PagerDuty incident's status, urgency or title."""
+        """Updates a PagerDuty incident's status, urgency, title or escalation level."""
         arguments = _given(
             id=id, incident__type=incident__type, incident__status=incident__status,
             incident__urgency=incident__urgency, incident__title=incident__title,
+            incident__escalation__level=incident__escalation__level,
         )  # fmt: skip
         try:
             return _ok(

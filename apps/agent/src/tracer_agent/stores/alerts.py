@@ -51,6 +51,8 @@ class AlertAtEvent:
     alert: AlertRow
     event_kind: AlertEventKind
     event_severity: str
+    event_actor: str | None = None
+    incident_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +150,8 @@ class AlertStore:
     async def at_event(self, *, event_id: int) -> AlertAtEvent | None:
         record = await self._db.fetchrow(
             f"""
-            SELECT {ALERT_COLUMNS}, e.kind AS event_kind, e.severity AS event_severity
+            SELECT {ALERT_COLUMNS}, e.kind AS event_kind, e.severity AS event_severity,
+                   e.actor AS event_actor, a.incident_id AS event_incident_id
             FROM alert_events e JOIN alerts a ON a.id = e.alert_id WHERE e.id = $1
             """,
             event_id,
@@ -159,7 +162,16 @@ class AlertStore:
             alert=_alert(record),
             event_kind=AlertEventKind(record["event_kind"]),
             event_severity=record["event_severity"],
+            event_actor=record["event_actor"],
+            incident_id=record["event_incident_id"],
         )
+
+    async def first_of_incident(self, *, incident_id: int) -> int | None:
+        """The incident's first alert, which carries the incident's notices."""
+        value: int | None = await self._db.fetchval(
+            "SELECT id FROM alerts WHERE incident_id = $1 ORDER BY id LIMIT 1", incident_id
+        )
+        return value
 
     async def events(self, *, alert_id: int) -> list[AlertEventRow]:
         records = await self._db.fetch(

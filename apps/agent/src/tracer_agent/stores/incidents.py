@@ -12,7 +12,9 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel
 
+from tracer_agent.dbtypes import Conn
 from tracer_agent.stores.alerts import AlertStore
+from tracer_core.models import AlertEventKind
 
 _COLUMNS = """
     i.id, i.project, i.service, i.status, i.severity, i.opened_at, i.last_alert_at,
@@ -80,6 +82,50 @@ class ChangeOutcome:
 
 
 _NO_ALERTS: dict[str, Any] = {"title": None, "alert_count": 0, "silenced": False}
+
+
+# The outbox event each change sends to the incident's threads.
+_NOTICE = {
+    "acknowledged": AlertEventKind.ACKNOWLEDGED,
+    "unacknowledged": AlertEventKind.UNACKNOWLEDGED,
+    "manually_resolved": AlertEventKind.RESOLVED_BY_HAND,
+}
+
+
+async def queue_notice(
+    conn: Conn, *, incident_id: int, kind: AlertEventKind, actor: str | None
+) -> int | None:
+    """Write an incident notice on the incident's first alert and its deliveries to every
+    destination the incident already used, in the caller's transaction: the notice exists
+    exactly when the change it announces does. Returns the event id (None: no alert yet)."""
+    alert_id = await AlertStore(conn).first_of_incident(incident_id=incident_id)
+    if alert_id is None:
+        return None
+    event_id: int = await conn.fetchval(
+        """
+        INSERT INTO alert_events (alert_id, kind, severity, actor, dispatched_at)
+        SELECT $2, $3, severity, $4, now() FROM incidents WHERE id = $1
+        RETURNING id
+        """,
+        incident_id,
+        alert_id,
+        kind.value,
+        actor,
+    )
+    await conn.execute(
+        """
+        INSERT INTO deliveries (alert_id, event_id, destination, toolkit, target, incident_id)
+        SELECT e.alert_id, e.id, d.destination, d.toolkit, d.target, $1
+        FROM alert_events e,
+             (SELECT DISTINCT ON (destination) destination, toolkit, target
+              FROM deliveries WHERE incident_id = $1 ORDER BY destination, id) d
+        WHERE e.id = $2
+        ON CONFLICT (event_id, destination) DO NOTHING
+        """,
+        incident_id,
+        event_id,
+    )
+    return event_id
 
 
 class IncidentStore:
@@ -168,6 +214,48 @@ class IncidentStore:
             "WHERE id = $1 AND status = 'open'",
         )
 
+    async def renotify_due(
+        self, *, now: datetime, after_seconds: float, max_count: int, limit: int = 50
+    ) -> list[int]:
+        """Re-notify the open critical incidents nobody acknowledged within `after_seconds`
+        of their last notification, at most `max_count` times each; returns their ids.
+
+        The count moves with the notice in one transaction, and `FOR UPDATE SKIP LOCKED`
+        plus the re-checked conditions in the UPDATE mean two replicas sweeping at once
+        never both re-notify one incident for one period."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                """
+                WITH due AS (
+                    SELECT id FROM incidents
+                    WHERE status = 'open' AND severity = 'critical'
+                      AND acknowledged_at IS NULL AND renotify_count < $3
+                      AND coalesce(last_notified_at, opened_at)
+                          <= $1::timestamptz - make_interval(secs => $2::double precision)
+                    ORDER BY id LIMIT $4
+                    FOR UPDATE SKIP LOCKED)
+                UPDATE incidents i
+                SET renotify_count = i.renotify_count + 1, last_notified_at = $1
+                FROM due WHERE i.id = due.id
+                  AND i.status = 'open' AND i.acknowledged_at IS NULL
+                RETURNING i.id
+                """,
+                now,
+                after_seconds,
+                max_count,
+                limit,
+            )
+            ids = sorted(row["id"] for row in rows)
+            for incident_id in ids:
+                await conn.execute(
+                    "INSERT INTO incident_events (incident_id, kind) VALUES ($1, 'renotified')",
+                    incident_id,
+                )
+                await queue_notice(
+                    conn, incident_id=incident_id, kind=AlertEventKind.RENOTIFIED, actor=None
+                )
+        return ids
+
     async def _change(
         self, incident_id: int, kind: str, actor: str, statement: str
     ) -> ChangeOutcome:
@@ -189,6 +277,7 @@ class IncidentStore:
                     kind,
                     actor,
                 )
+                await queue_notice(conn, incident_id=incident_id, kind=_NOTICE[kind], actor=actor)
             row = await conn.fetchrow(
                 f"SELECT {_COLUMNS} FROM incidents i WHERE i.id = $1", incident_id
             )

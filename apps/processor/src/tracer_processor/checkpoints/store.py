@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 _SAVE = """
 INSERT INTO baseline_checkpoints AS c (project, service, bucket_end, state, saved_by)
@@ -40,7 +41,9 @@ class StoredCheckpoint:
 
 
 class CheckpointStore:
-    def __init__(self, pool: asyncpg.Pool, *, saved_by: str) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool | PoolConnectionProxy[asyncpg.Record], *, saved_by: str
+    ) -> None:
         self._pool = pool
         self._saved_by = saved_by
 

@@ -168,7 +168,12 @@ def _score_group(
         hours[: b.values.size, column] = b.hours
     # For each step k, how many series have more than k buckets.
     active = width - np.searchsorted(np.sort(lengths), np.arange(longest), side="right")
-    detector = Detector(config_for(kind, config, size), lambda _slot: ("", "series"))
+    detector = Detector(
+        config_for(kind, config, size),
+        lambda _slot: ("", "series"),
+        judged=(_METRIC[kind],),
+        alerts=False,  # every point gets the bucket's verdict; alert state is not needed
+    )
     detector.ensure_capacity(max(width, 1))
     scores = np.zeros((longest, width))
     flags = np.zeros((longest, width), np.int8)

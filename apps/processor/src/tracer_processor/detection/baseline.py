@@ -104,16 +104,21 @@ class RollingBaseline:
         n = take(self._recent_n, rows)
         return np.where(n > 0, self._recent_total[rows] / np.maximum(n, 1), 0.0), n
 
-    def window_newest_first(
+    def newest_first(
         self, slots: SlotArray, steps: npt.NDArray[np.int64], ages: int
-    ) -> FloatArray:
-        """The last `ages` entries of the window of `slots` as (slot, age), the previous
-        bucket first (holes and never-written entries are 0)."""
+    ) -> tuple[npt.NDArray[np.int64], BoolArray]:
+        """Flat ring indices of the last `ages` entries of `slots` as (slot, age), the
+        previous bucket first, and which of them were written (for `window_at`)."""
         back = np.arange(1, min(ages, self.window) + 1)
         positions = (steps[:, None] - back[None, :]) % self.window
         written = back[None, :] <= steps[:, None]
-        values = self._values[positions, slots[:, None]].astype(np.float64)
-        return np.where(self._valid[positions, slots[:, None]] & written, values, 0.0)
+        return positions * self._capacity + slots[:, None], written
+
+    def window_at(self, flat: npt.NDArray[np.int64], written: BoolArray) -> FloatArray:
+        """The window's entries at `newest_first`'s indices (holes and unwritten are 0);
+        baselines of the same window and capacity share the indices."""
+        values = self._values.reshape(-1)[flat].astype(np.float64)
+        return np.where(self._valid.reshape(-1)[flat] & written, values, 0.0)
 
     def recent_sum(self, rows: Rows) -> FloatArray:
         """Sum of the recent ring (the previous `recent` observations)."""

@@ -8,8 +8,10 @@ Per service and metric, with O(1) work per bucket:
 
 which together turn a deviation into a tail probability under a "normal core plus bursts"
 model (`tails.burst_score`): a bursty service's ordinary bursts score low, a calm one's
-first burst scores high. Only the first buckets of a run count as bursts, so a long
-incident does not teach the service that incidents are ordinary.
+first burst scores high. A run of buckets beyond the clip is learnt only once it has ended,
+and only when it was short (at most `burst_run_buckets`): until then it may be the start of
+a sustained change, and learning its first buckets as a burst would let the incident's next
+buckets - or the next incident like it - pass as ordinary.
 
 - the drift: an EWMA of the clipped deviations, i.e. a sustained moderate shift, scored
   against the normal tail of an EWMA of bounded noise - noise whose correlation from one
@@ -29,12 +31,12 @@ import numpy.typing as npt
 
 from tracer_processor.buckets.registry import Rows, take
 from tracer_processor.detection.config import DetectorConfig
-from tracer_processor.detection.tails import burst_score, normal_score
+from tracer_processor.detection.tails import burst_score, log_normal_tails, normal_scores
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-IntArray = npt.NDArray[np.int64]
-_NAMES = ("rate", "size", "size_sq", "drift", "seen", "previous", "lag", "energy")
+_NAMES = ("rate", "size", "size_sq", "drift", "seen", "previous", "lag", "energy", "run",
+          "pending", "pending_sq")  # fmt: skip
 
 
 class BurstTracker:
@@ -48,6 +50,9 @@ class BurstTracker:
         self.previous = np.zeros(0, np.float64)  # the last clipped deviation
         self.lag = np.zeros(0, np.float64)  # mean of clipped z(t) * z(t - 1)
         self.energy = np.zeros(0, np.float64)  # mean of clipped z(t) ** 2
+        self.run = np.zeros(0, np.float64)  # buckets in a row beyond the clip, so far
+        self.pending = np.zeros(0, np.float64)  # sum of the run's excesses, not yet learnt
+        self.pending_sq = np.zeros(0, np.float64)  # sum of their squares
 
     def _state(self) -> dict[str, FloatArray]:
         return {name: getattr(self, name) for name in _NAMES}
@@ -99,35 +104,49 @@ class BurstTracker:
         )
         drift_z = drift / noise
         clip = config.clip_z
-        up = np.maximum(burst_score(z, rate, size, size_sq, clip), normal_score(drift_z))
-        down = np.maximum(burst_score(-z, rate, size, size_sq, clip), normal_score(-drift_z))
+        above, below = log_normal_tails(z)  # ln P(Z >= z), ln P(Z >= -z)
+        drift_up, drift_down = normal_scores(drift_z)
+        up = np.maximum(burst_score(z, rate, size, size_sq, clip, above), drift_up)
+        down = np.maximum(burst_score(-z, rate, size, size_sq, clip, below), drift_down)
         return up, down, drift, drift_z
 
-    def learn(
-        self, rows: Rows, z: FloatArray, drift: FloatArray, observed: BoolArray, run: IntArray
-    ) -> None:
-        """Record this bucket; `run` counts the buckets in a row beyond `clip_z`, this one
-        included (bursts are the first `burst_run_buckets` of a run)."""
+    def learn(self, rows: Rows, z: FloatArray, drift: FloatArray, observed: BoolArray) -> None:
+        """Record this bucket. A run beyond `clip_z` is held back and learnt as bursts when
+        it ends within `burst_run_buckets`; a longer run is forgotten, not learnt."""
         config = self.config
         magnitude = np.minimum(np.abs(z), 1.0e3)
         beyond = observed & (magnitude > config.clip_z)
-        burst = beyond & (run <= config.burst_run_buckets)
-        counted = observed & ((run <= config.burst_run_buckets) | ~beyond)
+        calm = observed & ~beyond
+        excess = np.where(beyond, magnitude - config.clip_z, 0.0)
+        run = take(self.run, rows)
+        pending, pending_sq = take(self.pending, rows), take(self.pending_sq, rows)
+        # A calm bucket ends the run before it: a short one is committed as bursts now.
+        ended = calm & (run > 0) & (run <= config.burst_run_buckets)
+        bursts = np.where(ended, run, 0.0)
+        run = np.where(beyond, run + 1.0, np.where(observed, 0.0, run))
+        long_run = run > config.burst_run_buckets
+        self.run[rows] = np.minimum(run, 1.0e9)
+        self.pending[rows] = np.where(beyond & ~long_run, pending + excess, 0.0)
+        self.pending_sq[rows] = np.where(beyond & ~long_run, pending_sq + excess * excess, 0.0)
         seen = take(self.seen, rows)
         pace = np.maximum(1.0 / (seen + 1.0), config.burst_alpha)
         rate = take(self.rate, rows)
-        self.rate[rows] = np.where(counted, rate + pace * (burst - rate), rate)
+        # The calm bucket counts as one ordinary bucket; each burst of the run as one burst.
+        rate = np.where(calm, rate + pace * (0.0 - rate), rate)
+        rate = 1.0 - (1.0 - rate) * (1.0 - np.minimum(pace, 1.0)) ** bursts
+        self.rate[rows] = rate
         size, size_sq = take(self.size, rows), take(self.size_sq, rows)
-        excess = magnitude - config.clip_z
-        step = np.where(size <= 0, 1.0, 0.1)  # the first burst sets the sizes
-        self.size[rows] = np.where(burst, size + step * (excess - size), size)
-        self.size_sq[rows] = np.where(burst, size_sq + step * (excess * excess - size_sq), size_sq)
+        mean_excess = pending / np.maximum(bursts, 1.0)
+        mean_excess_sq = pending_sq / np.maximum(bursts, 1.0)
+        step = np.where(size <= 0, 1.0, 1.0 - 0.9**bursts)  # the first burst sets the sizes
+        self.size[rows] = np.where(ended, size + step * (mean_excess - size), size)
+        self.size_sq[rows] = np.where(ended, size_sq + step * (mean_excess_sq - size_sq), size_sq)
         c = config.sustained_clip
         clipped = np.clip(z, -c, c)
         previous, lag = take(self.previous, rows), take(self.lag, rows)
         energy = take(self.energy, rows)
         quick = np.maximum(1.0 / (seen + 1.0), 5 * config.burst_alpha)
-        calm = observed & ~beyond  # an incident's own persistence is not the noise's
+        # An incident's own persistence is not the noise's.
         self.lag[rows] = np.where(calm, lag + quick * (clipped * previous - lag), lag)
         self.energy[rows] = np.where(calm, energy + quick * (clipped * clipped - energy), energy)
         self.previous[rows] = np.where(observed, clipped, previous)

@@ -11,7 +11,7 @@ same class over a single series.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -71,6 +71,10 @@ class BucketInput:
     epoch_hours: npt.NDArray[np.int64] | None = None  # per service; default: from `bucket`
 
 
+_EMPTY = np.zeros((0, 0), np.int64)
+_NO_TRANSITIONS = Transitions({}, {}, _EMPTY, _EMPTY, _EMPTY)  # when alerts are not tracked
+
+
 @dataclass(frozen=True, slots=True)
 class StepResult:
     signals: dict[str, MetricSignals]  # by metric name
@@ -79,9 +83,25 @@ class StepResult:
 
 
 class Detector:
-    def __init__(self, config: DetectorConfig, names: NameLookup) -> None:
+    def __init__(
+        self,
+        config: DetectorConfig,
+        names: NameLookup,
+        *,
+        judged: Collection[str] = _JUDGED,
+        alerts: bool = True,
+    ) -> None:
+        """`judged`: the metrics scored (the processor: all; a backtest: its series' kind,
+        the error rate with the volume it is judged at); `alerts`: whether the lifecycle
+        runs and candidates are made, or only the per-bucket signals and verdicts."""
         self.config = config
         self._names = names
+        unknown = set(judged) - set(_JUDGED)
+        if unknown:
+            raise ValueError(f"unknown metrics: {sorted(unknown)}")
+        needs_volume = {"count"} if "error_rate" in judged else set()
+        self.judged = frozenset(judged) | needs_volume
+        self.alerts = alerts
         window, recent, alpha = config.window_buckets, config.recent_buckets, config.ewma_alpha
         self.baselines = {
             "error_rate": RollingBaseline(window=window, recent=recent, ewma_alpha=alpha),
@@ -211,8 +231,9 @@ class Detector:
         if quiet.size == 0:
             return records, failed, span_records, span_errors
         ages = self.config.pool_buckets
-        before = self.pools["records"].window_newest_first(slots[quiet], steps[quiet], ages)
-        errors_before = self.pools["errors"].window_newest_first(slots[quiet], steps[quiet], ages)
+        flat, written = self.pools["records"].newest_first(slots[quiet], steps[quiet], ages)
+        before = self.pools["records"].window_at(flat, written)
+        errors_before = self.pools["errors"].window_at(flat, written)
         reached = counts[quiet, None] + np.cumsum(before, axis=1) - before
         take_it = reached < self.config.min_count
         records[quiet] += (before * take_it).sum(axis=1)
@@ -235,38 +256,45 @@ class Detector:
             baseline = self.baselines[name]
             return baseline.stats(rows), baseline.previous_mean(rows), baseline.level(rows)
 
-        window_records, seen = self.pools["records"].sums(rows)
-        window_errors = self.pools["errors"].sums(rows)[0]
+        judged = self.judged
+        scored: list[MetricSignals] = []
+        raw: dict[str, FloatArray] = {}
+        observed: dict[str, npt.NDArray[np.bool_]] = {}
         count_inputs = inputs("count")
-        error_sig = error_signals(
-            config, counts, errors, self._pool(slots, rows, steps, counts, errors),
-            (window_records, window_errors, seen), *inputs("error_rate"), count_inputs[0][0],
-        )  # fmt: skip
-        latency = latency_signals(
-            config, bucket.p95_ms, bucket.latency_samples, *inputs("latency_p95_ms"),
-            partial(self.bursts["latency_p95_ms"].judge, rows),
-        )  # fmt: skip
-        if config.seasonal:
-            season = self.season.expect(slots, hours)
-        else:
-            zeros = np.zeros(slots.size)
-            season = (zeros, zeros, np.zeros(slots.size, np.bool_))
-        traffic = traffic_signals(
-            config, counts, bucket.partial, silent_for, *count_inputs, season,
-            partial(self.bursts["count"].judge, rows),
-        )  # fmt: skip
-        raw = {
-            "error_rate": errors / np.maximum(counts, 1.0),
-            "latency_p95_ms": np.log(np.maximum(bucket.p95_ms, 0.01)),
-            "count": counts,
-        }
-        observed = {
-            "error_rate": counts >= config.min_count,
-            "latency_p95_ms": latency.observed,
-            "count": traffic.observed,
-        }
+        if "error_rate" in judged:
+            window_records, seen = self.pools["records"].sums(rows)
+            window_errors = self.pools["errors"].sums(rows)[0]
+            error_sig = error_signals(
+                config, counts, errors, self._pool(slots, rows, steps, counts, errors),
+                (window_records, window_errors, seen), *inputs("error_rate"),
+                count_inputs[0][0],
+            )  # fmt: skip
+            scored.append(error_sig)
+            raw["error_rate"] = errors / np.maximum(counts, 1.0)
+            observed["error_rate"] = counts >= config.min_count
+        if "latency_p95_ms" in judged:
+            latency = latency_signals(
+                config, bucket.p95_ms, bucket.latency_samples, *inputs("latency_p95_ms"),
+                partial(self.bursts["latency_p95_ms"].judge, rows),
+            )  # fmt: skip
+            scored.append(latency)
+            raw["latency_p95_ms"] = np.log(np.maximum(bucket.p95_ms, 0.01))
+            observed["latency_p95_ms"] = latency.observed
+        if "count" in judged:
+            if config.seasonal:
+                season = self.season.expect(slots, hours)
+            else:
+                zeros = np.zeros(slots.size)
+                season = (zeros, zeros, np.zeros(slots.size, np.bool_))
+            traffic = traffic_signals(
+                config, counts, bucket.partial, silent_for, *count_inputs, season,
+                partial(self.bursts["count"].judge, rows),
+            )  # fmt: skip
+            scored.append(traffic)
+            raw["count"] = counts
+            observed["count"] = traffic.observed
         adopted: dict[str, npt.NDArray[np.bool_]] = {}
-        for metric in (error_sig, latency, traffic):
+        for metric in scored:
             name = metric.name
             seen_now = observed[name]
             excluded_for = self._excluded_for[name]
@@ -286,30 +314,37 @@ class Detector:
             adopted[name] = adopt
             tracker = self.bursts.get(name)
             if tracker is not None and metric.drift is not None:
-                tracker.learn(rows, metric.z, metric.drift, seen_now & metric.warm, streak)
-        has_records = counts > 0
-        learnt_errors = np.where(
-            adopted["error_rate"] | (counts < config.min_count),
-            errors,
-            np.minimum(errors, error_sig.learnt * counts),
-        )
-        self.pools["records"].push(rows, slots, steps, counts, has_records, has_records)
-        self.pools["errors"].push(
-            rows, slots, steps, errors, has_records, has_records, learnt=learnt_errors
-        )
-        if config.seasonal:
-            self.season.learn(slots, hours, counts, traffic.observed & ~(silent & traffic.outlier))
+                tracker.learn(rows, metric.z, metric.drift, seen_now & metric.warm)
+        if "error_rate" in judged:
+            has_records = counts > 0
+            learnt_errors = np.where(
+                adopted["error_rate"] | (counts < config.min_count),
+                errors,
+                np.minimum(errors, error_sig.learnt * counts),
+            )
+            self.pools["records"].push(rows, slots, steps, counts, has_records, has_records)
+            self.pools["errors"].push(
+                rows, slots, steps, errors, has_records, has_records, learnt=learnt_errors
+            )
+        if "count" in judged and config.seasonal:
+            self.season.learn(
+                slots, hours, counts, traffic.observed & ~(silent & traffic.outlier),
+                ~traffic.outlier | adopted["count"],
+            )  # fmt: skip
         self.steps[rows] = steps + 1
         self.silent_for[rows] = silent_for
         self.last[rows] = np.column_stack(
             [np.full(slots.size, float(bucket.bucket)), counts, errors, bucket.p95_ms,
              bucket.latency_samples]
         )  # fmt: skip
-        self.last_score[rows] = np.column_stack([error_sig.score, latency.score, traffic.score])
-
-        verdicts = {**error_sig.verdicts, **latency.verdicts, **traffic.verdicts}
+        signals = {metric.name: metric for metric in scored}
+        for column, name in enumerate(_JUDGED):
+            if name in signals:
+                self.last_score[rows, column] = signals[name].score
+        if not self.alerts:
+            return StepResult(signals=signals, transitions=_NO_TRANSITIONS, items=[])
+        verdicts = {k: v for metric in scored for k, v in metric.verdicts.items()}
         transitions = self.lifecycle.step(bucket.bucket, rows, verdicts)
-        signals = {s.name: s for s in (error_sig, latency, traffic)}
         items = self._items(bucket, signals, transitions)
         return StepResult(signals=signals, transitions=transitions, items=items)
 

@@ -8,6 +8,12 @@ weekly slot is used once it has seen two weeks of its hour, otherwise the daily 
 has seen one day of its hour; before that the profile is not ready and the service is judged
 on its recent past alone. Values that are far off the slot are clipped (at `SEASON_CLIP`
 spreads) before they are learnt, so an incident barely moves the profile.
+
+The profile gives the shape of the rhythm; the level comes from the recent past. Each
+service keeps an offset: an EWMA (over `adopt_buckets`) of how far the buckets its recent
+baseline judged ordinary lie from the profile. Zero while the rhythm repeats, it follows a
+level shift that the recent baseline has taken in, so a persisting shift stops counting as
+"unusual for this hour" at the pace the recent baseline learns it, instead of days later.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ class SeasonalProfile:
         self.seen = np.zeros((SLOTS, 0), np.float32)
         self.mean = np.zeros((SLOTS, 0), np.float32)
         self.var = np.zeros((SLOTS, 0), np.float32)
+        self.offset = np.zeros(0, np.float64)  # the level now, relative to the profile
 
     def ensure_capacity(self, capacity: int) -> None:
         grow = capacity - self.seen.shape[1]
@@ -51,6 +58,7 @@ class SeasonalProfile:
             self.seen = np.concatenate([self.seen, pad], axis=1)
             self.mean = np.concatenate([self.mean, pad], axis=1)
             self.var = np.concatenate([self.var, pad], axis=1)
+            self.offset = np.concatenate([self.offset, np.zeros(grow)])
 
     def _state(self) -> dict[str, npt.NDArray[Any]]:
         return {"seen": self.seen, "mean": self.mean, "var": self.var}
@@ -58,18 +66,28 @@ class SeasonalProfile:
     def reset(self, slots: npt.NDArray[np.intp]) -> None:
         for array in self._state().values():
             array[:, slots] = 0
+        self.offset[slots] = 0
 
     def export(self, slots: npt.NDArray[np.intp]) -> dict[str, npt.NDArray[Any]]:
-        return {name: array[:, slots].T.copy() for name, array in self._state().items()}
+        state = {name: array[:, slots].T.copy() for name, array in self._state().items()}
+        return {**state, "offset": self.offset[slots]}
 
     def restore(self, slots: npt.NDArray[np.intp], state: dict[str, npt.NDArray[Any]]) -> None:
         for name, array in self._state().items():
             array[:, slots] = state[name].T
+        self.offset[slots] = state["offset"]
 
     def expect(
         self, slots: npt.NDArray[np.intp], epoch_hours: IntArray
     ) -> tuple[FloatArray, FloatArray, BoolArray]:
-        """Usual mean and variance at this hour, and whether the profile knows this hour."""
+        """Usual mean (at the current level) and variance at this hour, and whether the
+        profile knows this hour."""
+        mean, var, known = self._profile(slots, epoch_hours)
+        return mean + self.offset[slots], var, known
+
+    def _profile(
+        self, slots: npt.NDArray[np.intp], epoch_hours: IntArray
+    ) -> tuple[FloatArray, FloatArray, BoolArray]:
         daily, weekly = hour_slots(epoch_hours)
         week_ready = self.seen[weekly, slots] >= 2 * self.per_hour
         day_ready = self.seen[daily, slots] >= self.per_hour
@@ -84,16 +102,20 @@ class SeasonalProfile:
         epoch_hours: IntArray,
         values: FloatArray,
         observed: BoolArray,
+        ordinary: BoolArray,
     ) -> None:
-        """Fold this bucket's values in, clipped to `clip_z` spreads around each slot."""
+        """Fold this bucket's values in, clipped to `clip_z` spreads around each slot;
+        `ordinary`: the recent baseline judged the value normal (the offset follows it)."""
         if not observed.any():
             return
         slots, epoch_hours = slots[observed], epoch_hours[observed]
         values = np.clip(values[observed], -1.0e15, 1.0e15)  # float32 storage
         clip = SEASON_CLIP
+        before: list[tuple[FloatArray, FloatArray]] = []  # daily, weekly: seen and mean
         for index in hour_slots(epoch_hours):
             seen = self.seen[index, slots].astype(np.float64)
             mean = self.mean[index, slots].astype(np.float64)
+            before.append((seen, mean))
             var = self.var[index, slots].astype(np.float64)
             known = seen >= self.per_hour
             band = clip * np.sqrt(var + noise_floor(self.config, mean) ** 2)
@@ -106,6 +128,13 @@ class SeasonalProfile:
             widened = np.minimum((1 - alpha) * (var + alpha * delta * delta), 1e30)
             self.var[index, slots] = np.where(x == values, widened, var)
             self.seen[index, slots] = np.minimum(seen + 1.0, 1.0e6)
+        (day_seen, day_mean), (week_seen, week_mean) = before
+        week_ready = week_seen >= 2 * self.per_hour  # as `expect` chose the slot
+        usual = np.where(week_ready, week_mean, day_mean)
+        follow = ordinary[observed] & (week_ready | (day_seen >= self.per_hour))
+        offset = self.offset[slots]
+        pace = 1.0 / max(self.config.adopt_buckets, 1)
+        self.offset[slots] = np.where(follow, offset + pace * (values - usual - offset), offset)
 
 
 def noise_floor(config: DetectorConfig, mean: FloatArray) -> FloatArray:

@@ -27,14 +27,21 @@ def _cap(score: FloatArray) -> FloatArray:
     return np.clip(score, 0.0, SCORE_CAP)
 
 
-def log_normal_tail(z: FloatArray) -> FloatArray:
-    """ln P(Z >= z) for a standard normal Z (any z; exact to 0.3 % in probability)."""
+def log_normal_tails(z: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """ln P(Z >= z) and ln P(Z <= z) for a standard normal Z (any z; exact to 0.3 % in
+    probability), from one evaluation: a metric is judged both ways."""
     z = np.clip(z, -1.0e6, 1.0e6)
     u = np.abs(z)
-    upper = -0.5 * u * u - _HALF_LN_2PI - np.log((1 - _A) * u + _A * np.sqrt(u * u + _B))
-    # Below the mean the tail is 1 - P(Z >= |z|), close to 1: log1p keeps it exact.
-    lower = np.log1p(-np.minimum(np.exp(upper), 0.5))
-    return np.where(z >= 0, upper, lower)
+    far = -0.5 * u * u - _HALF_LN_2PI - np.log((1 - _A) * u + _A * np.sqrt(u * u + _B))
+    # The near side is 1 - P(Z >= |z|), close to 1: log1p keeps it exact.
+    near = np.log1p(-np.minimum(np.exp(far), 0.5))
+    above = z >= 0
+    return np.where(above, far, near), np.where(above, near, far)
+
+
+def log_normal_tail(z: FloatArray) -> FloatArray:
+    """ln P(Z >= z) for a standard normal Z."""
+    return log_normal_tails(z)[0]
 
 
 def normal_score(z: FloatArray) -> FloatArray:
@@ -42,8 +49,19 @@ def normal_score(z: FloatArray) -> FloatArray:
     return _cap(-log_normal_tail(z) / LN10)
 
 
+def normal_scores(z: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Scores of a z-statistic against the upper and the lower tail."""
+    upper, lower = log_normal_tails(z)
+    return _cap(-upper / LN10), _cap(-lower / LN10)
+
+
 def burst_score(
-    z: FloatArray, burst_rate: FloatArray, excess: FloatArray, excess_sq: FloatArray, clip: float
+    z: FloatArray,
+    burst_rate: FloatArray,
+    excess: FloatArray,
+    excess_sq: FloatArray,
+    clip: float,
+    log_tail: FloatArray | None = None,
 ) -> FloatArray:
     """Score of an upper deviation under a normal core with occasional bursts.
 
@@ -52,7 +70,8 @@ def burst_score(
     generalised Pareto tail fitted by moments to the bursts seen (`excess`, `excess_sq`: mean
     and mean square of the excess) - nearly exponential for bursts that barely pass the clip,
     a power law for heavy-tailed ones. A calm service's first outlier scores high; a bursty
-    one's bursts, even several times their usual size, score low.
+    one's bursts, even several times their usual size, score low. `log_tail`: ln P(Z >= z)
+    when already known.
     """
     rate = np.clip(burst_rate, 1.0e-12, 0.5)
     mean = np.maximum(excess, 0.5)
@@ -61,7 +80,7 @@ def burst_score(
     shape = np.clip(shape, 2.2, 30.0)
     scale = mean * (shape - 1.0)
     beyond = np.maximum(z - clip, 0.0)
-    core = np.log1p(-rate) + log_normal_tail(z)
+    core = np.log1p(-rate) + (log_normal_tail(z) if log_tail is None else log_tail)
     tail = np.log(rate) - shape * np.log1p(beyond / scale)
     tail = np.where(z >= clip, tail, np.log(rate))  # below the clip a burst is no evidence
     return _cap(-np.logaddexp(core, tail) / LN10)

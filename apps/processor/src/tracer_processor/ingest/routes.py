@@ -23,6 +23,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tracer_core.models import AlertStatus
+from tracer_processor.cluster.publisher import (
+    RETRY_AFTER_SECONDS as PUBLISH_RETRY_AFTER_SECONDS,
+)
+from tracer_processor.cluster.publisher import (
+    Publisher,
+    PublishUnavailableError,
+)
 from tracer_processor.ingest.auth import Access, AuthError, KeyVerifier
 from tracer_processor.ingest.auth_limit import FailedAuthLimiter
 from tracer_processor.ingest.batch import BatchRejectedError, IngestLimits, LogBatch
@@ -84,9 +91,25 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-def _ingest(request: Request, batch: LogBatch, source: str) -> IngestOutcome:
+async def _ingest(request: Request, batch: LogBatch, source: str) -> IngestOutcome:
+    """Fold the batch in here, or (clustered) publish it for the partitions' owners."""
+    publisher: Publisher | None = request.app.state.publisher
+    if publisher is not None:
+        await publisher.publish(batch)  # raises PublishUnavailableError: answered 503
+        request.app.state.metrics.accepted.labels(source).inc(batch.size)
+        return IngestOutcome(batch.size, batch.rejected, 0, batch.errors)
     pipeline: Pipeline = request.app.state.pipeline
     return pipeline.ingest(batch, source=source)
+
+
+def _unavailable(request: Request, endpoint: str, exc: PublishUnavailableError) -> Response:
+    message = f"the log stream is unavailable, retry later: {exc}"
+    if endpoint == "/v1/logs":
+        response = _otlp_error(503, message, _media_type(request) == "application/json")
+    else:
+        response = _error(503, message)
+    response.headers["Retry-After"] = str(PUBLISH_RETRY_AFTER_SECONDS)
+    return _counted(request, endpoint, response)
 
 
 async def post_logs(request: Request) -> Response:
@@ -116,7 +139,10 @@ async def post_logs(request: Request) -> Response:
         return _counted(request, "/api/logs", _error(exc.status, str(exc)))
     except BatchRejectedError as exc:
         return _counted(request, "/api/logs", _error(413 if exc.too_large else 400, str(exc)))
-    outcome = _ingest(request, batch, "json")
+    try:
+        outcome = await _ingest(request, batch, "json")
+    except PublishUnavailableError as exc:
+        return _unavailable(request, "/api/logs", exc)
     state.metrics.request_seconds.observe(time.perf_counter() - started)
     payload = {
         "accepted": outcome.accepted,
@@ -145,7 +171,7 @@ async def post_otlp_logs(request: Request) -> Response:
         limits = state.limits
         batch = await _decoded(
             len(body),
-            lambda: to_batch(decode_request(body, json=as_json), now=now, limits=limits),
+            lambda: to_batch(decode_request(body, json=as_json), now=now, limits=limits, raw=body),
         )
     except (AuthError, BodyError) as exc:
         response = _otlp_error(exc.status, str(exc), as_json)
@@ -155,7 +181,10 @@ async def post_otlp_logs(request: Request) -> Response:
     except BatchRejectedError as exc:
         status = 413 if exc.too_large else 400
         return _counted(request, "/v1/logs", _otlp_error(status, str(exc), as_json))
-    outcome = _ingest(request, batch, "otlp")
+    try:
+        outcome = await _ingest(request, batch, "otlp")
+    except PublishUnavailableError as exc:
+        return _unavailable(request, "/v1/logs", exc)
     state.metrics.request_seconds.observe(time.perf_counter() - started)
     summary = "; ".join(f"record {e.index}: {e.error}" for e in outcome.errors[:10])
     body = encode_response(outcome.rejected, summary, json=as_json)

@@ -94,6 +94,18 @@ def marker_for(delivery_id: int, step: str) -> str:
     return f"tracer-d{delivery_id}-{step}"
 
 
+def reference_note(marker: str) -> str:
+    """How a marker reads in the text people see, where it cannot live elsewhere: a short
+    footer ("Tracer ref d7-post") that lets a restarted agent find the message."""
+    return f"Tracer ref {marker.removeprefix('tracer-')}"
+
+
+def carries_marker(text: str, marker: str) -> bool:
+    """Whether `text` holds the marker, as a footer or (messages sent by earlier versions)
+    in its raw form."""
+    return reference_note(marker) in text or marker in text
+
+
 @dataclass(frozen=True)
 class PlanRequest:
     """One delivery to plan: which delivery, where to, about what, and any earlier thread."""

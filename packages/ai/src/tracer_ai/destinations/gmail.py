@@ -20,10 +20,13 @@ from tracer_ai.destinations.base import (
     Plan,
     PlanRequest,
     Probe,
+    Skip,
     Step,
     Target,
     ThreadOpened,
     UnreadableAnswerError,
+    carries_marker,
+    reference_note,
 )
 from tracer_ai.destinations.text import (
     EVENT_WORD,
@@ -35,6 +38,7 @@ from tracer_ai.destinations.text import (
 )
 from tracer_ai.summary import AlertContext, AlertSummary
 from tracer_ai.tool_call import ToolCall
+from tracer_core.models import INCIDENT_NOTICES
 
 SEND_EMAIL = "GMAIL_SEND_EMAIL"
 FETCH_EMAILS = "GMAIL_FETCH_EMAILS"
@@ -109,7 +113,7 @@ def find_marker(payload: Any, marker: str) -> dict[str, Any] | None:
         if not isinstance(message, Mapping):
             continue
         text = text_of(message.get("messageText")) + text_of(message.get("snippet"))
-        if marker in text and isinstance(message.get("messageId"), str):
+        if carries_marker(text, marker) and isinstance(message.get("messageId"), str):
             return {"message_id": message["messageId"], "thread_id": message.get("threadId")}
     return None
 
@@ -119,14 +123,16 @@ class GmailDestination:
     routing_tools = (SEND_EMAIL,)
 
     def plan(self, request: PlanRequest) -> Plan:
+        if request.thread is None and request.ctx.event in INCIDENT_NOTICES:
+            return Skip("no mail was sent about this incident")
         marker = request.marker("send")
         call = render(request.summary, request.ctx, recipients=request.target.recipients)
         call = call.with_arguments(
-            body=f"{call.arguments['body']}\n<p><small>ref: {marker}</small></p>"
+            body=f"{call.arguments['body']}\n<p><small>{reference_note(marker)}</small></p>"
         )
 
         def probe(started: datetime) -> Probe:
-            query = {"query": f'in:sent "{marker}"', "max_results": 5}
+            query = {"query": f'in:sent "{reference_note(marker)}"', "max_results": 5}
             return Probe(ToolCall(FETCH_EMAILS, query), find_marker)
 
         return [Step("send", call, read_sent, marker, probe, opens_thread=request.thread is None)]

@@ -21,6 +21,8 @@ from tracer_ai.destinations.base import (
     Target,
     ThreadOpened,
     UnreadableAnswerError,
+    carries_marker,
+    reference_note,
 )
 from tracer_ai.destinations.text import (
     EVENT_WORD,
@@ -32,7 +34,7 @@ from tracer_ai.destinations.text import (
 )
 from tracer_ai.summary import AlertContext, AlertSummary
 from tracer_ai.tool_call import ToolCall
-from tracer_core.models import AlertEventKind, Severity
+from tracer_core.models import INCIDENT_NOTICES, AlertEventKind, Severity
 
 CREATE_ISSUE = "JIRA_CREATE_ISSUE"
 ADD_COMMENT = "JIRA_ADD_COMMENT"
@@ -152,7 +154,7 @@ def find_issue_marker(payload: Any, marker: str) -> dict[str, Any] | None:
 
 def find_comment_marker(payload: Any, marker: str) -> dict[str, Any] | None:
     for comment in listed(payload, "comments"):
-        if isinstance(comment, Mapping) and marker in str(comment.get("body", "")):
+        if isinstance(comment, Mapping) and carries_marker(str(comment.get("body", "")), marker):
             comment_id = comment.get("id")
             return {"comment_id": str(comment_id) if comment_id is not None else None}
     return None
@@ -182,11 +184,15 @@ class JiraDestination:
         if request.thread is None:
             if request.ctx.event is AlertEventKind.RESOLVED:
                 return Skip("no Jira issue was opened for this alert; nothing to resolve")
+            if request.ctx.event in INCIDENT_NOTICES:
+                return Skip("no Jira issue was opened for this incident")
             return [_create_issue(request, request.target.project_key)]
         key = request.thread.thread_ref
         marker = request.marker("comment")
         comment = render_comment(request.summary, request.ctx, issue_key=key)
-        comment = comment.with_arguments(comment=f"{comment.arguments['comment']}\n\nref: {marker}")
+        comment = comment.with_arguments(
+            comment=f"{comment.arguments['comment']}\n\n_{reference_note(marker)}_"
+        )
 
         def find_comment(started: datetime) -> Probe:
             return Probe(ToolCall(LIST_COMMENTS, {"issue_id_or_key": key}), find_comment_marker)
@@ -194,6 +200,7 @@ class JiraDestination:
         steps = [Step("comment", comment, read_comment, marker, find_comment)]
         transition_to = {
             AlertEventKind.RESOLVED: request.target.resolve_transition,
+            AlertEventKind.RESOLVED_BY_HAND: request.target.resolve_transition,
             AlertEventKind.REOPENED: request.target.reopen_transition,
         }.get(request.ctx.event)
         if transition_to:

@@ -114,6 +114,43 @@ def read_incident(payload: Any) -> dict[str, Any]:
     }
 
 
+# Incident notices that set the PagerDuty incident's status.
+_STATUS_FOR_NOTICE = {
+    AlertEventKind.ACKNOWLEDGED: "acknowledged",
+    AlertEventKind.RESOLVED_BY_HAND: "resolved",
+}
+
+
+def _set_status(request: PlanRequest, incident_id: Any) -> Plan:
+    """Acknowledge or resolve the PagerDuty incident the Tracer incident opened."""
+    if not incident_id:
+        return Skip("no PagerDuty incident was opened for this incident")
+    status = _STATUS_FOR_NOTICE[request.ctx.event]
+    call = ToolCall(
+        UPDATE_INCIDENT_BY_ID,
+        {"id": incident_id, "incident__type": "incident", "incident__status": status},
+    )
+    step = "acknowledge" if status == "acknowledged" else "resolve"
+    return [Step(step, call, read_incident, request.marker(step))]
+
+
+def _notify_again(request: PlanRequest, incident_id: Any) -> Plan:
+    """Re-escalate the unacknowledged PagerDuty incident to its first level, which pages
+    the on-call again, at high urgency."""
+    if not incident_id:
+        return Skip("no PagerDuty incident was opened for this incident")
+    call = ToolCall(
+        UPDATE_INCIDENT_BY_ID,
+        {
+            "id": incident_id,
+            "incident__type": "incident",
+            "incident__urgency": "high",
+            "incident__escalation__level": 1,
+        },
+    )
+    return [Step("renotify", call, read_incident, request.marker("renotify"))]
+
+
 class PagerDutyDestination:
     name = "pagerduty"
     routing_tools = (CREATE_INCIDENT_RECORD, UPDATE_INCIDENT_BY_ID)
@@ -121,6 +158,12 @@ class PagerDutyDestination:
     def plan(self, request: PlanRequest) -> Plan:
         assert request.target.service_id is not None
         incident_id = request.thread.data.get("incident_id") if request.thread is not None else None
+        if request.ctx.event in _STATUS_FOR_NOTICE:
+            return _set_status(request, incident_id)
+        if request.ctx.event is AlertEventKind.RENOTIFIED:
+            return _notify_again(request, incident_id)
+        if request.ctx.event is AlertEventKind.UNACKNOWLEDGED:
+            return Skip("PagerDuty has no way back from acknowledged; it re-triggers on its own")
         if request.ctx.event is AlertEventKind.RESOLVED:
             if not incident_id:
                 return Skip("no PagerDuty incident was opened for this alert; nothing to resolve")

@@ -15,13 +15,17 @@ from tracer_ai.destinations.base import (
     Plan,
     PlanRequest,
     Probe,
+    Skip,
     Step,
     Target,
     ThreadOpened,
     UnreadableAnswerError,
+    carries_marker,
+    reference_note,
 )
 from tracer_ai.destinations.text import (
     EVENT_WORD,
+    QUIET_EVENTS,
     facts,
     one_line,
     source_note,
@@ -30,7 +34,7 @@ from tracer_ai.destinations.text import (
 )
 from tracer_ai.summary import AlertContext, AlertSummary
 from tracer_ai.tool_call import ToolCall
-from tracer_core.models import AlertEventKind, Severity
+from tracer_core.models import INCIDENT_NOTICES, AlertEventKind, Severity
 
 SEND_MESSAGE = "SLACK_SEND_MESSAGE"
 FETCH_HISTORY = "SLACK_FETCH_CONVERSATION_HISTORY"
@@ -44,6 +48,10 @@ _ICON = {
     Severity.HIGH: ":large_orange_circle:",
     Severity.CRITICAL: ":red_circle:",
 }
+
+
+# Replies that reach the channel too, not only the thread's followers.
+_BROADCAST = frozenset({AlertEventKind.ESCALATED, AlertEventKind.RENOTIFIED})
 
 
 def escape(text: str) -> str:
@@ -64,7 +72,7 @@ def render(
     head = f"{_ICON[ctx.severity]} *{EVENT_WORD[ctx.event]}: {esc(one_line(summary.title))}*"
     lines = [head, " | ".join(f"*{esc(k)}:* {esc(v)}" for k, v in facts(ctx))]
     lines.append(f"*What happened:* {esc(summary.what_happened)}")
-    if ctx.event is not AlertEventKind.RESOLVED:
+    if ctx.event not in QUIET_EVENTS:
         lines.append(f"*Impact:* {esc(summary.impact)}")
         lines.append(f"*Likely cause:* {esc(summary.likely_cause)}")
         lines.append("*Next steps:*\n" + "\n".join(f"• {esc(step)}" for step in summary.next_steps))
@@ -99,7 +107,7 @@ def read_post(payload: Any) -> dict[str, Any]:
 
 def find_marker(payload: Any, marker: str) -> dict[str, Any] | None:
     for message in listed(payload, "messages"):
-        if isinstance(message, Mapping) and marker in text_of(message.get("text")):
+        if isinstance(message, Mapping) and carries_marker(text_of(message.get("text")), marker):
             return {"ts": text_of(message.get("ts")) or None, "channel": None}
     return None
 
@@ -112,10 +120,12 @@ class SlackDestination:
         assert request.target.channel is not None
         channel = request.target.channel
         reply_to = request.thread.thread_ref if request.thread is not None else None
+        if reply_to is None and request.ctx.event in INCIDENT_NOTICES:
+            return Skip("no Slack thread was opened for this incident")
         marker = request.marker("post")
         call = render(request.summary, request.ctx, channel=channel, thread_ts=reply_to)
-        call = call.with_arguments(text=f"{call.arguments['text']}\n_ref {marker}_")
-        if reply_to is not None and request.ctx.event is AlertEventKind.ESCALATED:
+        call = call.with_arguments(text=f"{call.arguments['text']}\n_{reference_note(marker)}_")
+        if reply_to is not None and request.ctx.event in _BROADCAST:
             call = call.with_arguments(reply_broadcast=True)  # escalations reach the channel too
 
         def probe(started: datetime) -> Probe:

@@ -21,7 +21,21 @@ EVENT_WORD = {
     AlertEventKind.ESCALATED: "Escalated",
     AlertEventKind.RESOLVED: "Resolved",
     AlertEventKind.REOPENED: "Reopened",
+    AlertEventKind.ACKNOWLEDGED: "Acknowledged",
+    AlertEventKind.UNACKNOWLEDGED: "Unacknowledged",
+    AlertEventKind.RESOLVED_BY_HAND: "Resolved by hand",
+    AlertEventKind.RENOTIFIED: "Still unacknowledged",
 }
+
+QUIET_EVENTS = frozenset(
+    {
+        AlertEventKind.RESOLVED,
+        AlertEventKind.ACKNOWLEDGED,
+        AlertEventKind.UNACKNOWLEDGED,
+        AlertEventKind.RESOLVED_BY_HAND,
+    }
+)
+"""Events whose message leaves out impact, cause, next steps and samples."""
 
 
 def truncate(text: str, limit: int) -> str:
@@ -52,6 +66,10 @@ def facts(ctx: AlertContext) -> list[tuple[str, str]]:
     zscore = ctx.details.get("z_score")
     if isinstance(zscore, int | float) and not isinstance(zscore, bool):
         found.append(("Z score", format_number(zscore)))
+    if ctx.owner:
+        found.append(("Owner", ctx.owner))
+    if ctx.runbook_url:
+        found.append(("Runbook", ctx.runbook_url))
     return found
 
 

@@ -14,7 +14,8 @@ CREATE TABLE alert_events (
     severity text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     dispatched_at timestamp with time zone,
-    held_by_silence bigint
+    held_by_silence bigint,
+    actor text
 );
 
 CREATE TABLE alert_reports (
@@ -93,6 +94,11 @@ CREATE TABLE chat_messages (
     tool_call_id text,
     alert_ids bigint[] DEFAULT '{}'::bigint[] NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE cluster_members (
+    member_id text NOT NULL,
+    seen_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 CREATE TABLE connections (
@@ -202,6 +208,16 @@ CREATE TABLE llm_usage (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE partition_leases (
+    partition integer NOT NULL,
+    owner text,
+    token bigint DEFAULT 0 NOT NULL,
+    expires_at timestamp with time zone DEFAULT '-infinity'::timestamp with time zone NOT NULL,
+    resume_seq bigint DEFAULT 0 NOT NULL,
+    folded bigint DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
 CREATE TABLE schema_functions (
     name text NOT NULL,
     checksum text NOT NULL,
@@ -309,7 +325,7 @@ CREATE SEQUENCE sink_pagerduty_incidents_incident_number_seq AS bigint;
 ALTER TABLE agent_secrets ADD CONSTRAINT agent_secrets_pkey PRIMARY KEY (name);
 ALTER TABLE agent_secrets ADD CONSTRAINT agent_secrets_secret_check CHECK ((length(secret) >= 32));
 ALTER TABLE alert_events ADD CONSTRAINT alert_events_alert_id_fkey FOREIGN KEY (alert_id) REFERENCES alerts(id) ON DELETE CASCADE;
-ALTER TABLE alert_events ADD CONSTRAINT alert_events_kind_check CHECK ((kind = ANY (ARRAY['opened'::text, 'escalated'::text, 'resolved'::text, 'reopened'::text])));
+ALTER TABLE alert_events ADD CONSTRAINT alert_events_kind_check CHECK ((kind = ANY (ARRAY['opened'::text, 'escalated'::text, 'resolved'::text, 'reopened'::text, 'acknowledged'::text, 'unacknowledged'::text, 'resolved_by_hand'::text, 'renotified'::text])));
 ALTER TABLE alert_events ADD CONSTRAINT alert_events_pkey PRIMARY KEY (id);
 ALTER TABLE alert_events ADD CONSTRAINT alert_events_severity_check CHECK ((severity = ANY (ARRAY['low'::text, 'medium'::text, 'high'::text, 'critical'::text])));
 ALTER TABLE alert_reports ADD CONSTRAINT alert_reports_decision_check CHECK ((decision = ANY (ARRAY['opened'::text, 'merged'::text, 'escalated'::text, 'reopened'::text, 'resolved'::text, 'ignored'::text])));
@@ -335,6 +351,7 @@ ALTER TABLE chat_conversations ADD CONSTRAINT chat_conversations_pkey PRIMARY KE
 ALTER TABLE chat_messages ADD CONSTRAINT chat_messages_conversation_id_fkey FOREIGN KEY (conversation_id) REFERENCES chat_conversations(id) ON DELETE CASCADE;
 ALTER TABLE chat_messages ADD CONSTRAINT chat_messages_pkey PRIMARY KEY (id);
 ALTER TABLE chat_messages ADD CONSTRAINT chat_messages_role_check CHECK ((role = ANY (ARRAY['user'::text, 'assistant'::text, 'tool'::text])));
+ALTER TABLE cluster_members ADD CONSTRAINT cluster_members_pkey PRIMARY KEY (member_id);
 ALTER TABLE connections ADD CONSTRAINT connections_pkey PRIMARY KEY (id);
 ALTER TABLE connections ADD CONSTRAINT connections_scope_check CHECK ((scope = ANY (ARRAY['org'::text, 'user'::text])));
 ALTER TABLE connections ADD CONSTRAINT connections_status_check CHECK ((status = ANY (ARRAY['INITIATED'::text, 'ACTIVE'::text, 'FAILED'::text, 'EXPIRED'::text, 'INACTIVE'::text])));
@@ -368,6 +385,7 @@ ALTER TABLE llm_usage ADD CONSTRAINT llm_usage_completion_tokens_check CHECK ((c
 ALTER TABLE llm_usage ADD CONSTRAINT llm_usage_cost_usd_check CHECK (((cost_usd >= (0)::double precision) AND (cost_usd <= ('1000000000000'::numeric)::double precision)));
 ALTER TABLE llm_usage ADD CONSTRAINT llm_usage_pkey PRIMARY KEY (id);
 ALTER TABLE llm_usage ADD CONSTRAINT llm_usage_prompt_tokens_check CHECK ((prompt_tokens >= 0));
+ALTER TABLE partition_leases ADD CONSTRAINT partition_leases_pkey PRIMARY KEY (partition);
 ALTER TABLE schema_functions ADD CONSTRAINT schema_functions_pkey PRIMARY KEY (name);
 ALTER TABLE schema_migrations ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
 ALTER TABLE service_arrivals ADD CONSTRAINT service_arrivals_pkey PRIMARY KEY (project, service);
@@ -440,6 +458,13 @@ DECLARE
     v_open     boolean;
 BEGIN
     IF TG_OP = 'UPDATE' AND NEW.status IS NOT DISTINCT FROM OLD.status THEN
+        -- An escalation raises its incident's severity (what re-notification looks at).
+        IF NEW.status = 'open' AND NEW.incident_id IS NOT NULL
+           AND NEW.severity IS DISTINCT FROM OLD.severity THEN
+            UPDATE incidents i SET severity = NEW.severity
+                WHERE i.id = NEW.incident_id AND i.status = 'open'
+                  AND tracer_severity_rank(NEW.severity) > tracer_severity_rank(i.severity);
+        END IF;
         RETURN NEW;
     END IF;
     PERFORM tracer_incident_lock(NEW.project, NEW.service);
@@ -719,4 +744,4 @@ AS $function$
 $function$;
 
 CREATE TRIGGER alert_events_notify AFTER INSERT ON public.alert_events FOR EACH ROW EXECUTE FUNCTION tracer_notify_alert_event();
-CREATE TRIGGER alerts_group_incident BEFORE INSERT OR UPDATE OF status ON public.alerts FOR EACH ROW EXECUTE FUNCTION tracer_group_alert();
+CREATE TRIGGER alerts_group_incident BEFORE INSERT OR UPDATE OF status, severity ON public.alerts FOR EACH ROW EXECUTE FUNCTION tracer_group_alert();

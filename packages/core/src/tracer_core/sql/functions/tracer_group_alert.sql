@@ -4,7 +4,8 @@
 -- A new or reopened alert joins, in order: the group's open incident; the group's latest
 -- incident resolved by hand while some of its alerts are still open (it reopens as a new
 -- incident only after being healthy once); the group's latest incident when it opened within
--- the grouping window (it reopens); otherwise a new incident.
+-- the grouping window (it reopens); otherwise a new incident. An open alert's escalation
+-- raises the severity of its open incident.
 CREATE OR REPLACE FUNCTION tracer_group_alert()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE
@@ -15,6 +16,13 @@ DECLARE
     v_open     boolean;
 BEGIN
     IF TG_OP = 'UPDATE' AND NEW.status IS NOT DISTINCT FROM OLD.status THEN
+        -- An escalation raises its incident's severity (what re-notification looks at).
+        IF NEW.status = 'open' AND NEW.incident_id IS NOT NULL
+           AND NEW.severity IS DISTINCT FROM OLD.severity THEN
+            UPDATE incidents i SET severity = NEW.severity
+                WHERE i.id = NEW.incident_id AND i.status = 'open'
+                  AND tracer_severity_rank(NEW.severity) > tracer_severity_rank(i.severity);
+        END IF;
         RETURN NEW;
     END IF;
     PERFORM tracer_incident_lock(NEW.project, NEW.service);

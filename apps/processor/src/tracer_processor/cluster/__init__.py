@@ -1,0 +1,1 @@
+"""Clustered mode on NATS JetStream: stateless receivers, processors owning partitions."""
