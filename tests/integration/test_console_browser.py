@@ -1,7 +1,7 @@
 """The console in a real headless Chromium (Debian's `chromium`, driven by Playwright), against
 a real processor process, the agent and PostgreSQL: sign in with a key, watch an incident made
 by replayed traffic appear without reloading, open it (chart with points, timeline, summary),
-acknowledge it, silence like it, check the roles, the CSRF refusal and sign-out. Saves
+acknowledge it (and see that in the sink's Slack thread), silence like it, check the roles, the CSRF refusal and sign-out. Saves
 screenshots of the main pages to docs/screenshots/ for the README."""
 
 from __future__ import annotations
@@ -121,6 +121,16 @@ async def test_console_in_chromium(
                     "SELECT acknowledged_by FROM incidents WHERE id = $1", int(str(alert_id))
                 )
                 assert acked_by == "alice"
+
+                # ... and the acknowledgement reaches the incident's Slack thread in the sink.
+                async def acknowledged_in_thread() -> bool:
+                    rows = await pool.fetch(
+                        "SELECT arguments::text AS text FROM sink_messages "
+                        "WHERE toolkit = 'slack' AND thread_ref IS NOT NULL"
+                    )
+                    return any("alice" in r["text"] for r in rows)
+
+                await eventually(acknowledged_in_thread, within=60)
 
                 # Silence like this: the form comes prefilled from the incident.
                 await page.get_by_role("link", name="Silence like this…").click()
