@@ -1,8 +1,9 @@
 """The console in a real headless Chromium (Debian's `chromium`, driven by Playwright), against
 a real processor process, the agent and PostgreSQL: sign in with a key, watch an incident made
 by replayed traffic appear without reloading, open it (chart with points, timeline, summary),
-acknowledge it (and see that in the sink's Slack thread), silence like it, check the roles, the CSRF refusal and sign-out. Saves
-screenshots of the main pages to docs/screenshots/ for the README."""
+acknowledge it (and see that in the sink's Slack thread), silence like it, check the roles,
+the CSRF refusal and sign-out. Saves screenshots of the main pages to docs/screenshots/ for
+the README."""
 
 from __future__ import annotations
 
