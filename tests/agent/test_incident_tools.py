@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -49,6 +50,28 @@ async def test_store_tells_which_cited_alerts_exist(pool: asyncpg.Pool) -> None:
     assert await store.existing_ids(alert_ids=[first + 100, first]) == [first]
     assert await store.exists(alert_id=first)
     assert not await store.exists(alert_id=first + 100)
+
+
+async def test_service_history_sums_rollups_per_hour(pool: asyncpg.Pool) -> None:
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    for hours_ago, errors in ((30, 60), (29, 6), (2, 6)):  # yesterday had a bad hour
+        for minute in range(3):
+            await pool.execute(
+                "INSERT INTO service_rollups (project, service, minute, count, errors, p95_ms, "
+                "anomalous) VALUES ('default', 'checkout', $1, 100, $2, $3, $4)",
+                now - timedelta(hours=hours_ago) + timedelta(minutes=minute),
+                errors // 3,
+                90.0 + minute,
+                errors > 10,
+            )
+    history = await IncidentTools(pool).service_history("Checkout", 48, 24)
+    json.dumps(history)
+    assert [h["error_rate"] for h in history["hours"]] == [0.2, 0.02]
+    assert history["hours"][0]["count"] == 300
+    assert history["hours"][0]["anomalous_minutes"] == 3
+    assert history["hours"][0]["max_p95_ms"] == 92.0
+    recent = await IncidentTools(pool).service_history("checkout")
+    assert recent["count"] == 1
 
 
 async def test_recent_incidents_include_a_resolved_one_with_its_timeline(

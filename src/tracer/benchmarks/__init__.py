@@ -31,6 +31,7 @@ Section = Callable[[BenchOptions], list[BenchRow]]
 SECTIONS: dict[str, str] = {
     "dedup": "tracer.benchmarks.dedup:run",
     "delivery": "tracer.benchmarks.delivery:run",
+    "console": "tracer.benchmarks.console:run",
     "processor": "tracer.benchmarks.processor:run",
     "cluster": "tracer.benchmarks.cluster:run",
 }

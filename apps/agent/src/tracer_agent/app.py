@@ -19,6 +19,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from tracer_agent.api import chat, connections, deliveries, incidents, keys, silences, sink
+from tracer_agent.console.mount import mount_console
 from tracer_agent.routing import load_rules
 from tracer_agent.schema_readiness import hold_readiness_until_schemas_fit
 from tracer_agent.services import AgentServices, build_services
@@ -164,6 +165,7 @@ def create_app(
         window_seconds=settings.auth_failure_window_seconds,
         clock=clock,
     )
+    mount_console(app)
     app.state.settings = settings
     app.state.registry = registry
     app.state.rules = rules

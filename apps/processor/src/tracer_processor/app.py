@@ -9,6 +9,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import asyncpg
 from prometheus_client import CollectorRegistry
@@ -38,6 +39,9 @@ from tracer_processor.ingest.openapi import openapi_routes
 from tracer_processor.ingest.routes import api_routes
 from tracer_processor.metrics import ProcessorMetrics, WriterCollector
 from tracer_processor.pipeline import Pipeline
+from tracer_processor.rollups.accumulator import RollupAccumulator
+from tracer_processor.rollups.store import RollupStore
+from tracer_processor.rollups.writer import RollupWriter
 from tracer_processor.settings import ProcessorSettings, split_list
 
 log = logging.getLogger(__name__)
@@ -100,6 +104,11 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
         registry.register(WriterCollector(writer))
         detector = detector_config(settings)
         stream_clock = StreamClock(clock)  # clustered: the clock follows the stream
+        accumulator = (
+            RollupAccumulator(bucket_seconds=detector.bucket_seconds)
+            if settings.rollup_retention_days > 0
+            else None
+        )
         pipeline = Pipeline(
             buckets=bucket_config(settings, detector),
             detector=detector,
@@ -109,7 +118,21 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
             max_services=settings.max_services,
             max_services_per_project=settings.max_services_per_project,
             service_idle_ttl=settings.service_idle_ttl_seconds,
+            rollups=accumulator,
         )
+        rollup_writer = (
+            RollupWriter(
+                accumulator,
+                pipeline.registry,
+                RollupStore(pool),
+                clock=clock,
+                interval=settings.rollup_flush_seconds,
+                retention=timedelta(days=settings.rollup_retention_days),
+            )
+            if accumulator is not None
+            else None
+        )
+        app.state.rollups = rollup_writer
         app.state.pool = pool
         app.state.store = store
         app.state.writer = writer
@@ -159,6 +182,8 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
             checkpointer.start()
         if sharing is not None:
             sharing.start()
+        if rollup_writer is not None:
+            rollup_writer.start()
         # Everything built so far lives as long as the process: keep it out of the garbage
         # collector's full passes, which would otherwise walk it all while requests wait.
         gc.freeze()
@@ -175,6 +200,8 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
                 await sharing.stop()
             if checkpointer is not None:
                 await checkpointer.stop(grace_seconds=CHECKPOINT_SAVE_SECONDS)
+            if rollup_writer is not None:
+                await rollup_writer.stop()
             await writer.stop(timeout=WRITER_FLUSH_SECONDS)
             await store.close()
             await pool.close()

@@ -30,6 +30,7 @@ from tracer_processor.detection.detector import BucketInput, Detector
 from tracer_processor.detection.lifecycle import ALERT_TYPES
 from tracer_processor.ingest.batch import LogBatch, RecordError
 from tracer_processor.metrics import ProcessorMetrics
+from tracer_processor.rollups.accumulator import RollupAccumulator
 
 log = logging.getLogger(__name__)
 _EVICTION_INTERVAL = 60.0
@@ -55,6 +56,7 @@ class Pipeline:
         max_services: int,
         max_services_per_project: int | None = None,
         service_idle_ttl: float = 86_400.0,
+        rollups: RollupAccumulator | None = None,
     ) -> None:
         if buckets.bucket_seconds != detector.bucket_seconds:
             raise ValueError("buckets and detector disagree on bucket_seconds")
@@ -71,6 +73,7 @@ class Pipeline:
         # Set to a list to record (wall, CPU) seconds of every bucket close (benchmarks).
         self.detection_seconds: list[tuple[float, float]] | None = None
         self._by_source: dict[str, tuple[Counter, Counter]] = {}
+        self.rollups = rollups
         # Called with every closed bucket before it is scored (clustered mode's accounting).
         self.on_closed: Callable[[ClosedBuckets], None] | None = None
 
@@ -317,6 +320,11 @@ class Pipeline:
         )
         for item in result.items:
             self._sink.submit(item)
+        if self.rollups is not None:
+            self.rollups.observe(
+                closed.bucket, closed.slots, closed.counts, closed.errors, closed.p95_ms,
+                closed.timed, result.signals,
+            )  # fmt: skip
         elapsed = time.perf_counter() - started
         self.metrics.buckets_closed.inc(int(closed.slots.size))
         self.metrics.detection_seconds.observe(elapsed)

@@ -128,6 +128,14 @@ class ProcessorSettings(BaseTracerSettings):
         description="How often the baselines are checkpointed to PostgreSQL (and at shutdown), "
         "so a restarted processor detects at once; 0 turns checkpoints off.",
     )
+    rollup_retention_days: float = Field(
+        default=7.0,
+        ge=0,
+        le=366,
+        description="How long per-service minute rollups (the console's charts) are kept; "
+        "0 turns rollups off.",
+    )
+    rollup_flush_seconds: float = Field(default=10.0, gt=0, le=600)
 
     # Clustered mode (NATS JetStream); unset: one process, everything in memory.
     nats_url: str | None = Field(

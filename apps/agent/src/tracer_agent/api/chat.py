@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
 from tracer_agent.auth.deps import StaffUser
-from tracer_agent.chat.engine import ChatEngine, ConversationNotFoundError
+from tracer_agent.chat.engine import ChatEngine, ChatEvent, ConversationNotFoundError
 from tracer_agent.services import AgentServices
 from tracer_ai.errors import LlmError
 
@@ -88,18 +88,22 @@ async def chat(body: ChatIn, request: Request, user: StaffUser) -> Response:
             status.HTTP_500_INTERNAL_SERVER_ERROR, "the chat ended without an answer"
         )
 
-    async def stream() -> AsyncIterator[dict[str, Any]]:
-        try:
-            async for event in turn:
-                yield {"event": event.kind, "data": json.dumps(event.data)}
-            services.metrics.chat_requests.labels("ok").inc()
-        except ConversationNotFoundError:
-            yield {"event": "error", "data": json.dumps({"detail": "no such conversation"})}
-        except LlmError as exc:
-            services.metrics.chat_requests.labels("llm_error").inc()
-            yield {
-                "event": "error",
-                "data": json.dumps({"detail": f"the LLM did not answer: {exc}"}),
-            }
+    return EventSourceResponse(sse_events(turn, services))
 
-    return EventSourceResponse(stream())
+
+async def sse_events(
+    turn: AsyncIterator[ChatEvent], services: AgentServices
+) -> AsyncIterator[dict[str, Any]]:
+    """A chat turn as server-sent events (also what the console's chat panel reads)."""
+    try:
+        async for event in turn:
+            yield {"event": event.kind, "data": json.dumps(event.data)}
+        services.metrics.chat_requests.labels("ok").inc()
+    except ConversationNotFoundError:
+        yield {"event": "error", "data": json.dumps({"detail": "no such conversation"})}
+    except LlmError as exc:
+        services.metrics.chat_requests.labels("llm_error").inc()
+        yield {
+            "event": "error",
+            "data": json.dumps({"detail": f"the LLM did not answer: {exc}"}),
+        }

@@ -19,10 +19,12 @@ import asyncpg
 from tracer_agent.stores.alerts import AlertStore
 from tracer_agent.stores.deliveries import DeliveryRecords
 from tracer_agent.stores.incidents import IncidentStore
+from tracer_agent.stores.rollups import RollupStore
 from tracer_agent.stores.summaries import SummaryStore
 from tracer_agent.summaries import samples_from_details
 
 MAX_ROWS = 50
+MAX_HISTORY_HOURS = 7 * 24  # the rollups' default retention
 
 
 def _json(value: dict[str, Any]) -> dict[str, Any]:
@@ -58,6 +60,7 @@ class IncidentTools:
         self._alerts = AlertStore(pool)
         self._deliveries = DeliveryRecords(pool)
         self._summaries = SummaryStore(pool)
+        self._rollups = RollupStore(pool)
 
     async def list_alerts(self, status: str = "open", service: str | None = None,
                           limit: int = 20) -> dict[str, Any]:  # fmt: skip
@@ -136,6 +139,20 @@ class IncidentTools:
             services.append(item)
         return _json({"services": services, "count": len(services)})
 
+    async def service_history(
+        self, service: str, from_hours_ago: int = 24, to_hours_ago: int = 0
+    ) -> dict[str, Any]:
+        """Hourly traffic, errors, error rate and p95 of a service from the minute rollups."""
+        start = max(0, min(int(from_hours_ago), MAX_HISTORY_HOURS))
+        end = max(0, min(int(to_hours_ago), start))
+        now = datetime.now(UTC)
+        hours = await self._rollups.hourly(
+            service=str(service),
+            since=now - timedelta(hours=start),
+            until=now - timedelta(hours=end),
+        )
+        return _json({"service": service, "hours": hours, "count": len(hours)})
+
 
 @dataclass(frozen=True)
 class IncidentTool:
@@ -186,5 +203,17 @@ def incident_tools(tools: IncidentTools) -> list[IncidentTool]:
             "observed value against its baseline. Omit service for all services.",
             {"type": "object", "properties": {"service": text}},
             tools.service_stats,
+        ),
+        IncidentTool(
+            "service_history",
+            "A service's traffic, errors, error rate (0-1), max p95 latency and anomalous "
+            "minutes per hour, from from_hours_ago to to_hours_ago (yesterday: 48 to 24; at "
+            "most 168 hours back).",
+            {"type": "object", "properties": {
+                "service": text, "from_hours_ago": {"type": "integer", "minimum": 1,
+                                                    "maximum": MAX_HISTORY_HOURS},
+                "to_hours_ago": {"type": "integer", "minimum": 0}},
+             "required": ["service"]},
+            tools.service_history,
         ),
     ]  # fmt: skip

@@ -271,3 +271,31 @@ class AlertStore:
             """,
             limit,
         )
+
+    async def incident_of(self, *, alert_id: int) -> int | None:
+        """The incident the alert belongs to (links from chat answers, which cite alerts)."""
+        value = await self._db.fetchval("SELECT incident_id FROM alerts WHERE id = $1", alert_id)
+        return None if value is None else int(value)
+
+    async def incident_overview(self, *, incident_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """Per incident: its first alert's title, how many alerts it has, and whether a
+        silence holds one of its open alerts now."""
+        records = await self._db.fetch(
+            """
+            SELECT a.incident_id, (array_agg(a.title ORDER BY a.id))[1] AS title,
+                   count(*) AS alert_count,
+                   bool_or(a.status = 'open' AND tracer_silence_for(
+                       a.project, a.service, a.alert_type, a.severity, now()) IS NOT NULL)
+                       AS silenced
+            FROM alerts a WHERE a.incident_id = ANY($1::bigint[]) GROUP BY a.incident_id
+            """,
+            incident_ids,
+        )
+        return {
+            r["incident_id"]: {
+                "title": r["title"],
+                "alert_count": r["alert_count"],
+                "silenced": bool(r["silenced"]),
+            }
+            for r in records
+        }

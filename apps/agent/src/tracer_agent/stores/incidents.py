@@ -58,6 +58,14 @@ class IncidentAlert(BaseModel):
     silenced_by: int | None
 
 
+class IncidentListing(Incident):
+    """An incident as the console's list shows it."""
+
+    title: str | None
+    alert_count: int
+    silenced: bool
+
+
 class IncidentDetail(Incident):
     alerts: list[IncidentAlert]
     events: list[IncidentEvent]
@@ -71,6 +79,9 @@ class ChangeOutcome:
 
     incident: Incident | None
     changed: bool
+
+
+_NO_ALERTS: dict[str, Any] = {"title": None, "alert_count": 0, "silenced": False}
 
 
 # The outbox event each change sends to the incident's threads.
@@ -272,3 +283,48 @@ class IncidentStore:
             )
         assert row is not None
         return ChangeOutcome(Incident.model_validate(dict(row)), changed)
+
+    async def console_page(
+        self,
+        *,
+        status: str | None,
+        service: str | None,
+        severity: str | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[IncidentListing], int]:
+        """One page for the console: open first, then by severity, newest first (the order of
+        the index incidents_console_order), each with its first alert's title, its alert
+        count and whether a silence holds one of its open alerts now (from the alert store);
+        also how many match."""
+        filters = """
+            ($1::text IS NULL OR i.status = $1)
+            AND ($2::text IS NULL OR lower(i.service) = lower($2))
+            AND ($3::text IS NULL OR i.severity = $3)
+        """
+        rows = await self._pool.fetch(
+            f"""
+            SELECT {_COLUMNS}
+            FROM incidents i WHERE {filters}
+            ORDER BY (i.status = 'open') DESC,
+                     array_position(ARRAY['critical', 'high', 'medium', 'low'], i.severity),
+                     i.opened_at DESC, i.id DESC
+            LIMIT $4 OFFSET $5
+            """,
+            status,
+            service,
+            severity,
+            limit,
+            offset,
+        )
+        total = await self._pool.fetchval(
+            f"SELECT count(*) FROM incidents i WHERE {filters}", status, service, severity
+        )
+        extras = await AlertStore(self._pool).incident_overview(
+            incident_ids=[r["id"] for r in rows]
+        )
+        listing = [
+            IncidentListing.model_validate({**dict(r), **extras.get(r["id"], _NO_ALERTS)})
+            for r in rows
+        ]
+        return listing, int(total)

@@ -32,3 +32,16 @@ class LlmUsageStore:
             cost_usd,
             error,
         )
+
+    async def totals(self, *, days: int) -> list[dict[str, object]]:
+        """Calls, tokens and cost per purpose and model over the last `days` days."""
+        records = await self._pool.fetch(
+            """
+            SELECT purpose, model, count(*) AS calls, sum(prompt_tokens) AS prompt_tokens,
+                   sum(completion_tokens) AS completion_tokens, sum(cost_usd) AS cost_usd
+            FROM llm_usage WHERE created_at > now() - make_interval(days => $1)
+            GROUP BY purpose, model ORDER BY cost_usd DESC, calls DESC
+            """,
+            days,
+        )
+        return [dict(r) for r in records]

@@ -113,6 +113,15 @@ CREATE TABLE connections (
     updated_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE console_sessions (
+    token_hash text NOT NULL,
+    api_key_id bigint NOT NULL,
+    csrf_token text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL
+);
+
 CREATE TABLE deliveries (
     id bigint DEFAULT nextval('deliveries_id_seq'::regclass) NOT NULL,
     alert_id bigint NOT NULL,
@@ -228,6 +237,23 @@ CREATE TABLE service_arrivals (
     last_arrival timestamp with time zone NOT NULL
 );
 
+CREATE TABLE service_rollups (
+    project text NOT NULL,
+    service text NOT NULL,
+    minute timestamp with time zone NOT NULL,
+    count bigint DEFAULT 0 NOT NULL,
+    errors bigint DEFAULT 0 NOT NULL,
+    p95_ms double precision,
+    error_rate_mean double precision,
+    error_rate_std double precision,
+    count_mean double precision,
+    count_std double precision,
+    p95_mean double precision,
+    p95_std double precision,
+    score double precision DEFAULT 0 NOT NULL,
+    anomalous boolean DEFAULT false NOT NULL
+);
+
 CREATE TABLE silences (
     id bigint DEFAULT nextval('silences_id_seq'::regclass) NOT NULL,
     project text,
@@ -330,6 +356,8 @@ ALTER TABLE connections ADD CONSTRAINT connections_pkey PRIMARY KEY (id);
 ALTER TABLE connections ADD CONSTRAINT connections_scope_check CHECK ((scope = ANY (ARRAY['org'::text, 'user'::text])));
 ALTER TABLE connections ADD CONSTRAINT connections_status_check CHECK ((status = ANY (ARRAY['INITIATED'::text, 'ACTIVE'::text, 'FAILED'::text, 'EXPIRED'::text, 'INACTIVE'::text])));
 ALTER TABLE connections ADD CONSTRAINT connections_toolkit_check CHECK ((toolkit = ANY (ARRAY['slack'::text, 'jira'::text, 'pagerduty'::text, 'gmail'::text])));
+ALTER TABLE console_sessions ADD CONSTRAINT console_sessions_api_key_id_fkey FOREIGN KEY (api_key_id) REFERENCES api_keys(id) ON DELETE CASCADE;
+ALTER TABLE console_sessions ADD CONSTRAINT console_sessions_pkey PRIMARY KEY (token_hash);
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_alert_id_fkey FOREIGN KEY (alert_id) REFERENCES alerts(id) ON DELETE CASCADE;
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_event_id_destination_key UNIQUE (event_id, destination);
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_event_id_fkey FOREIGN KEY (event_id) REFERENCES alert_events(id) ON DELETE CASCADE;
@@ -361,6 +389,7 @@ ALTER TABLE partition_leases ADD CONSTRAINT partition_leases_pkey PRIMARY KEY (p
 ALTER TABLE schema_functions ADD CONSTRAINT schema_functions_pkey PRIMARY KEY (name);
 ALTER TABLE schema_migrations ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
 ALTER TABLE service_arrivals ADD CONSTRAINT service_arrivals_pkey PRIMARY KEY (project, service);
+ALTER TABLE service_rollups ADD CONSTRAINT service_rollups_pkey PRIMARY KEY (project, service, minute);
 ALTER TABLE silences ADD CONSTRAINT silences_check CHECK ((ends_at > starts_at));
 ALTER TABLE silences ADD CONSTRAINT silences_check1 CHECK (((recurrence = 'none'::text) OR ((ends_at - starts_at) < '7 days'::interval)));
 ALTER TABLE silences ADD CONSTRAINT silences_pkey PRIMARY KEY (id);
@@ -388,16 +417,19 @@ CREATE INDEX baseline_checkpoints_bucket_end ON public.baseline_checkpoints USIN
 CREATE INDEX chat_conversations_user ON public.chat_conversations USING btree (user_id, updated_at DESC);
 CREATE INDEX chat_messages_conversation ON public.chat_messages USING btree (conversation_id, id);
 CREATE INDEX connections_user ON public.connections USING btree (user_id, toolkit);
+CREATE INDEX console_sessions_expiry ON public.console_sessions USING btree (expires_at);
 CREATE INDEX deliveries_alert ON public.deliveries USING btree (alert_id, id);
 CREATE INDEX deliveries_alert_destination ON public.deliveries USING btree (alert_id, destination, event_id);
 CREATE INDEX deliveries_due ON public.deliveries USING btree (next_attempt_at) WHERE (status = ANY (ARRAY['pending'::text, 'failed'::text, 'in_progress'::text]));
 CREATE INDEX deliveries_incident_destination ON public.deliveries USING btree (incident_id, destination, event_id) WHERE (incident_id IS NOT NULL);
 CREATE INDEX delivery_attempts_delivery ON public.delivery_attempts USING btree (delivery_id, id);
 CREATE INDEX incident_events_incident ON public.incident_events USING btree (incident_id, id);
+CREATE INDEX incidents_console_order ON public.incidents USING btree (((status = 'open'::text)) DESC, array_position(ARRAY['critical'::text, 'high'::text, 'medium'::text, 'low'::text], severity), opened_at DESC, id DESC);
 CREATE INDEX incidents_group_recent ON public.incidents USING btree (project, service, id DESC);
 CREATE UNIQUE INDEX incidents_one_open_per_group ON public.incidents USING btree (project, service) WHERE (status = 'open'::text);
 CREATE INDEX incidents_status_opened ON public.incidents USING btree (status, opened_at DESC);
 CREATE INDEX llm_usage_created ON public.llm_usage USING btree (created_at DESC);
+CREATE INDEX service_rollups_minute ON public.service_rollups USING btree (minute);
 CREATE INDEX silences_active ON public.silences USING btree (ends_at) WHERE (expired_at IS NULL);
 CREATE INDEX sink_jira_issues_labels ON public.sink_jira_issues USING gin (labels);
 CREATE INDEX sink_messages_newest ON public.sink_messages USING btree (id DESC);
