@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -36,6 +37,13 @@ class BatchRejectedError(Exception):
     def __init__(self, message: str, *, too_large: bool = False) -> None:
         super().__init__(message)
         self.too_large = too_large
+
+    def __reduce__(self) -> tuple[Any, ...]:  # keeps `too_large` across processes
+        return (_rejected, (str(self), self.too_large))
+
+
+def _rejected(message: str, too_large: bool) -> BatchRejectedError:
+    return BatchRejectedError(message, too_large=too_large)
 
 
 @dataclass(slots=True)
@@ -76,6 +84,44 @@ class LogBatch:
         self.projects = [self.projects[i] for i in rows]
         self.services = [self.services[i] for i in rows]
         self.messages = [self.messages[i] for i in rows]
+
+
+class PackedMessages(Sequence[str]):
+    """Messages as one string and the offsets of each row's end: one object to send between
+    processes instead of one per record."""
+
+    __slots__ = ("_ends", "_text")
+
+    def __init__(self, messages: Sequence[str], rows: npt.NDArray[np.bool_]) -> None:
+        """`rows`: which messages to keep (the others read as "")."""
+        kept = [messages[row] if wanted else "" for row, wanted in enumerate(rows.tolist())]
+        self._text = "".join(kept)
+        self._ends = np.cumsum([len(message) for message in kept], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[row] for row in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        start = int(self._ends[index - 1]) if index > 0 else 0
+        return self._text[start : int(self._ends[index])]
+
+
+def portable(batch: LogBatch) -> LogBatch:
+    """`batch` cheap to pickle: each distinct name once, only error rows' messages (the only
+    ones ever read), packed."""
+    names: dict[str, str] = {}
+    batch.projects = [names.setdefault(name, name) for name in batch.projects]
+    batch.services = [names.setdefault(name, name) for name in batch.services]
+    batch.messages = PackedMessages(batch.messages, batch.is_error)
+    return batch
 
 
 def empty_batch(received: int = 0) -> LogBatch:
