@@ -109,6 +109,7 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
             metrics=metrics,
             max_services=settings.max_services,
             max_services_per_project=settings.max_services_per_project,
+            max_services_per_key=settings.max_services_per_key,
             service_idle_ttl=settings.service_idle_ttl_seconds,
         )
         app.state.pool = pool

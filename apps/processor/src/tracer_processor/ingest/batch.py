@@ -60,6 +60,7 @@ class LogBatch:
     origin: npt.NDArray[np.intp] | None = None  # index in the request of each row (None: same)
     errors: list[RecordError] = field(default_factory=list)
     rejected: int = 0  # may exceed len(errors), which is capped
+    sender: str | None = None  # the ingest key that sent it (None: keys are off)
 
     @property
     def size(self) -> int:

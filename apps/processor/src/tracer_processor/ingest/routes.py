@@ -59,17 +59,18 @@ def _error(status: int, message: str) -> Response:
     return response
 
 
-async def _authorize(request: Request, access: Access) -> None:
+async def _authorize(request: Request, access: Access) -> str | None:
+    """The sender's key identity (None when keys are off); raises `AuthError`."""
     keys: KeyVerifier | None = request.app.state.keys
     if keys is None:
-        return
+        return None
     limiter: FailedAuthLimiter = request.app.state.auth_limiter
     address = request.client.host if request.client else ""
     wait = limiter.retry_after(address)
     if wait is not None:
         raise AuthError(429, "too many failed authentications; try again later", wait)
     try:
-        await keys.check(request.headers.get("authorization"), access)
+        return await keys.check(request.headers.get("authorization"), access)
     except AuthError as exc:
         if exc.status == 401:
             limiter.failed(address)
@@ -116,7 +117,7 @@ async def post_logs(request: Request) -> Response:
     try:
         # The size limit comes first: an unauthenticated client cannot make us hold more.
         body = await read_body(request, limit=state.settings.max_body_bytes)
-        await _authorize(request, Access.INGEST)
+        sender = await _authorize(request, Access.INGEST)
         decoders: DecodePool = state.decoders
         batch = await decoders.decode(
             parse_logs,
@@ -125,6 +126,7 @@ async def post_logs(request: Request) -> Response:
             now=state.clock.now().timestamp(),
             limits=state.limits,
         )
+        batch.sender = sender
     except AuthError as exc:
         return _counted(request, "/api/logs", _auth_error(exc))
     except BodyError as exc:
@@ -160,7 +162,7 @@ async def post_otlp_logs(request: Request) -> Response:
     started = time.perf_counter()
     try:
         body = await read_body(request, limit=state.settings.max_body_bytes)
-        await _authorize(request, Access.INGEST)
+        sender = await _authorize(request, Access.INGEST)
         decoders = state.decoders
         batch = await decoders.decode(
             decode_export,
@@ -169,6 +171,7 @@ async def post_otlp_logs(request: Request) -> Response:
             now=state.clock.now().timestamp(),
             limits=state.limits,
         )
+        batch.sender = sender
     except (AuthError, BodyError) as exc:
         response = _otlp_error(exc.status, str(exc), as_json)
         if isinstance(exc, AuthError) and exc.retry_after is not None:
