@@ -87,7 +87,25 @@ class LogBatch:
         self.messages = [self.messages[i] for i in rows]
 
 
-class PackedMessages(Sequence[str]):
+class RowMessages(Sequence[str]):
+    """Messages computed per row on demand (`message(row)`): only error rows are ever read."""
+
+    __slots__ = ()
+
+    def message(self, row: int) -> str:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self.message(row) for row in range(*index.indices(len(self)))]
+        return self.message(index + len(self) if index < 0 else index)
+
+
+class PackedMessages(RowMessages):
     """Messages as one string and the offsets of each row's end: one object to send between
     processes instead of one per record."""
 
@@ -102,17 +120,9 @@ class PackedMessages(Sequence[str]):
     def __len__(self) -> int:
         return len(self._ends)
 
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[str]: ...
-    def __getitem__(self, index: int | slice) -> str | list[str]:
-        if isinstance(index, slice):
-            return [self[row] for row in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        start = int(self._ends[index - 1]) if index > 0 else 0
-        return self._text[start : int(self._ends[index])]
+    def message(self, row: int) -> str:
+        start = int(self._ends[row - 1]) if row > 0 else 0
+        return self._text[start : int(self._ends[row])]
 
 
 def portable(batch: LogBatch) -> LogBatch:

@@ -14,8 +14,7 @@ collector exports to Tracer unchanged. Mapping onto Tracer's record:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +32,7 @@ from tracer_processor.ingest.batch import (
     BatchRejectedError,
     IngestLimits,
     LogBatch,
+    RowMessages,
     check_time_range,
 )
 from tracer_processor.ingest.text import (
@@ -195,7 +195,7 @@ def _read_attributes(
         durations[row] = _duration(found)
 
 
-class _Bodies(Sequence[str]):
+class _Bodies(RowMessages):
     """Record bodies as text, computed only for the rows read (the error records)."""
 
     def __init__(self, records: list[LogRecord]) -> None:
@@ -204,14 +204,8 @@ class _Bodies(Sequence[str]):
     def __len__(self) -> int:
         return len(self._records)
 
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[str]: ...
-    def __getitem__(self, index: int | slice) -> str | list[str]:
-        if isinstance(index, slice):
-            return [_message(record.body) for record in self._records[index]]
-        return _message(self._records[index].body)
+    def message(self, row: int) -> str:
+        return _message(self._records[row].body)
 
 
 def encode_response(rejected: int, message: str, *, json: bool) -> bytes:
