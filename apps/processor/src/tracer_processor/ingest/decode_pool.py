@@ -48,7 +48,8 @@ class DecodePool:
         the decoding process by name) and raise only picklable exceptions."""
         if len(body) <= self.thread_bytes:
             return decode(body, **kwargs)
-        if len(body) <= self.process_bytes:
+        # A daemonic process (an embedding test or tool) may not start children: threads only.
+        if len(body) <= self.process_bytes or multiprocessing.current_process().daemon:
             return await asyncio.to_thread(decode, body, **kwargs)
         executor = self._ensure()
         loop = asyncio.get_running_loop()
