@@ -17,6 +17,8 @@ import orjson
 from tests.processor.server import metric_value, running_processor
 from tests.support import wait_until
 
+JSON = {"content-type": "application/json"}
+
 
 def _history(rng: random.Random) -> list[dict[str, Any]]:
     """75 minutes of one service, ending 30 minutes ago, with 5 minutes of 40 % errors."""
@@ -57,7 +59,10 @@ def test_an_ingested_incident_becomes_one_alert_that_resolves(
     database_url: str, tmp_path: Path
 ) -> None:
     records = _history(random.Random(5))
-    with running_processor(database_url, tmp_path) as url, httpx.Client(timeout=30) as http:
+    with (
+        running_processor(database_url, tmp_path) as url,
+        httpx.Client(timeout=30, headers=JSON) as http,
+    ):
         for offset in range(0, len(records), 1000):
             chunk = orjson.dumps(records[offset : offset + 1000])
             response = http.post(f"{url}/api/logs", content=chunk)
@@ -100,7 +105,10 @@ def test_hostile_requests_get_clear_errors_and_the_processor_stays_up(
     good = orjson.dumps({"timestamp": now, "service": "s", "level": "info", "message": "ok"})
     huge_line = orjson.dumps({"timestamp": now, "service": "s", "level": "info",
                               "message": "x" * 10_000_000})  # fmt: skip
-    with running_processor(database_url, tmp_path) as url, httpx.Client(timeout=60) as http:
+    with (
+        running_processor(database_url, tmp_path) as url,
+        httpx.Client(timeout=60, headers=JSON) as http,
+    ):
         ndjson = {"content-type": "application/x-ndjson"}
         answer = http.post(f"{url}/api/logs", content=good + b"\n" + huge_line + b"\n" + good,
                            headers=ndjson)  # fmt: skip

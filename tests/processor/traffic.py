@@ -101,12 +101,21 @@ class Harness:
         )
         self.event_time = self.start.timestamp()
 
-    def run(self, services: Sequence[Service], seconds: float, *, step: float = 10.0) -> None:
-        """`seconds` of traffic, sent every `step` seconds, arriving one second late."""
+    def run(
+        self,
+        services: Sequence[Service],
+        seconds: float,
+        *,
+        step: float = 10.0,
+        sender: str | None = None,
+    ) -> None:
+        """`seconds` of traffic, sent every `step` seconds, arriving one second late
+        (`sender`: the ingest key it comes with)."""
         end = self.event_time + seconds
         while self.event_time < end - 1e-9:
             span = min(step, end - self.event_time)
             batch = generate(self.rng, services, self.event_time, span)
+            batch.sender = sender
             self.event_time += span
             self.clock.set(datetime.fromtimestamp(self.event_time + 1.0, UTC))
             self.pipeline.ingest(batch)

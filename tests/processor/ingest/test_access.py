@@ -58,6 +58,30 @@ def test_a_cross_origin_text_plain_post_is_refused(client: TestClient) -> None:
     assert client.post("/api/logs", json=[RECORD]).json()["accepted"] == 1
 
 
+def test_a_body_without_content_type_is_refused(client: TestClient) -> None:
+    body = orjson.dumps([RECORD])
+    assert client.post("/api/logs", content=body).status_code == 415
+    assert client.post("/v1/logs", content=b"").status_code == 415
+
+
+def test_dns_rebinding_shaped_requests_are_refused_off_loopback(database_url: str) -> None:
+    """A rebinding page is same-origin with the processor in its browser's eyes: its Host is
+    the attacker's name. Its POSTs still carry its Origin, and its GETs carry no key."""
+    with app_client(database_url, host="0.0.0.0") as client:
+        rebound = {"host": "evil.example:4318"}
+        post = client.post(
+            "/api/logs", json=[RECORD], headers=rebound | {"origin": "http://evil.example:4318"}
+        )
+        assert post.status_code == 403
+        assert client.get("/api/alerts", headers=rebound).status_code == 401
+        assert client.get("/api/services", headers=rebound).status_code == 401
+    with app_client(database_url, allowed_hosts="tracer.internal") as client:
+        assert client.get("/api/alerts", headers={"host": "evil.example"}).status_code == 421
+        assert (
+            client.get("/api/alerts", headers={"host": "tracer.internal:4318"}).status_code == 200
+        )
+
+
 def test_an_allowed_origin_may_call(client: TestClient) -> None:
     allowed = client.get("/api/alerts", headers={"origin": "https://console.example"})
     assert allowed.status_code == 200

@@ -16,6 +16,7 @@ from tracer_processor.app import create_app
 from tracer_processor.settings import ProcessorSettings
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+JSON = {"content-type": "application/json"}
 
 
 def stamp(seconds_ago: float) -> str:
@@ -92,15 +93,17 @@ def test_oversized_and_unreadable_bodies(client: TestClient) -> None:
     assert "limit" in too_big.json()["error"]
     bomb = zlib.compress(b"[" + b" " * 10_000_000 + b"]", 9)
     assert len(bomb) < 64 * 1024
-    inflated = client.post("/api/logs", content=bomb, headers={"content-encoding": "deflate"})
+    inflated = client.post(
+        "/api/logs", content=bomb, headers=JSON | {"content-encoding": "deflate"}
+    )
     assert inflated.status_code == 413
-    assert client.post("/api/logs", content=b"{nope").status_code == 400
-    assert client.post("/api/logs", content=b"").status_code == 400
+    assert client.post("/api/logs", content=b"{nope", headers=JSON).status_code == 400
+    assert client.post("/api/logs", content=b"", headers=JSON).status_code == 400
     broken = client.post(
-        "/api/logs", content=b"\x1f\x8b junk", headers={"content-encoding": "gzip"}
+        "/api/logs", content=b"\x1f\x8b junk", headers=JSON | {"content-encoding": "gzip"}
     )
     assert broken.status_code == 400
-    brotli = client.post("/api/logs", content=b"[]", headers={"content-encoding": "br"})
+    brotli = client.post("/api/logs", content=b"[]", headers=JSON | {"content-encoding": "br"})
     assert brotli.status_code == 415
     assert client.get("/healthz").status_code == 200
 

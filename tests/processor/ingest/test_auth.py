@@ -107,3 +107,13 @@ def test_a_successful_check_records_when_the_key_was_used(
             await conn.close()
 
     assert asyncio.run(last_used()) is not None
+
+
+def test_services_count_against_the_key_that_created_them(client: TestClient) -> None:
+    registry = client.app.state.pipeline.registry  # type: ignore[attr-defined]
+    registry.max_per_sender = 1
+    for role in ("ingest", "admin"):
+        batch = [RECORD[0] | {"service": f"{role}-{i}"} for i in range(2)]
+        answer = client.post("/api/logs", json=batch, headers=bearer(role)).json()
+        assert (answer["accepted"], answer["rejected"]) == (1, 1)
+    assert len(registry) == 2

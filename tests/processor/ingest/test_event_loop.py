@@ -1,12 +1,16 @@
-"""Large bodies are decoded off the event loop: while a 15 MB OTLP/JSON export (or JSON batch)
-is being decoded, another request is served to completion. Checked by holding the decode
-until the small request has finished - a decode on the loop could never see it finish."""
+"""Very large bodies are decoded in another process, off the event loop: while a 15 MB
+OTLP/JSON export (or JSON batch) is being decoded, another request is served to completion.
+Checked by holding the decode, in the decoding process, until the small request has finished
+(through named pipes) - a decode on the loop could never see it finish."""
 
 from __future__ import annotations
 
+import functools
+import os
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -16,7 +20,8 @@ from starlette.testclient import TestClient
 from tracer_core.clock import ManualClock
 from tracer_processor.app import create_app
 from tracer_processor.ingest import routes
-from tracer_processor.ingest.otlp import decode_request
+from tracer_processor.ingest.batch import LogBatch
+from tracer_processor.ingest.otlp import decode_export
 from tracer_processor.ingest.records import parse_logs
 from tracer_processor.settings import ProcessorSettings
 
@@ -44,34 +49,35 @@ def otlp_json(megabytes: int) -> bytes:
     return orjson.dumps(export)
 
 
-def held_until(
-    done: threading.Event, started: threading.Event, real: Callable[..., Any]
-) -> tuple[Callable[..., Any], list[bool]]:
-    seen: list[bool] = []
-
-    def decode(body: bytes, **kwargs: Any) -> Any:
-        if len(body) > routes.OFFLOAD_BYTES:  # hold the big decode, not the small one
-            started.set()
-            seen.append(done.wait(timeout=30))
-        return real(body, **kwargs)
-
-    return decode, seen
+def held_decode(
+    real: Callable[..., Any], parent: int, started: str, release: str, body: bytes, **kwargs: Any
+) -> Any:
+    """`real`, held in the decoding process until the test says go (sent there by name)."""
+    if os.getpid() != parent:
+        with open(started, "w") as pipe:
+            pipe.write(str(os.getpid()))
+        with open(release) as pipe:
+            pipe.read()
+    return real(body, **kwargs)
 
 
 @pytest.mark.parametrize("endpoint", ["/v1/logs", "/api/logs"])
 def test_a_large_body_decodes_while_other_requests_are_served(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch, endpoint: str
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, endpoint: str
 ) -> None:
-    started, small_done = threading.Event(), threading.Event()
+    started, release = tmp_path / "started", tmp_path / "release"
+    os.mkfifo(started)
+    os.mkfifo(release)
     if endpoint == "/v1/logs":
         body = otlp_json(15)
-        decode, seen = held_until(small_done, started, decode_request)
-        monkeypatch.setattr(routes, "decode_request", decode)
+        real: Callable[..., LogBatch] = decode_export
+        name = "decode_export"
     else:
         line = orjson.dumps(SMALL[0] | {"message": "x" * 200})
         body = b"[" + b",".join([line] * (15 * 1024 * 1024 // (len(line) + 1))) + b"]"
-        decode, seen = held_until(small_done, started, parse_logs)
-        monkeypatch.setattr(routes, "parse_logs", decode)
+        real, name = parse_logs, "parse_logs"
+    held = functools.partial(held_decode, real, os.getpid(), str(started), str(release))
+    monkeypatch.setattr(routes, name, held)
     big: dict[str, int] = {}
 
     def send_big() -> None:
@@ -80,12 +86,12 @@ def test_a_large_body_decodes_while_other_requests_are_served(
 
     sender = threading.Thread(target=send_big)
     sender.start()
-    assert started.wait(timeout=30)
+    decoder_pid = int(started.read_text())  # waits until the decoding process holds the body
     small = client.post(
         "/api/logs", content=orjson.dumps(SMALL), headers={"content-type": "application/x-ndjson"}
     )
-    small_done.set()
-    sender.join(timeout=60)
-    assert small.status_code == 202
-    assert seen == [True]  # the small request finished while the big one was decoding
+    release.write_text("go")
+    sender.join(timeout=120)
+    assert small.status_code == 202  # served while the large body was held mid-decode
+    assert decoder_pid != os.getpid()
     assert big["status"] in (200, 202)

@@ -6,7 +6,7 @@ import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from tracer_processor.ingest.batch import BatchRejectedError, IngestLimits
-from tracer_processor.ingest.otlp import decode_request, to_batch
+from tracer_processor.ingest.otlp import decode_export, decode_request, to_batch
 
 NOW = 1_772_452_800.0
 
@@ -32,3 +32,31 @@ def test_otlp_parse_errors_do_not_quote_the_body() -> None:
     with pytest.raises(BatchRejectedError) as refused:
         decode_request(secret, json=True)
     assert "s3cr3t" not in str(refused.value)
+
+
+def test_a_lone_surrogate_in_otlp_json_rejects_only_its_record() -> None:
+    def record(body: str) -> str:
+        stamp = int((NOW - 5) * 1e9)
+        value = f'{{"stringValue": "{body}"}}'
+        return f'{{"timeUnixNano": "{stamp}", "severityNumber": 17, "body": {value}}}'
+
+    def resource(service: str, bodies: list[str]) -> str:
+        records = ", ".join(record(body) for body in bodies)
+        name = f'{{"key": "service.name", "value": {{"stringValue": "{service}"}}}}'
+        scopes = f'[{{"logRecords": [{records}]}}]'
+        return f'{{"resource": {{"attributes": [{name}]}}, "scopeLogs": {scopes}}}'
+
+    export = (
+        '{"resourceLogs": ['
+        + resource("pay", ["ok", "bad \\ud800 here", "bad byte \xff"])
+        + ", "
+        + resource("bad\\udc00name", ["x"])
+        + ", "
+        + resource("cart", ["pair \\ud83d\\ude00 kept"])
+        + "]}"
+    ).encode("latin-1")
+    batch = decode_export(export, json=True, now=NOW, limits=IngestLimits())
+    assert batch.services == ["pay", "cart"]
+    assert list(batch.messages) == ["ok", "pair \U0001f600 kept"]
+    assert [error.index for error in batch.errors] == [1, 2, 3]
+    assert all("not valid UTF-8" in error.error for error in batch.errors)

@@ -14,9 +14,10 @@ from tracer_processor.ingest.batch import LogBatch
 CAP = 40
 
 
-def junk(names: list[str], at: float) -> LogBatch:
+def junk(names: list[str], at: float, sender: str | None = None) -> LogBatch:
     n = len(names)
     return LogBatch(
+        sender=sender,
         timestamps=np.full(n, at),
         projects=["default"] * n,
         services=names,
@@ -63,3 +64,33 @@ def test_a_project_quota_evicts_within_the_project_only() -> None:
     assert projects == {"default", "other"}
     assert len(harness.pipeline.services(project="default")) == 5
     assert harness.pipeline.services(project="default", service="checkout")
+
+
+def test_junk_from_one_key_evicts_only_its_own_services() -> None:
+    harness = Harness(config=DetectorConfig(warmup_buckets=6, window_buckets=60), seed=5)
+    harness.pipeline.registry.max_per_sender = 10
+    checkout, payments = Service("checkout", rate=10.0), Service("payments", rate=10.0)
+    harness.run([checkout], 60, sender="good-key")
+    flood = iter(f"junk-{i}" for i in range(10_000))
+    for _ in range(30):  # a leaked key pours in junk services while real traffic goes on
+        outcome = harness.ingest(
+            junk([next(flood) for _ in range(8)], harness.event_time - 0.5, sender="leaked-key")
+        )
+        assert outcome.accepted == 8  # its own oldest junk makes room
+        harness.run([checkout, payments], 10, sender="good-key")
+    owned = harness.pipeline.registry.slots_of_sender("leaked-key")
+    assert owned.size == 10
+    assert harness.metrics.services_evicted_for_key._value.get() > 0
+    harness.run([checkout, payments.but(error_rate=0.6)], 40, sender="good-key")
+    assert harness.candidates(AlertType.ERROR_SPIKE, service="payments")
+    assert harness.pipeline.services(service="checkout")
+
+
+def test_a_key_at_its_quota_is_refused_when_its_services_are_established() -> None:
+    harness = Harness(config=DetectorConfig(warmup_buckets=3, window_buckets=60), seed=6)
+    harness.pipeline.registry.max_per_sender = 2
+    harness.run([Service("a", rate=5.0), Service("b", rate=5.0)], 120, sender="k")
+    outcome = harness.ingest(junk(["c"], harness.event_time - 0.5, sender="k"))
+    assert (outcome.accepted, outcome.rejected) == (0, 1)
+    assert "per ingest key" in outcome.errors[0].error
+    assert harness.ingest(junk(["c"], harness.event_time - 0.5, sender="other")).accepted == 1

@@ -34,6 +34,7 @@ from tracer_processor.cluster.runtime import ClusterRuntime
 from tracer_processor.detection.config import DetectorConfig
 from tracer_processor.ingest.auth import KeyVerifier
 from tracer_processor.ingest.batch import IngestLimits
+from tracer_processor.ingest.decode_pool import DecodePool
 from tracer_processor.ingest.guard import RequestGuard
 from tracer_processor.ingest.openapi import openapi_routes
 from tracer_processor.ingest.routes import api_routes
@@ -117,6 +118,7 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
             metrics=metrics,
             max_services=settings.max_services,
             max_services_per_project=settings.max_services_per_project,
+            max_services_per_key=settings.max_services_per_key,
             service_idle_ttl=settings.service_idle_ttl_seconds,
             rollups=accumulator,
         )
@@ -205,6 +207,7 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
             await writer.stop(timeout=WRITER_FLUSH_SECONDS)
             await store.close()
             await pool.close()
+            await asyncio.to_thread(app.state.decoders.shutdown)
 
     _log_access_mode(settings)
     guard = Middleware(
@@ -224,6 +227,7 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
     app.state.keys = None
     app.state.auth_limiter = FailedAuthLimiter(clock=clock)
     app.state.publisher = None
+    app.state.decoders = DecodePool()
     app.state.limits = IngestLimits(
         max_records=settings.max_records_per_request,
         max_event_age_seconds=settings.max_event_age_seconds,

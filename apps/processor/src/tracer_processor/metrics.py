@@ -77,6 +77,12 @@ class ProcessorMetrics:
             "Barely seen services forgotten to make room for new ones (quota reached).",
             registry=registry,
         )
+        self.services_evicted_for_key = Counter(
+            "tracer_processor_services_evicted_for_key_quota",
+            "Services forgotten because the ingest key that created them reached "
+            "TRACER_MAX_SERVICES_PER_KEY (also counted in services_evicted).",
+            registry=registry,
+        )
         self.open_alerts = Gauge(
             "tracer_processor_open_alerts",
             "Alerts this processor currently considers open (its local view).",

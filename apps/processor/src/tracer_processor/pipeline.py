@@ -55,12 +55,15 @@ class Pipeline:
         metrics: ProcessorMetrics,
         max_services: int,
         max_services_per_project: int | None = None,
+        max_services_per_key: int | None = None,
         service_idle_ttl: float = 86_400.0,
         rollups: RollupAccumulator | None = None,
     ) -> None:
         if buckets.bucket_seconds != detector.bucket_seconds:
             raise ValueError("buckets and detector disagree on bucket_seconds")
-        self.registry = ServiceRegistry(max_services, max_services_per_project)
+        self.registry = ServiceRegistry(
+            max_services, max_services_per_project, max_services_per_key
+        )
         self.detector = Detector(detector, self.registry.key)
         self.buckets = BucketAggregator(
             buckets, on_close=self._scored, on_skip=self.detector.skip_empty
@@ -84,7 +87,9 @@ class Pipeline:
         now = self._clock.now().timestamp()
         late = 0
         if batch.size:
-            slots, created, refused = self.registry.lookup(batch.projects, batch.services)
+            slots, created, refused = self.registry.lookup(
+                batch.projects, batch.services, batch.sender
+            )
             if refused:
                 refused = self._make_room(batch, slots, created, refused)
             if refused:
@@ -93,7 +98,7 @@ class Pipeline:
                         batch.index_of(row),
                         f"too many services: this processor tracks at most "
                         f"{self.registry.max_services}, {self.registry.max_per_project} "
-                        "per project",
+                        f"per project, {self.registry.max_per_sender} per ingest key",
                     )
                 keep = np.ones(batch.size, np.bool_)
                 keep[refused] = False
@@ -128,14 +133,18 @@ class Pipeline:
             rows_by_key.setdefault((batch.projects[row], batch.services[row]), []).append(row)
         still: list[int] = []
         evicted = 0
+        sender = batch.sender
         for key, rows in rows_by_key.items():
-            victim = self._junk_victim(key[0], in_use)
+            own_quota = self.registry.sender_full(sender)
+            victim = self._junk_victim(key[0], sender, in_use)
             if victim is None:
                 still.extend(rows)
                 continue
             self._forget(np.array([victim], np.intp))
             evicted += 1
-            slot = self.registry.add(key)
+            if own_quota:
+                self.metrics.services_evicted_for_key.inc()
+            slot = self.registry.add(key, sender)
             if slot < 0:
                 still.extend(rows)
                 continue
@@ -147,8 +156,14 @@ class Pipeline:
             log.info("evicted %d barely seen services to admit new ones (quota reached)", evicted)
         return sorted(still)
 
-    def _junk_victim(self, project: str, in_use: npt.NDArray[np.bool_]) -> int | None:
-        if self.registry.project_full(project):
+    def _junk_victim(
+        self, project: str, sender: str | None, in_use: npt.NDArray[np.bool_]
+    ) -> int | None:
+        """A key at its quota makes room among its own services only, so a leaked key's
+        junk evicts its own junk, never another key's services."""
+        if sender is not None and self.registry.sender_full(sender):
+            candidates = self.registry.slots_of_sender(sender)
+        elif self.registry.project_full(project):
             candidates = self.registry.slots_of(project)
         else:
             candidates = self.buckets.tracked()

@@ -53,6 +53,14 @@ class ProcessorSettings(BaseTracerSettings):
         description="Services one project may hold; beyond it (or TRACER_MAX_SERVICES), the "
         "project's least established service without an open alert makes room.",
     )
+    max_services_per_key: int = Field(
+        default=10_000,
+        ge=1,
+        le=10_000_000,
+        description="Services one ingest key may create (when keys are in use); beyond it, "
+        "the key's own least established service makes room, so a leaked key cannot crowd "
+        "out the services of others.",
+    )
     api_key_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
 
     # Event time.

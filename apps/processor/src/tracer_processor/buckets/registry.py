@@ -2,7 +2,9 @@
 
 The aggregator and the detector keep per-service state in numpy arrays indexed by slot, so
 all services are scored together. Slots of evicted services are reused; the number of
-services is capped so memory stays bounded whatever the senders do.
+services is capped so memory stays bounded whatever the senders do: in all, per project, and
+per ingest key (the sender that first sent a service owns it), so one leaked key cannot
+crowd out the services of others.
 """
 
 from __future__ import annotations
@@ -31,11 +33,19 @@ def take(array: npt.NDArray[Any], rows: Rows) -> npt.NDArray[Any]:
 
 
 class ServiceRegistry:
-    def __init__(self, max_services: int, max_per_project: int | None = None) -> None:
+    def __init__(
+        self,
+        max_services: int,
+        max_per_project: int | None = None,
+        max_per_sender: int | None = None,
+    ) -> None:
         self.max_services = max_services
         self.max_per_project = max_per_project or max_services
+        self.max_per_sender = max_per_sender or max_services
         self._by_key: dict[tuple[str, str], int] = {}
         self._by_project: dict[str, dict[str, int]] = {}  # project -> service -> slot
+        self._by_sender: dict[str, set[int]] = {}  # ingest key -> slots it created
+        self._sender_of: dict[int, str] = {}
         self._keys: list[tuple[str, str] | None] = []
         self._free: list[int] = []
 
@@ -64,9 +74,10 @@ class ServiceRegistry:
         return sorted(self._by_key.items())
 
     def lookup(
-        self, projects: Sequence[str], services: Sequence[str]
+        self, projects: Sequence[str], services: Sequence[str], sender: str | None = None
     ) -> tuple[npt.NDArray[np.intp], list[int], list[int]]:
-        """Slots for each record; also the new slots made and the positions refused (full)."""
+        """Slots for each record; also the new slots made and the positions refused (full).
+        `sender`: the ingest key of the request (None: keys are off), owner of new slots."""
         if projects and projects.count(projects[0]) == len(projects):
             try:  # one project per request is the common case: one C-level map
                 by_service = self._by_project[projects[0]]
@@ -81,7 +92,7 @@ class ServiceRegistry:
         for position, key in enumerate(zip(projects, services, strict=True)):
             slot = by_key.get(key)
             if slot is None:
-                slot = self._add(key)
+                slot = self._add(key, sender)
                 if slot < 0:
                     refused.append(position)
                 else:
@@ -92,15 +103,26 @@ class ServiceRegistry:
     def project_full(self, project: str) -> bool:
         return len(self._by_project.get(project, ())) >= self.max_per_project
 
+    def sender_full(self, sender: str | None) -> bool:
+        return sender is not None and len(self._by_sender.get(sender, ())) >= self.max_per_sender
+
     def slots_of(self, project: str) -> npt.NDArray[np.intp]:
         return np.fromiter(self._by_project.get(project, {}).values(), np.intp)
 
-    def add(self, key: tuple[str, str]) -> int:
-        """A slot for a new key; -1 when the service cap or the project's quota is reached."""
-        return self._add(key)
+    def slots_of_sender(self, sender: str) -> npt.NDArray[np.intp]:
+        return np.fromiter(sorted(self._by_sender.get(sender, ())), np.intp)
 
-    def _add(self, key: tuple[str, str]) -> int:
-        if len(self._by_key) >= self.max_services or self.project_full(key[0]):
+    def add(self, key: tuple[str, str], sender: str | None = None) -> int:
+        """A slot for a new key; -1 when the service cap or the project's or the sender's
+        quota is reached."""
+        return self._add(key, sender)
+
+    def _add(self, key: tuple[str, str], sender: str | None = None) -> int:
+        if (
+            len(self._by_key) >= self.max_services
+            or self.project_full(key[0])
+            or self.sender_full(sender)
+        ):
             return -1
         slot = self._free.pop() if self._free else len(self._keys)
         if slot == len(self._keys):
@@ -109,6 +131,9 @@ class ServiceRegistry:
             self._keys[slot] = key
         self._by_key[key] = slot
         self._by_project.setdefault(key[0], {})[key[1]] = slot
+        if sender is not None:
+            self._by_sender.setdefault(sender, set()).add(slot)
+            self._sender_of[slot] = sender
         return slot
 
     def remove(self, slot: int) -> None:
@@ -118,5 +143,11 @@ class ServiceRegistry:
         del services[key[1]]
         if not services:
             del self._by_project[key[0]]
+        sender = self._sender_of.pop(slot, None)
+        if sender is not None:
+            owned = self._by_sender[sender]
+            owned.discard(slot)
+            if not owned:
+                del self._by_sender[sender]
         self._keys[slot] = None
         self._free.append(slot)

@@ -56,16 +56,19 @@ class KeyVerifier:
         self._ttl = cache_seconds
         self._cache: OrderedDict[str, _Entry] = OrderedDict()
 
-    async def check(self, authorization: str | None, access: Access) -> None:
-        """Raise `AuthError` (401, 403 or 503) unless the header carries a fitting key."""
+    async def check(self, authorization: str | None, access: Access) -> str:
+        """The key's identity (a prefix of its hash, for quotas); raises `AuthError` (401,
+        403 or 503) unless the header carries a fitting key."""
         key = parse_bearer(authorization)
         if key is None:
             raise AuthError(401, "an API key is required: Authorization: Bearer <key>")
-        role = await self._role_of(hash_key(key))
+        key_hash = hash_key(key)
+        role = await self._role_of(key_hash)
         if role is None:
             raise AuthError(401, "unknown or revoked API key")
         if access is Access.INGEST and role not in (Role.INGEST, Role.ADMIN):
             raise AuthError(403, f"a {role.value} key cannot send logs; use an ingest key")
+        return key_hash[:16]
 
     async def _role_of(self, key_hash: str) -> Role | None:
         now = self._clock.monotonic()

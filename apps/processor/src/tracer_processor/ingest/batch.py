@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +38,13 @@ class BatchRejectedError(Exception):
         super().__init__(message)
         self.too_large = too_large
 
+    def __reduce__(self) -> tuple[Any, ...]:  # keeps `too_large` across processes
+        return (_rejected, (str(self), self.too_large))
+
+
+def _rejected(message: str, too_large: bool) -> BatchRejectedError:
+    return BatchRejectedError(message, too_large=too_large)
+
 
 @dataclass(slots=True)
 class LogBatch:
@@ -52,6 +60,7 @@ class LogBatch:
     origin: npt.NDArray[np.intp] | None = None  # index in the request of each row (None: same)
     errors: list[RecordError] = field(default_factory=list)
     rejected: int = 0  # may exceed len(errors), which is capped
+    sender: str | None = None  # the ingest key that sent it (None: keys are off)
 
     @property
     def size(self) -> int:
@@ -76,6 +85,54 @@ class LogBatch:
         self.projects = [self.projects[i] for i in rows]
         self.services = [self.services[i] for i in rows]
         self.messages = [self.messages[i] for i in rows]
+
+
+class RowMessages(Sequence[str]):
+    """Messages computed per row on demand (`message(row)`): only error rows are ever read."""
+
+    __slots__ = ()
+
+    def message(self, row: int) -> str:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self.message(row) for row in range(*index.indices(len(self)))]
+        return self.message(index + len(self) if index < 0 else index)
+
+
+class PackedMessages(RowMessages):
+    """Messages as one string and the offsets of each row's end: one object to send between
+    processes instead of one per record."""
+
+    __slots__ = ("_ends", "_text")
+
+    def __init__(self, messages: Sequence[str], rows: npt.NDArray[np.bool_]) -> None:
+        """`rows`: which messages to keep (the others read as "")."""
+        kept = [messages[row] if wanted else "" for row, wanted in enumerate(rows.tolist())]
+        self._text = "".join(kept)
+        self._ends = np.cumsum([len(message) for message in kept], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def message(self, row: int) -> str:
+        start = int(self._ends[row - 1]) if row > 0 else 0
+        return self._text[start : int(self._ends[row])]
+
+
+def portable(batch: LogBatch) -> LogBatch:
+    """`batch` cheap to pickle: each distinct name once, only error rows' messages (the only
+    ones ever read), packed."""
+    names: dict[str, str] = {}
+    batch.projects = [names.setdefault(name, name) for name in batch.projects]
+    batch.services = [names.setdefault(name, name) for name in batch.services]
+    batch.messages = PackedMessages(batch.messages, batch.is_error)
+    return batch
 
 
 def empty_batch(received: int = 0) -> LogBatch:

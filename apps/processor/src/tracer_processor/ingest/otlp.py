@@ -14,8 +14,7 @@ collector exports to Tracer unchanged. Mapping onto Tracer's record:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -33,9 +32,16 @@ from tracer_processor.ingest.batch import (
     BatchRejectedError,
     IngestLimits,
     LogBatch,
+    RowMessages,
     check_time_range,
 )
-from tracer_processor.ingest.text import clean_message, clean_name
+from tracer_processor.ingest.text import (
+    BAD_TEXT_ERROR,
+    clean_message,
+    clean_name,
+    marks_bad_text,
+    repair_body,
+)
 
 MAX_MESSAGE = 65_536
 MAX_NAME = 200
@@ -60,17 +66,36 @@ def decode_request(body: bytes, *, json: bool) -> ExportLogsServiceRequest:
     return request
 
 
+def decode_export(body: bytes, *, json: bool, now: float, limits: IngestLimits) -> LogBatch:
+    """An OTLP export body straight to columns. An OTLP/JSON body holding invalid UTF-8 or
+    a lone surrogate escape (`\\ud800`) is repaired first, and only the records carrying a
+    repaired spot are rejected (partial success), not the whole export."""
+    try:
+        request = decode_request(body, json=json)
+    except BatchRejectedError:
+        if not json:
+            raise
+        repaired = repair_body(body)
+        if repaired is body:
+            raise
+        request = decode_request(repaired, json=True)
+        return to_batch(request, now=now, limits=limits, raw=body, marked=True)
+    return to_batch(request, now=now, limits=limits, raw=body)
+
+
 def to_batch(
     request: ExportLogsServiceRequest,
     *,
     now: float,
     limits: IngestLimits,
     raw: bytes | None = None,
+    marked: bool = False,
 ) -> LogBatch:
     """Columns of an export, with as little Python per record as the protobuf runtime
     allows: times and severities in list comprehensions, everything else vectorised;
     record attributes are read only when `raw` (the request body) mentions one of the
-    attributes Tracer reads, and bodies only for error records (lazily)."""
+    attributes Tracer reads, and bodies only for error records (lazily). `marked`: the body
+    was repaired (`text.repair_body`); records holding a repair mark are rejected."""
     scan = raw is None or any(key in raw for key in _WANTED_BYTES)
     stamps: list[int] = []
     severities: list[int] = []
@@ -88,6 +113,8 @@ def to_batch(
             or "default"
         )
         bad_name = _name_problem(service, project)
+        if marked and not bad_name and marks_bad_text(resource_logs.resource.SerializeToString()):
+            bad_name = BAD_TEXT_ERROR
         for scope_logs in resource_logs.scope_logs:
             records = list(scope_logs.log_records)  # one wrapper per record, made once
             count = len(records)
@@ -99,11 +126,13 @@ def to_batch(
                 problems.extend((position, bad_name) for position in range(index, index + count))
                 index += count
                 continue
+            if marked:
+                records = _unmarked(records, index, problems)
             stamps.extend([r.time_unix_nano or r.observed_time_unix_nano for r in records])
             severities.extend([r.severity_number for r in records])
             kept.extend(records)
-            projects.extend([project] * count)
-            services.extend([service] * count)
+            projects.extend([project] * len(records))
+            services.extend([service] * len(records))
             index += count
     timestamps = np.array(stamps, np.float64) / 1e9
     timestamps[timestamps == 0] = now
@@ -132,6 +161,19 @@ def to_batch(
     return batch
 
 
+def _unmarked(
+    records: list[LogRecord], first: int, problems: list[tuple[int, str]]
+) -> list[LogRecord]:
+    """The records without a repair mark; the others are listed in `problems`."""
+    good: list[LogRecord] = []
+    for offset, record in enumerate(records):
+        if marks_bad_text(record.SerializeToString()):
+            problems.append((first + offset, BAD_TEXT_ERROR))
+        else:
+            good.append(record)
+    return good
+
+
 def _read_attributes(
     records: list[LogRecord], is_error: npt.NDArray[np.bool_], durations: npt.NDArray[np.float64]
 ) -> None:
@@ -153,7 +195,7 @@ def _read_attributes(
         durations[row] = _duration(found)
 
 
-class _Bodies(Sequence[str]):
+class _Bodies(RowMessages):
     """Record bodies as text, computed only for the rows read (the error records)."""
 
     def __init__(self, records: list[LogRecord]) -> None:
@@ -162,14 +204,8 @@ class _Bodies(Sequence[str]):
     def __len__(self) -> int:
         return len(self._records)
 
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[str]: ...
-    def __getitem__(self, index: int | slice) -> str | list[str]:
-        if isinstance(index, slice):
-            return [_message(record.body) for record in self._records[index]]
-        return _message(self._records[index].body)
+    def message(self, row: int) -> str:
+        return _message(self._records[row].body)
 
 
 def encode_response(rejected: int, message: str, *, json: bool) -> bytes:

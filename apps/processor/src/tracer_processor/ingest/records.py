@@ -10,8 +10,7 @@ and each bad one gets its own error. Fields the detector does not use (`trace_id
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Annotated, Literal, TypeVar, get_args, overload
+from typing import Annotated, Literal, TypeVar, get_args
 
 import msgspec
 import numpy as np
@@ -20,6 +19,7 @@ from tracer_processor.ingest.batch import (
     BatchRejectedError,
     IngestLimits,
     LogBatch,
+    RowMessages,
     check_time_range,
     empty_batch,
 )
@@ -59,7 +59,7 @@ class LogLine(msgspec.Struct, gc=False):
     duration_ms: Annotated[float, msgspec.Meta(ge=0, le=MAX_DURATION_MS)] | None = None
 
 
-class _Messages(Sequence[str]):
+class _Messages(RowMessages):
     """The messages of decoded records, read on demand: only error rows are ever read."""
 
     __slots__ = ("_lines",)
@@ -70,14 +70,8 @@ class _Messages(Sequence[str]):
     def __len__(self) -> int:
         return len(self._lines)
 
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[str]: ...
-    def __getitem__(self, index: int | slice) -> str | list[str]:
-        if isinstance(index, slice):
-            return [clean_message(line.message) for line in self._lines[index]]
-        return clean_message(self._lines[index].message)
+    def message(self, row: int) -> str:
+        return clean_message(self._lines[row].message)
 
 
 class _Envelope(msgspec.Struct, gc=False):

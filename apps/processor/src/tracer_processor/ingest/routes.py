@@ -10,11 +10,9 @@ thousand records); nothing here waits on the database except reads and key check
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import orjson
@@ -32,9 +30,10 @@ from tracer_processor.cluster.publisher import (
     PublishUnavailableError,
 )
 from tracer_processor.ingest.auth import Access, AuthError, KeyVerifier
-from tracer_processor.ingest.batch import BatchRejectedError, IngestLimits, LogBatch
+from tracer_processor.ingest.batch import BatchRejectedError, LogBatch
 from tracer_processor.ingest.bodies import BodyError, read_body
-from tracer_processor.ingest.otlp import decode_request, encode_response, encode_status, to_batch
+from tracer_processor.ingest.decode_pool import DecodePool, DecoderUnavailableError
+from tracer_processor.ingest.otlp import decode_export, encode_response, encode_status
 from tracer_processor.ingest.paging import cursor_key, cursor_of, services_page
 from tracer_processor.ingest.records import parse_logs
 from tracer_processor.pipeline import IngestOutcome, Pipeline
@@ -46,10 +45,7 @@ _NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/json
 _PROTOBUF_TYPES = ("application/x-protobuf", "application/protobuf")
 JSON_TYPES = ("application/json", *_NDJSON_TYPES)
 MAX_SERVICES_LISTED = 1000  # per page; `cursor` pages on
-# Bodies above this are decoded in a worker thread: the event loop keeps serving meanwhile.
-OFFLOAD_BYTES = 256 * 1024
 RETRY_AFTER_SECONDS = "5"
-T = TypeVar("T")
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
@@ -63,24 +59,18 @@ def _error(status: int, message: str) -> Response:
     return response
 
 
-async def _decoded(size: int, decode: Callable[[], T]) -> T:
-    """Small bodies decode inline (cheaper than a thread hop); large ones off the loop."""
-    if size <= OFFLOAD_BYTES:
-        return decode()
-    return await asyncio.to_thread(decode)
-
-
-async def _authorize(request: Request, access: Access) -> None:
+async def _authorize(request: Request, access: Access) -> str | None:
+    """The sender's key identity (None when keys are off); raises `AuthError`."""
     keys: KeyVerifier | None = request.app.state.keys
     if keys is None:
-        return
+        return None
     limiter: FailedAuthLimiter = request.app.state.auth_limiter
     address = request.client.host if request.client else ""
     wait = limiter.retry_after(address)
     if wait is not None:
         raise AuthError(429, "too many failed authentications; try again later", wait)
     try:
-        await keys.check(request.headers.get("authorization"), access)
+        return await keys.check(request.headers.get("authorization"), access)
     except AuthError as exc:
         if exc.status == 401:
             limiter.failed(address)
@@ -116,8 +106,9 @@ async def post_logs(request: Request) -> Response:
     state = request.app.state
     started = time.perf_counter()
     media_type = _media_type(request)
-    # No Content-Type reads as JSON (a browser sending none still sends its Origin).
-    if media_type and media_type not in JSON_TYPES:
+    # No Content-Type is refused too: every log shipper names its type, and a body without one
+    # is more likely a form or a browser's than a log batch.
+    if media_type not in JSON_TYPES:
         return _counted(
             request,
             "/api/logs",
@@ -126,19 +117,24 @@ async def post_logs(request: Request) -> Response:
     try:
         # The size limit comes first: an unauthenticated client cannot make us hold more.
         body = await read_body(request, limit=state.settings.max_body_bytes)
-        await _authorize(request, Access.INGEST)
-        limits: IngestLimits = state.limits
-        now = state.clock.now().timestamp()
-        ndjson = media_type in _NDJSON_TYPES
-        batch = await _decoded(
-            len(body), lambda: parse_logs(body, ndjson=ndjson, now=now, limits=limits)
+        sender = await _authorize(request, Access.INGEST)
+        decoders: DecodePool = state.decoders
+        batch = await decoders.decode(
+            parse_logs,
+            body,
+            ndjson=media_type in _NDJSON_TYPES,
+            now=state.clock.now().timestamp(),
+            limits=state.limits,
         )
+        batch.sender = sender
     except AuthError as exc:
         return _counted(request, "/api/logs", _auth_error(exc))
     except BodyError as exc:
         return _counted(request, "/api/logs", _error(exc.status, str(exc)))
     except BatchRejectedError as exc:
         return _counted(request, "/api/logs", _error(413 if exc.too_large else 400, str(exc)))
+    except DecoderUnavailableError as exc:
+        return _counted(request, "/api/logs", _error(503, str(exc)))
     try:
         outcome = await _ingest(request, batch, "json")
     except PublishUnavailableError as exc:
@@ -166,13 +162,16 @@ async def post_otlp_logs(request: Request) -> Response:
     started = time.perf_counter()
     try:
         body = await read_body(request, limit=state.settings.max_body_bytes)
-        await _authorize(request, Access.INGEST)
-        now = state.clock.now().timestamp()
-        limits = state.limits
-        batch = await _decoded(
-            len(body),
-            lambda: to_batch(decode_request(body, json=as_json), now=now, limits=limits, raw=body),
+        sender = await _authorize(request, Access.INGEST)
+        decoders = state.decoders
+        batch = await decoders.decode(
+            decode_export,
+            body,
+            json=as_json,
+            now=state.clock.now().timestamp(),
+            limits=state.limits,
         )
+        batch.sender = sender
     except (AuthError, BodyError) as exc:
         response = _otlp_error(exc.status, str(exc), as_json)
         if isinstance(exc, AuthError) and exc.retry_after is not None:
@@ -181,6 +180,8 @@ async def post_otlp_logs(request: Request) -> Response:
     except BatchRejectedError as exc:
         status = 413 if exc.too_large else 400
         return _counted(request, "/v1/logs", _otlp_error(status, str(exc), as_json))
+    except DecoderUnavailableError as exc:
+        return _counted(request, "/v1/logs", _otlp_error(503, str(exc), as_json))
     try:
         outcome = await _ingest(request, batch, "otlp")
     except PublishUnavailableError as exc:
