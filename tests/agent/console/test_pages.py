@@ -16,7 +16,9 @@ from tests.agent.helpers import add_event, agent_settings, new_key, open_alert, 
 from tracer_core.models import Role
 
 
-async def _rollups(pool: asyncpg.Pool, service: str, minutes: int, bad_from: int) -> None:
+async def _rollups(
+    pool: asyncpg.Pool, service: str, minutes: int, bad_from: int, project: str = "default"
+) -> None:
     """`minutes` minutes of rollups ending now; from `bad_from` on, errors jump."""
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     for i in range(minutes):
@@ -26,13 +28,14 @@ async def _rollups(pool: asyncpg.Pool, service: str, minutes: int, bad_from: int
             INSERT INTO service_rollups (project, service, minute, count, errors, p95_ms,
                 error_rate_mean, error_rate_std, count_mean, count_std, p95_mean, p95_std,
                 score, anomalous)
-            VALUES ('default', $1, $2, 600, $3, 80, 0.01, 0.004, 600, 20, 80, 5, $4, $5)
+            VALUES ($6, $1, $2, 600, $3, 80, 0.01, 0.004, 600, 20, 80, 5, $4, $5)
             """,
             service,
             now - timedelta(minutes=minutes - i),
             120 if bad else 6,
             9.0 if bad else 0.5,
             bad,
+            project,
         )
 
 
@@ -115,6 +118,25 @@ async def test_services_and_service_page_from_rollups(
             service = await client.get("/services/checkout")
             assert service.text.count('class="chart"') == 3
             assert "error spike on checkout" in service.text
+
+
+async def test_a_service_name_in_two_projects_is_two_services(
+    database_url: str, pool: asyncpg.Pool
+) -> None:
+    key = await new_key(pool, Role.ENGINEER)
+    await _rollups(pool, "api", minutes=10, bad_from=5, project="shop")
+    await _rollups(pool, "api", minutes=10, bad_from=99, project="billing")
+    async with run_agent(agent_settings(database_url)) as agent:
+        client = await signed_in(agent, key)
+        async with aclosing(client):
+            page = await client.get("/services")
+            assert page.text.count('aria-label="api error rate"') == 2
+            assert "/services/api?project=shop" in page.text
+            assert "/services/api?project=billing" in page.text
+            billing = await client.get("/services/api", params={"project": "billing"})
+            shop = await client.get("/services/api", params={"project": "shop"})
+            assert "20.0%" in shop.text  # shop's last minute: 120 of 600 failed
+            assert "20.0%" not in billing.text  # billing never failed
 
 
 async def test_admin_creates_and_revokes_keys(database_url: str, pool: asyncpg.Pool) -> None:

@@ -33,11 +33,15 @@ async def services(request: Request, user: Viewer) -> Response:
 
 
 @router.get("/services/{service}", response_class=HTMLResponse)
-async def service(request: Request, service: str, user: Viewer) -> Response:
+async def service(
+    request: Request, service: str, user: Viewer, project: str | None = None
+) -> Response:
     pool = request.app.state.pool
     end = datetime.now(UTC)
     start = end - timedelta(hours=24)
-    points = await RollupStore(pool).series(service=service, since=start, until=end)
+    points = await RollupStore(pool).series(
+        service=service, project=project, since=start, until=end
+    )
     incidents, total = await IncidentStore(pool).console_page(
         status=None, service=service, severity=None, limit=50, offset=0
     )

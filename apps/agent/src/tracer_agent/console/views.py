@@ -179,6 +179,7 @@ async def incident_view(pool: asyncpg.Pool, incident_id: int) -> IncidentView | 
 
 @dataclass(frozen=True, slots=True)
 class ServiceLine:
+    project: str
     service: str
     traffic: Markup
     errors: Markup
@@ -188,12 +189,13 @@ class ServiceLine:
 
 
 def service_lines(
-    series: dict[str, list[RollupPoint]], open_by_service: dict[str, int]
+    series: dict[tuple[str, str], list[RollupPoint]], open_by_service: dict[str, int]
 ) -> list[ServiceLine]:
     lines = []
-    for service, points in series.items():
+    for (project, service), points in series.items():
         lines.append(
             ServiceLine(
+                project=project,
                 service=service,
                 traffic=sparkline([float(p.count) for p in points], label=f"{service} traffic"),
                 errors=sparkline([p.error_rate for p in points], label=f"{service} error rate"),
@@ -202,7 +204,7 @@ def service_lines(
                 open_alerts=open_by_service.get(service, 0),
             )
         )
-    return sorted(lines, key=lambda line: (-line.open_alerts, line.service))
+    return sorted(lines, key=lambda line: (-line.open_alerts, line.service, line.project))
 
 
 def service_charts(

@@ -11,13 +11,14 @@ import asyncpg
 from tracer_agent.dbtypes import Db
 
 _COLUMNS = """
-    service, minute, count, errors, p95_ms, error_rate_mean, error_rate_std, count_mean,
+    project, service, minute, count, errors, p95_ms, error_rate_mean, error_rate_std, count_mean,
     count_std, p95_mean, p95_std, score, anomalous
 """
 
 
 @dataclass(frozen=True, slots=True)
 class RollupPoint:
+    project: str
     service: str
     minute: datetime
     count: int
@@ -64,25 +65,28 @@ class RollupStore:
         )
         return [_point(r) for r in records]
 
-    async def all_services(self, *, since: datetime, limit: int) -> dict[str, list[RollupPoint]]:
-        """Every service with minutes since `since` (at most `limit` services, busiest
-        first), each series oldest first."""
+    async def all_services(
+        self, *, since: datetime, limit: int
+    ) -> dict[tuple[str, str], list[RollupPoint]]:
+        """Every (project, service) with minutes since `since` (at most `limit`, busiest
+        first), each series oldest first. Services of the same name in two projects are
+        two series."""
         records = await self._db.fetch(
             f"""
             WITH busiest AS (
-                SELECT service FROM service_rollups WHERE minute >= $1
-                GROUP BY service ORDER BY sum(count) DESC, service LIMIT $2
+                SELECT project, service FROM service_rollups WHERE minute >= $1
+                GROUP BY project, service ORDER BY sum(count) DESC, project, service LIMIT $2
             )
             SELECT {_COLUMNS} FROM service_rollups
-            WHERE minute >= $1 AND service IN (SELECT service FROM busiest)
-            ORDER BY service, minute
+            WHERE minute >= $1 AND (project, service) IN (SELECT project, service FROM busiest)
+            ORDER BY project, service, minute
             """,
             since,
             limit,
         )
-        series: dict[str, list[RollupPoint]] = {}
+        series: dict[tuple[str, str], list[RollupPoint]] = {}
         for record in records:
-            series.setdefault(record["service"], []).append(_point(record))
+            series.setdefault((record["project"], record["service"]), []).append(_point(record))
         return series
 
     async def hourly(
