@@ -48,6 +48,11 @@ async def test_local_connections_are_active_and_scoped(
             "/api/connections", json={"toolkit": "fax", "scope": "org"}
         )
         assert bad.status_code == 422
+        webhook = await agent.client(admin).post(
+            "/api/connections", json={"toolkit": "webhook", "scope": "org"}
+        )
+        assert webhook.status_code == 422  # configured in the routing file, not by OAuth
+        assert "routing file" in webhook.json()["detail"]
         unknown = await agent.client().get(
             "/api/connections/callback", params={"connection_id": "nope"}
         )

@@ -100,6 +100,11 @@ async def create_connection(
     body: ConnectionIn, request: Request, user: StaffUser
 ) -> NewConnectionOut:
     services = _services(request)
+    if body.toolkit is Toolkit.WEBHOOK:  # plain HTTP, configured in the routing file
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "webhooks need no connection: give their url (and secret) in the routing file",
+        )
     if body.scope is ConnectionScope.ORG and user.role is not Role.ADMIN:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "only an admin key may connect apps for the organisation"
