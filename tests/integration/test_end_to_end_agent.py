@@ -139,4 +139,5 @@ def test_tracer_demo_tells_the_story_and_exits_0(database_url: str, tmp_path: Pa
     assert "processor-2 ×" in out
     assert "still one alert" in out
     assert "SLACK_SEND_MESSAGE" in out
+    assert "New alert: Error spike on checkout" in out  # the Slack text is shown, not blank
     assert "JIRA_CREATE_ISSUE" in out

@@ -154,7 +154,8 @@ class Timeline:
             table.add_column(column, no_wrap=True, overflow="ellipsis", max_width=48)
         for row in rows:
             args = _json(row["arguments"])
-            text = str(args.get("text") or args.get("summary") or args.get("comment")
+            text = str(args.get("markdown_text") or args.get("fallback_text")
+                       or args.get("text") or args.get("summary") or args.get("comment")
                        or args.get("incident__title") or args.get("transition_id_or_name")
                        or args.get("incident__status") or "")  # fmt: skip
             table.add_row(row["tool"], row["thread_ref"] or "(new)", escape(_first_line(text)))
@@ -165,7 +166,7 @@ class Timeline:
 def _first_line(text: str) -> str:
     """The first line of a message, without Slack emoji codes and emphasis marks."""
     line = text.strip().splitlines()[0] if text.strip() else ""
-    line = re.sub(r":[a-z_]+:", "", line).replace("*", "").replace("🔴", "")
+    line = re.sub(r":[a-z_]+:", "", line).replace("*", "").replace("🔴", "").lstrip("# ")
     return line.strip()
 
 
