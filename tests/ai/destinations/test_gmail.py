@@ -54,9 +54,31 @@ def test_every_event_sends_a_mail_whose_marker_the_probe_searches() -> None:
     }
     assert probe.find(sent, step.marker) == {"message_id": "m1", "thread_id": "t1"}
     assert probe.find(sent, "tracer-d6-send") is None
-    later = gmail.GMAIL.plan(PlanRequest(6, ONCALL, make_context(), make_summary(), Thread("m1")))
+
+
+def test_later_mails_are_replies_in_the_first_mails_thread() -> None:
+    thread = Thread("m1", {"thread_id": "t1"})
+    later = gmail.GMAIL.plan(PlanRequest(6, ONCALL, make_context(), make_summary(), thread))
     assert isinstance(later, list)
-    assert later[0].opens_thread is False
+    [step] = later
+    assert step.opens_thread is False
+    assert step.call.slug == "GMAIL_REPLY_TO_THREAD"
+    args = step.call.arguments
+    assert (args["thread_id"], args["recipient_email"], args["is_html"]) == (
+        "t1",
+        "oncall@example.com",
+        True,
+    )
+    assert "subject" not in args
+    assert "body" not in args
+    assert args["message_body"].endswith("\n<p><small>Tracer ref d6-send</small></p>")
+    assert step.probe is not None
+    probe = step.probe(datetime(2026, 3, 1, tzinfo=UTC))
+    assert probe.call.arguments == {"query": 'in:sent "Tracer ref d6-send"', "max_results": 5}
+    # A thread kept before the thread id was: the first message's id is the thread's id.
+    older = gmail.GMAIL.plan(PlanRequest(7, ONCALL, make_context(), make_summary(), Thread("m1")))
+    assert isinstance(older, list)
+    assert older[0].call.arguments["thread_id"] == "m1"
 
 
 def test_answers_give_the_message_id() -> None:
@@ -66,6 +88,11 @@ def test_answers_give_the_message_id() -> None:
     assert gmail.read_sent(flat) == {"message_id": "m2", "thread_id": "t2"}
     with pytest.raises(UnreadableAnswerError):
         gmail.read_sent({"successful": True, "data": {}})
-    opened = gmail.GMAIL.opened_thread(ONCALL, make_context(), {"message_id": "m2"})
+    nested = gmail.read_sent(answer)
+    assert nested == {"message_id": "18c0ffee", "thread_id": "t1"}
+    opened = gmail.GMAIL.opened_thread(ONCALL, make_context(), nested)
     assert opened is not None
-    assert opened.ref == "m2"
+    assert (opened.ref, opened.data) == ("18c0ffee", {"thread_id": "t1"})
+    bare = gmail.GMAIL.opened_thread(ONCALL, make_context(), {"message_id": "m2"})
+    assert bare is not None
+    assert (bare.ref, bare.data) == ("m2", {"thread_id": "m2"})

@@ -24,11 +24,13 @@ def test_every_toolkit_has_one_destination_and_its_routing_tools() -> None:
     assert destination_for(Toolkit.JIRA) is jira.JIRA
     assert routing_tools(("gmail", "slack", "unknown")) == (
         "GMAIL_SEND_EMAIL",
+        "GMAIL_REPLY_TO_THREAD",
         "SLACK_SEND_MESSAGE",
     )
     assert routing_tools() == (
         "SLACK_SEND_MESSAGE", "JIRA_CREATE_ISSUE", "JIRA_ADD_COMMENT",
         "PAGERDUTY_CREATE_INCIDENT_RECORD", "PAGERDUTY_UPDATE_INCIDENT_BY_ID", "GMAIL_SEND_EMAIL",
+        "GMAIL_REPLY_TO_THREAD",
     )  # fmt: skip
     with pytest.raises(UnknownDestinationError, match="fax"):
         destination_for("fax")

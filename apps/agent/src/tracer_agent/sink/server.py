@@ -266,6 +266,30 @@ def sink_tools(sink: SinkStore, tickets: TicketSinkStore) -> dict[str, Callable[
             await sink.gmail_send(recipients=recipients, subject=subject, arguments=arguments)
         )
 
+    async def gmail_reply_to_thread(
+        thread_id: str,
+        recipient_email: Annotated[str, Field(pattern=r"^[^@\s<>,;]+@[^@\s<>,;]+$")],
+        message_body: str = "",
+        is_html: bool = False,
+        extra_recipients: list[str] | None = None,
+        cc: list[str] | None = None,
+        bcc: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Replies in a Gmail thread; the reply keeps the thread's subject."""
+        arguments = _given(
+            thread_id=thread_id, recipient_email=recipient_email, message_body=message_body,
+            is_html=is_html, extra_recipients=extra_recipients, cc=cc, bcc=bcc,
+        )  # fmt: skip
+        recipients = [recipient_email, *(extra_recipients or [])]
+        try:
+            return _ok(
+                await sink.gmail_reply(
+                    thread_id=thread_id, recipients=recipients, arguments=arguments
+                )
+            )
+        except SinkError as exc:
+            raise ToolError(str(exc)) from None
+
     async def gmail_fetch_emails(
         query: str = "", max_results: Annotated[int, Field(ge=1, le=500)] = 10
     ) -> dict[str, Any]:
@@ -287,5 +311,6 @@ def sink_tools(sink: SinkStore, tickets: TicketSinkStore) -> dict[str, Callable[
         pagerduty.UPDATE_INCIDENT_BY_ID: pagerduty_update_incident_by_id,
         pagerduty.FETCH_INCIDENT_LIST: pagerduty_fetch_incident_list,
         gmail.SEND_EMAIL: gmail_send_email,
+        gmail.REPLY_TO_THREAD: gmail_reply_to_thread,
         gmail.FETCH_EMAILS: gmail_fetch_emails,
     }

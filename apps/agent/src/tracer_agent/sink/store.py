@@ -187,27 +187,60 @@ class SinkStore:
             )
             return data
 
+    async def gmail_reply(
+        self, *, thread_id: str, recipients: list[str], arguments: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A reply stored under the thread of its first mail, whose subject it keeps."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            subject = await conn.fetchval(
+                """
+                SELECT arguments ->> 'subject' FROM sink_messages
+                WHERE toolkit = 'gmail' AND tool = $2 AND external_id = $1
+                """,
+                thread_id,
+                gmail.SEND_EMAIL,
+            )
+            if subject is None:
+                raise SinkError("Requested entity was not found.")
+            number = await conn.fetchval("SELECT nextval('sink_messages_id_seq')")
+            message_id = f"{0x18C0000000 + int(number):x}"
+            data = {"id": message_id, "threadId": thread_id, "labelIds": ["SENT"]}
+            await record_call(
+                conn,
+                tool=gmail.REPLY_TO_THREAD,
+                toolkit=Toolkit.GMAIL,
+                target=", ".join(recipients),
+                external_id=message_id,
+                thread_ref=thread_id,
+                arguments={**arguments, "subject": f"Re: {subject}"},
+                result=data,
+            )
+            return data
+
     async def gmail_search(self, *, text: str, limit: int) -> list[dict[str, Any]]:
-        """Sent mails whose subject or body contains `text` (empty: all), newest first."""
+        """Sent mails and replies whose subject or body contains `text` (empty: all),
+        newest first."""
         rows = await self._pool.fetch(
             """
-            SELECT external_id, target, arguments FROM sink_messages
-            WHERE toolkit = 'gmail' AND tool = $3
+            SELECT external_id, thread_ref, target, arguments FROM sink_messages
+            WHERE toolkit = 'gmail' AND tool = ANY($3::text[])
               AND ($1 = '' OR strpos(arguments ->> 'subject', $1) > 0
-                   OR strpos(arguments ->> 'body', $1) > 0)
+                   OR strpos(coalesce(arguments ->> 'body', arguments ->> 'message_body'),
+                             $1) > 0)
             ORDER BY id DESC LIMIT $2
             """,
             text,
             limit,
-            gmail.SEND_EMAIL,
+            [gmail.SEND_EMAIL, gmail.REPLY_TO_THREAD],
         )
         return [
             {
                 "messageId": row["external_id"],
-                "threadId": row["external_id"],
+                "threadId": row["thread_ref"] or row["external_id"],
                 "to": row["target"],
                 "subject": row["arguments"].get("subject", ""),
-                "messageText": row["arguments"].get("body", ""),
+                "messageText": row["arguments"].get("body")
+                or row["arguments"].get("message_body", ""),
                 "labelIds": ["SENT"],
             }
             for row in rows

@@ -1,5 +1,7 @@
-"""Gmail: one HTML mail per event, every value escaped. The crash probe searches sent mail
-for the step's marker, which ends the body."""
+"""Gmail: the incident's first event is a new HTML mail, every later one a reply in that
+mail's thread (GMAIL_REPLY_TO_THREAD keeps the first subject), every value escaped. The
+thread id Gmail gave the first mail is kept on the incident's thread. The crash probe
+searches sent mail for the step's marker, which ends the body."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from tracer_ai.destinations.answers import (
-    data_field,
     find_mapping,
     find_value,
     listed,
@@ -17,6 +18,7 @@ from tracer_ai.destinations.answers import (
     text_of,
 )
 from tracer_ai.destinations.base import (
+    OpenThread,
     Plan,
     PlanRequest,
     Probe,
@@ -41,6 +43,7 @@ from tracer_ai.tool_call import ToolCall
 from tracer_core.models import INCIDENT_NOTICES
 
 SEND_EMAIL = "GMAIL_SEND_EMAIL"
+REPLY_TO_THREAD = "GMAIL_REPLY_TO_THREAD"
 FETCH_EMAILS = "GMAIL_FETCH_EMAILS"
 
 SUBJECT_LIMIT = 200
@@ -89,23 +92,41 @@ def render(summary: AlertSummary, ctx: AlertContext, *, recipients: Sequence[str
     )
 
 
-def parse_message_id(result: Any) -> str | None:
-    """The id of the sent Gmail message."""
+def as_reply(call: ToolCall, thread_id: str) -> ToolCall:
+    """The same mail as a reply in `thread_id`: Gmail keeps the thread's first subject."""
+    arguments = dict(call.arguments)
+    arguments.pop("subject", None)
+    arguments["message_body"] = arguments.pop("body")
+    return ToolCall(REPLY_TO_THREAD, {"thread_id": thread_id, **arguments})
+
+
+def _sent_field(result: Any, inner_keys: tuple[str, ...], keys: tuple[str, ...]) -> str | None:
+    """A field of the sent message: Composio nests Gmail's answer in `response_data`."""
     payload = result_payload(result)
     if isinstance(payload, Mapping):
         inner = find_mapping(payload, "response_data")
         if inner is not None:
-            found = find_value(inner, ("id", "messageId"))
+            found = find_value(inner, inner_keys)
             if found:
                 return found
-    return find_value(payload, ("messageId", "message_id", "id"))
+    return find_value(payload, keys)
+
+
+def parse_message_id(result: Any) -> str | None:
+    """The id of the sent Gmail message."""
+    return _sent_field(result, ("id", "messageId"), ("messageId", "message_id", "id"))
+
+
+def parse_thread_id(result: Any) -> str | None:
+    """The id of the Gmail thread the sent message is in (later mails reply in it)."""
+    return _sent_field(result, ("threadId",), ("threadId", "thread_id"))
 
 
 def read_sent(payload: Any) -> dict[str, Any]:
     message_id = parse_message_id(payload)
     if not message_id:
         raise UnreadableAnswerError("Gmail answered without a message id")
-    return {"message_id": message_id, "thread_id": data_field(payload, "threadId")}
+    return {"message_id": message_id, "thread_id": parse_thread_id(payload)}
 
 
 def find_marker(payload: Any, marker: str) -> dict[str, Any] | None:
@@ -120,7 +141,7 @@ def find_marker(payload: Any, marker: str) -> dict[str, Any] | None:
 
 class GmailDestination:
     name = "gmail"
-    routing_tools = (SEND_EMAIL,)
+    routing_tools = (SEND_EMAIL, REPLY_TO_THREAD)
 
     def plan(self, request: PlanRequest) -> Plan:
         if request.thread is None and request.ctx.event in INCIDENT_NOTICES:
@@ -130,6 +151,8 @@ class GmailDestination:
         call = call.with_arguments(
             body=f"{call.arguments['body']}\n<p><small>{reference_note(marker)}</small></p>"
         )
+        if request.thread is not None:
+            call = as_reply(call, thread_id_of(request.thread))
 
         def probe(started: datetime) -> Probe:
             query = {"query": f'in:sent "{reference_note(marker)}"', "max_results": 5}
@@ -141,7 +164,17 @@ class GmailDestination:
         self, target: Target, ctx: AlertContext, result: Mapping[str, Any]
     ) -> ThreadOpened | None:
         message_id = result.get("message_id")
-        return ThreadOpened(str(message_id)) if message_id else None
+        if not message_id:
+            return None
+        thread_id = result.get("thread_id") or message_id
+        return ThreadOpened(str(message_id), data={"thread_id": str(thread_id)})
+
+
+def thread_id_of(thread: OpenThread) -> str:
+    """The Gmail thread of the incident's first mail. Threads opened before the id was kept
+    hold only the first message's id, which Gmail also uses as the id of the thread it
+    starts."""
+    return str(thread.data.get("thread_id") or thread.thread_ref)
 
 
 GMAIL = GmailDestination()
