@@ -172,20 +172,13 @@ class SinkStore:
         self, *, recipients: list[str], subject: str, arguments: dict[str, Any]
     ) -> dict[str, Any]:
         async with self._pool.acquire() as conn, conn.transaction():
-            number = await conn.fetchval("SELECT nextval('sink_messages_id_seq')")
-            message_id = f"{0x18C0000000 + int(number):x}"
-            data = {"id": message_id, "threadId": message_id, "labelIds": ["SENT"]}
-            await record_call(
+            return await _record_mail(
                 conn,
                 tool=gmail.SEND_EMAIL,
-                toolkit=Toolkit.GMAIL,
-                target=", ".join(recipients),
-                external_id=message_id,
-                thread_ref=message_id,
+                recipients=recipients,
+                thread_id=None,
                 arguments={**arguments, "subject": subject},
-                result=data,
             )
-            return data
 
     async def gmail_reply(
         self, *, thread_id: str, recipients: list[str], arguments: dict[str, Any]
@@ -202,20 +195,13 @@ class SinkStore:
             )
             if subject is None:
                 raise SinkError("Requested entity was not found.")
-            number = await conn.fetchval("SELECT nextval('sink_messages_id_seq')")
-            message_id = f"{0x18C0000000 + int(number):x}"
-            data = {"id": message_id, "threadId": thread_id, "labelIds": ["SENT"]}
-            await record_call(
+            return await _record_mail(
                 conn,
                 tool=gmail.REPLY_TO_THREAD,
-                toolkit=Toolkit.GMAIL,
-                target=", ".join(recipients),
-                external_id=message_id,
-                thread_ref=thread_id,
+                recipients=recipients,
+                thread_id=thread_id,
                 arguments={**arguments, "subject": f"Re: {subject}"},
-                result=data,
             )
-            return data
 
     async def gmail_search(self, *, text: str, limit: int) -> list[dict[str, Any]]:
         """Sent mails and replies whose subject or body contains `text` (empty: all),
@@ -245,3 +231,29 @@ class SinkStore:
             }
             for row in rows
         ]
+
+
+async def _record_mail(
+    conn: Conn,
+    *,
+    tool: str,
+    recipients: list[str],
+    thread_id: str | None,
+    arguments: dict[str, Any],
+) -> dict[str, Any]:
+    """Stores one sent mail with Gmail-like ids; a new mail starts a thread of its own id."""
+    number = await conn.fetchval("SELECT nextval('sink_messages_id_seq')")
+    message_id = f"{0x18C0000000 + int(number):x}"
+    thread = thread_id or message_id
+    data = {"id": message_id, "threadId": thread, "labelIds": ["SENT"]}
+    await record_call(
+        conn,
+        tool=tool,
+        toolkit=Toolkit.GMAIL,
+        target=", ".join(recipients),
+        external_id=message_id,
+        thread_ref=thread,
+        arguments=arguments,
+        result=data,
+    )
+    return data
