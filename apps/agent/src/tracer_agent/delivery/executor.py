@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,7 +47,9 @@ log = logging.getLogger(__name__)
 # Waiting for a rate-limit slot inline keeps latency low; longer waits free the worker.
 MAX_INLINE_WAIT_SECONDS = 2.0
 RATE_LIMIT_RETRY_SECONDS = 30.0
-_RATE_LIMIT_HINTS = ("ratelimited", "rate_limited", "rate limit", "429", "too many requests")
+# Words of a rate-limit answer; "429" only as a whole number (a URL's port such as :42985
+# in an error message is not one).
+_RATE_LIMIT_HINT = re.compile(r"ratelimited|rate_limited|rate limit|too many requests|\b429\b")
 
 
 class AppToolCaller(Protocol):
@@ -276,6 +279,6 @@ def _retry_for(step: Step, answer: ToolResult) -> Retry:
     if answer.error_kind == "rejected":
         return Retry(error, retryable=False)
     lowered = (answer.error or "").lower()
-    if any(hint in lowered for hint in _RATE_LIMIT_HINTS):
+    if _RATE_LIMIT_HINT.search(lowered):
         return Retry(error, retry_after=RATE_LIMIT_RETRY_SECONDS)
     return Retry(error)
