@@ -21,6 +21,7 @@ from tracer_agent.auth.deps import StaffUser
 from tracer_agent.auth.keys import Principal
 from tracer_agent.services import AgentServices
 from tracer_agent.stores.connections import ConnectionStore, StoredConnection
+from tracer_ai.destinations import tool_router_toolkits
 from tracer_ai.errors import ToolRouterError, ToolRouterNotFound
 from tracer_core.models import ConnectionScope, ConnectionStatus, Role, Toolkit
 
@@ -100,10 +101,10 @@ async def create_connection(
     body: ConnectionIn, request: Request, user: StaffUser
 ) -> NewConnectionOut:
     services = _services(request)
-    if body.toolkit is Toolkit.WEBHOOK:  # plain HTTP, configured in the routing file
+    if body.toolkit.value not in tool_router_toolkits():  # plain HTTP, e.g. webhooks
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            "webhooks need no connection: give their url (and secret) in the routing file",
+            f"{body.toolkit.value} needs no connection: it is configured in the routing file",
         )
     if body.scope is ConnectionScope.ORG and user.role is not Role.ADMIN:
         raise HTTPException(
