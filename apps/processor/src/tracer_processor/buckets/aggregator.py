@@ -246,9 +246,10 @@ class BucketAggregator:
     ) -> None:
         messages = batch.messages
         samples = self._samples
-        for row in np.flatnonzero(failed).tolist():
-            slot = int(slots[row])
-            bucket = int(buckets[row])
+        rows = np.flatnonzero(failed)
+        for row, slot, bucket in zip(
+            rows.tolist(), slots[rows].tolist(), buckets[rows].tolist(), strict=True
+        ):
             by_slot = samples.get(bucket)
             if by_slot is None:
                 by_slot = samples[bucket] = {}

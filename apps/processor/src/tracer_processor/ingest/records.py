@@ -276,12 +276,12 @@ def _without_input(message: str) -> str:
 
 def _reject_blank_names(batch: LogBatch) -> None:
     """Records whose service or project had nothing printable left after cleaning."""
+    if "" not in batch.services and "" not in batch.projects:  # the usual case, scanned in C
+        return
     blank = [
         not service or not project
         for service, project in zip(batch.services, batch.projects, strict=True)
     ]
-    if not any(blank):
-        return
     keep = np.array([not b for b in blank], np.bool_)
     for row in np.flatnonzero(~keep).tolist():
         batch.reject(batch.index_of(row), "service and project need printable characters")

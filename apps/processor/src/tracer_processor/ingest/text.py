@@ -63,7 +63,10 @@ def clean_name(text: str) -> str:
 
 def clean_names(names: list[str]) -> list[str]:
     """`clean_name` over a column; names of one batch repeat, so each is cleaned once."""
-    cleaned = {name: clean_name(name) for name in set(names)}
+    distinct = set(names)
+    if _UNSAFE_IN_NAME.search("".join(distinct)) is None:  # the usual case: one scan, in C
+        return names
+    cleaned = {name: clean_name(name) for name in distinct}
     if all(before == after for before, after in cleaned.items()):
         return names
     return [cleaned[name] for name in names]
