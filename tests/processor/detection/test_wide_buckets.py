@@ -1,9 +1,9 @@
-"""Series in wide (5-minute) buckets: a drop at a busy hour, a dropout of a few points, a
-quiet service's outage.
+"""Series in wide (5-minute) buckets: a drop at a busy hour, a dropout of a few points, and
+one alert for a persisting shift.
 
 With 5-minute buckets the rolling window spans more than a day, so its mean averages the
 whole daily rhythm; a dropout is a run of points that the service's noise, however heavy
-its tails, does not produce; a quiet service's counts are as noisy as Poisson says.
+its tails, does not produce; and a shift that persists is one incident for the product.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tracer.eval.score import alarms
 from tracer_processor.detection.backtest import Kind, score_series
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # no inf/NaN arithmetic
@@ -74,6 +75,22 @@ def test_a_dropout_of_a_few_points_is_flagged_however_heavy_the_noise() -> None:
     assert hits[0] <= 2
     assert scored.reasons[dropout + int(hits[0])].startswith("value_low")
     assert not calm.flags[DAY:].any()  # the same noise without the dropout stays quiet
+
+
+def test_a_persisting_shift_holds_one_alert_open_while_it_recrosses() -> None:
+    rng = np.random.default_rng(5)
+    points = 4 * DAY
+    values = 100.0 + 2.0 * _heavy_noise(rng, points)
+    shift = 3 * DAY
+    values[shift:] += 12.0  # about 6 spreads: it leaves the band and comes back into it
+    (scored,) = score_series([(_times(points), values)], kind=Kind.VALUE, alerts=True)
+    assert scored.alert_open is not None
+    after = scored.flags[shift:]
+    assert len(alarms(after)) >= 2  # flagged, calm for a while, flagged again
+    assert alarms(after, scored.alert_open[shift:]) == alarms(after)[:1]
+    opened = np.flatnonzero(np.diff(scored.alert_open[shift - 1 :].astype(np.int64)) == 1)
+    assert opened.size == 1  # the product raises one alert for the whole shift
+    assert score_series([(_times(points), values)], kind=Kind.VALUE)[0].alert_open is None
 
 
 def test_a_quiet_services_counts_are_judged_at_their_poisson_noise_not_twice_it() -> None:
