@@ -26,6 +26,7 @@ def evaluate(seed: int, per_family: int, days: int, config: DetectorConfig) -> E
     series = corpus(seed, per_family, days)
     started = time.perf_counter()
     flags: dict[int, npt.NDArray[np.int8]] = {}
+    alert_open: dict[int, npt.NDArray[np.int8] | None] = {}
     for kind in Kind:
         members = [i for i, s in enumerate(series) if s.kind is kind]
         if not members:
@@ -36,14 +37,16 @@ def evaluate(seed: int, per_family: int, days: int, config: DetectorConfig) -> E
             kind=kind,
             config=config,
             volumes=[v for v in volumes if v is not None] if kind is Kind.ERROR_RATE else None,
+            alerts=True,
         )
         for i, result in zip(members, scored, strict=True):
             flags[i] = result.flags
+            alert_open[i] = result.alert_open
     seconds = time.perf_counter() - started
     families: dict[str, FamilyScore] = {}
     overall = FamilyScore()
     for index, item in enumerate(series):
-        one = score_one(flags[index], item.windows)
+        one = score_one(flags[index], item.windows, alert_open[index])
         families.setdefault(item.family, FamilyScore()).add(one)
         overall.add(one)
     points = sum(s.values.size for s in series)

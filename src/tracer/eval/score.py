@@ -1,11 +1,13 @@
 """Score the detector's decisions against labelled incident windows.
 
 Decisions become alarms as an operator would see them: a run of flagged points (gaps of up
-to `MERGE_GAP` points merged) is one alarm. An alarm that starts inside an incident window,
-or within `GRACE` points after it, belongs to that incident; any other alarm after the
-learning day is a false alarm. Each window detected earns up to 1 point - the full point
-when detected at once, half when detected only at the end of its window and grace - and
-each false alarm costs `FALSE_ALARM_COST`.
+to `MERGE_GAP` points merged) is one alarm. A run that starts while the product's alert
+lifecycle (`detection.lifecycle`, run by the backtest) still holds an alert of the series
+open continues that alarm: the product tells the store nothing new then. An alarm that
+starts inside an incident window, or within `GRACE` points after it, belongs to that
+incident; any other alarm after the learning day is a false alarm. Each window detected
+earns up to 1 point - the full point when detected at once, half when detected only at the
+end of its window and grace - and each false alarm costs `FALSE_ALARM_COST`.
 """
 
 from __future__ import annotations
@@ -66,16 +68,25 @@ class FamilyScore:
         return 100.0 * (self.reward - FALSE_ALARM_COST * self.false_alarms) / max(self.windows, 1)
 
 
-def alarms(flags: npt.NDArray[np.int8]) -> list[int]:
-    """Start points of the alarms in a series' flags."""
+def alarms(
+    flags: npt.NDArray[np.int8], alert_open: npt.NDArray[np.int8] | None = None
+) -> list[int]:
+    """Start points of the alarms in a series' flags; with `alert_open` (per point, an
+    alert open after it), a run starting while an alert is open continues that alarm."""
     flagged = np.flatnonzero(flags)
     if flagged.size == 0:
         return []
     starts = flagged[np.r_[True, np.diff(flagged) > MERGE_GAP + 1]]
+    if alert_open is not None:
+        starts = starts[(starts == 0) | (alert_open[np.maximum(starts - 1, 0)] == 0)]
     return [int(s) for s in starts.tolist()]
 
 
-def score_one(flags: npt.NDArray[np.int8], windows: list[tuple[int, int]]) -> FamilyScore:
+def score_one(
+    flags: npt.NDArray[np.int8],
+    windows: list[tuple[int, int]],
+    alert_open: npt.NDArray[np.int8] | None = None,
+) -> FamilyScore:
     points = flags.size
     result = FamilyScore(series=1, windows=len(windows),
                          weeks=(points - LEARNING_POINTS) / (7 * DAY_POINTS))  # fmt: skip
@@ -86,7 +97,7 @@ def score_one(flags: npt.NDArray[np.int8], windows: list[tuple[int, int]]) -> Fa
             delay = int(hits[0])
             result.delays.append(delay * STEP / 60.0)
             result.reward += 1.0 - 0.5 * min(delay / (end - start + GRACE), 1.0)
-    for begin in alarms(flags):
+    for begin in alarms(flags, alert_open):
         if begin < LEARNING_POINTS:
             continue
         if any(start <= begin < end + GRACE for start, end in windows):

@@ -44,3 +44,20 @@ def test_the_command_prints_a_table_per_family() -> None:
     assert result.exit_code == 0, result.output
     assert "overall" in result.output
     assert "error rates" in result.output
+
+
+def test_an_anomaly_while_the_products_alert_is_open_is_not_a_new_alarm() -> None:
+    points = LEARNING_POINTS + 400
+    window = (LEARNING_POINTS + 100, LEARNING_POINTS + 124)
+    flags = np.zeros(points, np.int8)
+    flags[window[0] : window[0] + 4] = 1
+    late = window[1] + GRACE + 20  # the shift still crosses the band, well after the window
+    flags[late : late + 3] = 1
+    without = score_one(flags, [window])
+    assert without.false_alarms == 1
+    still_open = np.zeros(points, np.int8)
+    still_open[window[0] + 1 : late + 10] = 1  # the lifecycle never resolved in between
+    assert score_one(flags, [window], still_open).false_alarms == 0
+    resolved = still_open.copy()
+    resolved[late - 5 : late] = 0  # resolved before: a new alert, a false alarm
+    assert score_one(flags, [window], resolved).false_alarms == 1

@@ -6,7 +6,9 @@ count of records, an error rate, a latency, or (`value`) any metric judged both 
 series are stepped together, one bucket of every series per detector step, so a corpus of
 many series costs about as many numpy steps as its longest series has buckets. Each point
 gets its bucket's score (-log10 tail probability: finite, >= 0), the detector's decision
-and, for anomalies, the reason.
+and, for anomalies, the reason. With `alerts`, the processor's alert lifecycle runs on those
+decisions too, and each point says whether an alert of the series was open after its
+bucket: an anomaly that starts while one is open is, for the product, the same incident.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tracer_core.models import AlertType
 from tracer_processor.detection.config import DetectorConfig
 from tracer_processor.detection.describe import describe
 from tracer_processor.detection.detector import BucketInput, Detector
+from tracer_processor.detection.lifecycle import TYPE_INDEX
 from tracer_processor.detection.scoring import MetricSignals
 
 FloatArray = npt.NDArray[np.float64]
@@ -60,6 +63,7 @@ class ScoredSeries:
     reasons: list[str]
     buckets: int
     bucket_seconds: float
+    alert_open: npt.NDArray[np.int8] | None = None  # with `alerts`: open after the bucket
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +96,13 @@ def score_series(
     bucket_seconds: float | None = None,
     config: DetectorConfig | None = None,
     volumes: Sequence[FloatArray] | None = None,
+    alerts: bool = False,
 ) -> list[ScoredSeries]:
     """Score every (epoch seconds, value) series; series of one bucket width share steps.
 
     `volumes` (error_rate only): the records behind each point, so a rate is judged at its
-    real volume instead of as if it were measured over plenty of requests."""
+    real volume instead of as if it were measured over plenty of requests. `alerts`: also
+    run the alert lifecycle and say, per point, whether an alert was open."""
     sizes = [bucket_seconds or typical_spacing(times) for times, _ in series]
     for size in sizes:
         if not math.isfinite(size) or size <= 0:
@@ -105,7 +111,7 @@ def score_series(
     for size in sorted(set(sizes)):
         members = [i for i, s in enumerate(sizes) if s == size]
         weights = [None if volumes is None else volumes[i] for i in members]
-        scored = _score_group([series[i] for i in members], weights, kind, size, config)
+        scored = _score_group([series[i] for i in members], weights, kind, size, config, alerts)
         for i, result in zip(members, scored, strict=True):
             results[i] = result
     return [r for r in results if r is not None]
@@ -152,6 +158,7 @@ def _score_group(
     kind: Kind,
     size: float,
     config: DetectorConfig | None,
+    alerts: bool,
 ) -> list[ScoredSeries]:
     bucketed = [_bucket(t, v, w, size, kind) for (t, v), w in zip(series, volumes, strict=True)]
     lengths = np.array([b.values.size for b in bucketed], np.int64)
@@ -177,6 +184,8 @@ def _score_group(
     detector.ensure_capacity(max(width, 1))
     scores = np.zeros((longest, width))
     flags = np.zeros((longest, width), np.int8)
+    opened = np.zeros((longest, width), np.int8)
+    columns = [TYPE_INDEX[alert_type] for alert_type in _TYPES[kind]]
     reasons: dict[tuple[int, int], str] = {}
     metric_name, types = _METRIC[kind], _TYPES[kind]
     for k in range(longest):
@@ -209,6 +218,10 @@ def _score_group(
                 else:
                     label = alert_type.value
                 reasons[(k, column)] = f"{label}: {why}"
+        if alerts:  # the processor's own rules decide when an alert opens and resolves
+            chosen = {t: v for t, v in metric.verdicts.items() if t in types}
+            detector.lifecycle.step(k, slice(0, m), chosen)
+            opened[k, :m] = detector.lifecycle.open[:m][:, columns].any(axis=1)
     out: list[ScoredSeries] = []
     column_of = np.empty(width, np.intp)
     column_of[by_length] = np.arange(width)
@@ -218,10 +231,15 @@ def _score_group(
         point_flags = np.zeros(b.order.size, np.int8)
         point_scores[b.order] = scores[b.bucket_of, column]
         point_flags[b.order] = flags[b.bucket_of, column]
+        point_open = np.zeros(b.order.size, np.int8)
+        point_open[b.order] = opened[b.bucket_of, column]
         point_reasons = [""] * b.order.size
         bucket_at = np.empty(b.order.size, np.intp)
         bucket_at[b.order] = b.bucket_of
         for position in np.flatnonzero(point_flags).tolist():
             point_reasons[position] = reasons.get((int(bucket_at[position]), column), "")
-        out.append(ScoredSeries(point_scores, point_flags, point_reasons, b.values.size, size))
+        out.append(
+            ScoredSeries(point_scores, point_flags, point_reasons, b.values.size, size,
+                         point_open if alerts else None)
+        )  # fmt: skip
     return out

@@ -13,6 +13,14 @@ and only when it was short (at most `burst_run_buckets`): until then it may be t
 a sustained change, and learning its first buckets as a burst would let the incident's next
 buckets - or the next incident like it - pass as ordinary.
 
+- runs: a bucket beyond the clip right after one beyond it in the same direction is the
+  burst going on, and how often a burst goes on is learnt (`continued` of `followed`
+  buckets after a burst, with a prior of one in two, taken two standard errors up). A run
+  is scored as one event: its first bucket's burst score, then per bucket the chance that
+  a burst goes on and, as a burst keeps its size, only the part of its tail beyond the
+  previous bucket's (-log10 of the run's joint probability). A dropout or an outage that
+  any one of its buckets might pass for a burst is, over a few buckets, a run that the
+  service's bursts do not make; a burst lasting a few buckets at its size stays a burst.
 - the drift: an EWMA of the clipped deviations, i.e. a sustained moderate shift, scored
   against the normal tail of an EWMA of bounded noise - noise whose correlation from one
   bucket to the next is learnt too (`lag`, `energy`), since an EWMA of correlated noise
@@ -31,12 +39,20 @@ import numpy.typing as npt
 
 from tracer_processor.buckets.registry import Rows, take
 from tracer_processor.detection.config import DetectorConfig
-from tracer_processor.detection.tails import burst_score, log_normal_tails, normal_scores
+from tracer_processor.detection.tails import (
+    LN10,
+    SCORE_CAP,
+    burst_score,
+    log_excess_tail,
+    log_normal_tails,
+    normal_scores,
+)
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 _NAMES = ("rate", "size", "size_sq", "drift", "seen", "previous", "lag", "energy", "run",
-          "pending", "pending_sq")  # fmt: skip
+          "pending", "pending_sq", "carried", "last", "followed",
+          "continued")  # fmt: skip
 
 
 class BurstTracker:
@@ -53,6 +69,10 @@ class BurstTracker:
         self.run = np.zeros(0, np.float64)  # buckets in a row beyond the clip, so far
         self.pending = np.zeros(0, np.float64)  # sum of the run's excesses, not yet learnt
         self.pending_sq = np.zeros(0, np.float64)  # sum of their squares
+        self.carried = np.zeros(0, np.float64)  # score of the current run so far
+        self.last = np.zeros(0, np.float64)  # the previous bucket's |z|
+        self.followed = np.zeros(0, np.float64)  # buckets that followed a burst (decayed)
+        self.continued = np.zeros(0, np.float64)  # ...and were beyond the clip too
 
     def _state(self) -> dict[str, FloatArray]:
         return {name: getattr(self, name) for name in _NAMES}
@@ -79,6 +99,38 @@ class BurstTracker:
         energy = take(self.energy, rows)
         lag = take(self.lag, rows)
         return np.where(energy > 0, np.clip(lag / np.maximum(energy, 1e-9), 0.0, 0.9), 0.0)
+
+    def _runs(self, rows: Rows, z: FloatArray, observed: BoolArray) -> tuple[BoolArray, FloatArray]:
+        """Which buckets go on a run beyond the clip (same direction as the bucket before),
+        and the score of the run so far, this bucket included (0 off runs). Worked out for
+        the buckets beyond the clip only: a few in a hundred."""
+        config = self.config
+        clip = config.clip_z
+        beyond = observed & (np.abs(z) > clip)
+        sign = np.sign(take(self.previous, rows))
+        goes_on = beyond & (take(self.run, rows) > 0) & (np.sign(z) == sign)
+        score = np.zeros(z.size)
+        at = np.flatnonzero(beyond)
+        if at.size == 0:
+            return goes_on, score
+
+        def pick(array: FloatArray) -> FloatArray:
+            return take(array, rows)[at]
+
+        rate = np.maximum(pick(self.rate), config.burst_prior)
+        size, size_sq = pick(self.size), pick(self.size_sq)
+        magnitude = np.abs(z[at])
+        first = burst_score(magnitude, rate, size, size_sq, clip)
+        followed = pick(self.followed) + 2.0
+        onward = (pick(self.continued) + 1.0) / followed
+        # Few bursts say little about how often they go on: two standard errors up.
+        onward += 2.0 * np.sqrt(onward * (1.0 - onward) / followed)
+        onward = np.clip(onward, rate, 1.0 - 1.0e-9)
+        grown = log_excess_tail(pick(self.last) - clip, size, size_sq)
+        grown -= log_excess_tail(magnitude - clip, size, size_sq)
+        step = (np.maximum(grown, 0.0) - np.log(onward)) / LN10
+        score[at] = np.minimum(np.where(goes_on[at], pick(self.carried) + step, first), SCORE_CAP)
+        return goes_on, score
 
     def judge(
         self, rows: Rows, z: FloatArray, observed: BoolArray
@@ -108,12 +160,18 @@ class BurstTracker:
         drift_up, drift_down = normal_scores(drift_z)
         up = np.maximum(burst_score(z, rate, size, size_sq, clip, above), drift_up)
         down = np.maximum(burst_score(-z, rate, size, size_sq, clip, below), drift_down)
+        goes_on, run = self._runs(rows, z, observed)
+        up = np.where(goes_on & (z > 0), np.maximum(up, run), up)
+        down = np.where(goes_on & (z < 0), np.maximum(down, run), down)
         return up, down, drift, drift_z
 
     def learn(self, rows: Rows, z: FloatArray, drift: FloatArray, observed: BoolArray) -> None:
         """Record this bucket. A run beyond `clip_z` is held back and learnt as bursts when
         it ends within `burst_run_buckets`; a longer run is forgotten, not learnt."""
         config = self.config
+        _goes_on, carried = self._runs(rows, z, observed)
+        self.carried[rows] = np.where(observed, carried, take(self.carried, rows))
+        self.last[rows] = np.where(observed, np.minimum(np.abs(z), 1.0e3), take(self.last, rows))
         magnitude = np.minimum(np.abs(z), 1.0e3)
         beyond = observed & (magnitude > config.clip_z)
         calm = observed & ~beyond
@@ -128,6 +186,10 @@ class BurstTracker:
         self.run[rows] = np.minimum(run, 1.0e9)
         self.pending[rows] = np.where(beyond & ~long_run, pending + excess, 0.0)
         self.pending_sq[rows] = np.where(beyond & ~long_run, pending_sq + excess * excess, 0.0)
+        # Each burst of a short run was followed by one bucket; all but its last went on.
+        keep = np.where(observed, 1.0 - config.burst_alpha, 1.0)
+        self.followed[rows] = take(self.followed, rows) * keep + bursts
+        self.continued[rows] = take(self.continued, rows) * keep + np.maximum(bursts - 1.0, 0.0)
         seen = take(self.seen, rows)
         pace = np.maximum(1.0 / (seen + 1.0), config.burst_alpha)
         rate = take(self.rate, rows)

@@ -230,6 +230,25 @@ def latency_signals(
     )
 
 
+def deviation(
+    config: DetectorConfig, value: FloatArray, expected: FloatArray, spread: FloatArray
+) -> FloatArray:
+    """How far `value` lies from `expected`, in standard normal units.
+
+    Any metric: (value - expected) / spread. A count: its deviance residual - the signed
+    root of twice the Poisson log-likelihood ratio, whose normal tail follows the Poisson
+    tail where the plain difference does not (a drop from 20 to 1 is about 1e-8 under
+    Poisson, 1e-5 as a difference over sqrt(20)) - scaled by how much wider than Poisson
+    noise the measured spread is."""
+    if config.generic_values:
+        return (value - expected) / spread
+    mu = np.clip(expected, 1.0e-9, 1.0e15)
+    x = np.clip(value, 0.0, 1.0e15)
+    ratio = np.where(x > 0, x * np.log(np.maximum(x, 1.0e-300) / mu), 0.0)
+    root = np.sqrt(np.maximum(2.0 * (ratio - (x - mu)), 0.0))
+    return np.sign(x - mu) * root * np.sqrt(np.maximum(mu, 1.0)) / spread
+
+
 def traffic_signals(
     config: DetectorConfig,
     counts: FloatArray,
@@ -248,21 +267,26 @@ def traffic_signals(
     mean, std, n = baseline
     previous = recent[0]
     observed = ~partial
-    spread = np.sqrt(std * std + noise_floor(config, mean) ** 2)
-    z_recent = finite(np.where(n >= 2, (counts - mean) / spread, 0.0))
+    # The noise floor is a floor: a window's spread already holds the counting noise.
+    spread = np.maximum(std, noise_floor(config, mean))
+    z_recent = finite(np.where(n >= 2, deviation(config, counts, mean, spread), 0.0))
     usual, variance, known = season
     known = known & config.seasonal
     # In units of the tighter spread: the usual hour's when the recent window spans the day's
     # rhythm, the recent one when this hour's level merely varies from one day to the next.
-    season_spread = np.sqrt(variance + noise_floor(config, usual) ** 2)
-    z_season = finite((counts - usual) / np.minimum(season_spread, spread))
+    season_spread = np.maximum(np.sqrt(variance), noise_floor(config, usual))
+    z_season = finite(deviation(config, counts, usual, np.minimum(season_spread, spread)))
     # Once the profile knows this hour, the deviation is the one from the usual hour - and
     # only when the recent past agrees on its direction: a shift already learnt over the
     # last hours is not news, and neither is an evening's usual fall.
     agree = (np.sign(z_recent) == np.sign(z_season)) & (z_recent != 0)
     z = np.where(known, np.where(agree, z_season, 0.0), z_recent)
     up, down, drift, drift_z = judge(z, observed)
-    low_ref = np.where(known, np.minimum(mean, usual), mean)
+    # A drop is sized against the lower of the usual hour and the recent level. The recent
+    # level is the window's mean or, when higher, the last few buckets': with wide buckets
+    # the window spans the whole daily rhythm and its mean is far below a busy hour.
+    recent_level = np.where(recent[1] > 0, np.maximum(mean, previous), mean)
+    low_ref = np.where(known, np.minimum(recent_level, usual), mean)
     high_ref = np.where(known, np.maximum(mean, usual), mean)
     warm = n >= config.warmup_buckets
     threshold, exit_share = config.score_threshold, config.exit_fraction
@@ -303,7 +327,7 @@ def traffic_signals(
             else _rank(ratio, 10.0, 1.0e12, 1.0e12)
         )
         verdicts[AlertType.TRAFFIC_SPIKE] = Verdict(spike, spike_healthy, spike_rank)
-    outlier = warm & (np.abs(z_recent) > config.clip_z)
+    outlier = warm & (np.abs(counts - mean) > config.clip_z * spread)
     band = config.clip_z * spread
     learnt = np.where(warm, np.clip(counts, mean - band, mean + band), counts)
     return MetricSignals(

@@ -118,7 +118,7 @@ class SeasonalProfile:
             before.append((seen, mean))
             var = self.var[index, slots].astype(np.float64)
             known = seen >= self.per_hour
-            band = clip * np.sqrt(var + noise_floor(self.config, mean) ** 2)
+            band = clip * np.maximum(np.sqrt(var), noise_floor(self.config, mean))
             x = np.where(known, np.clip(values, mean - band, mean + band), values)
             alpha = np.maximum(1.0 / (seen + 1.0), self.min_alpha)
             delta = x - mean

@@ -74,16 +74,21 @@ def burst_score(
     when already known.
     """
     rate = np.clip(burst_rate, 1.0e-12, 0.5)
+    core = np.log1p(-rate) + (log_normal_tail(z) if log_tail is None else log_tail)
+    tail = np.log(rate) + log_excess_tail(z - clip, excess, excess_sq)
+    tail = np.where(z >= clip, tail, np.log(rate))  # below the clip a burst is no evidence
+    return _cap(-np.logaddexp(core, tail) / LN10)
+
+
+def log_excess_tail(beyond: FloatArray, excess: FloatArray, excess_sq: FloatArray) -> FloatArray:
+    """ln P(a burst goes at least `beyond` past the clip): the generalised Pareto tail of
+    `burst_score`, fitted by moments (`excess`, `excess_sq`) to the bursts seen."""
     mean = np.maximum(excess, 0.5)
     ratio = np.maximum(excess_sq, 0.0) / (mean * mean)
     shape = np.where(ratio > 2.1, 2.0 * (ratio - 1.0) / np.maximum(ratio - 2.0, 1e-9), 30.0)
     shape = np.clip(shape, 2.2, 30.0)
     scale = mean * (shape - 1.0)
-    beyond = np.maximum(z - clip, 0.0)
-    core = np.log1p(-rate) + (log_normal_tail(z) if log_tail is None else log_tail)
-    tail = np.log(rate) - shape * np.log1p(beyond / scale)
-    tail = np.where(z >= clip, tail, np.log(rate))  # below the clip a burst is no evidence
-    return _cap(-np.logaddexp(core, tail) / LN10)
+    return np.asarray(-shape * np.log1p(np.maximum(beyond, 0.0) / scale), np.float64)
 
 
 def binomial_score(errors: FloatArray, records: FloatArray, rate: FloatArray) -> FloatArray:

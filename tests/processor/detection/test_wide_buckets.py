@@ -1,0 +1,108 @@
+"""Series in wide (5-minute) buckets: a drop at a busy hour, a dropout of a few points, and
+one alert for a persisting shift.
+
+With 5-minute buckets the rolling window spans more than a day, so its mean averages the
+whole daily rhythm; a dropout is a run of points that the service's noise, however heavy
+its tails, does not produce; and a shift that persists is one incident for the product.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tracer.eval.score import alarms
+from tracer_processor.detection.backtest import Kind, score_series
+
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # no inf/NaN arithmetic
+STEP = 300.0
+DAY = 288  # points
+START = 1_772_409_600.0  # a Monday, 00:00 UTC
+
+
+def _times(points: int) -> np.ndarray:
+    return START + STEP * np.arange(points, dtype=np.float64)
+
+
+def _rhythm(points: int) -> np.ndarray:
+    hours = (np.arange(points) * STEP / 3600.0) % 24
+    return np.asarray(0.2 + 1.3 * np.exp(-0.5 * ((hours - 13.0) / 4.0) ** 2), np.float64)
+
+
+def test_a_drop_at_a_busy_hour_of_a_daily_rhythm_alerts_traffic_drop() -> None:
+    rng = np.random.default_rng(7)
+    points = 5 * DAY
+    expected = 3000.0 * _rhythm(points) * rng.lognormal(0.0, 0.05, points)
+    drop = 4 * DAY + 13 * 12  # 13:00 on the fifth day, the busiest hour
+    expected[drop : drop + 8] *= 0.35
+    counts = rng.poisson(expected).astype(np.float64)
+    (scored,) = score_series([(_times(points), counts)], kind=Kind.COUNT)
+    hits = np.flatnonzero(scored.flags[drop : drop + 8])
+    assert hits.size
+    assert hits[0] <= 1
+    assert scored.reasons[drop + int(hits[0])].startswith("traffic_drop")
+    assert not scored.flags[DAY:drop].any()  # the rhythm itself never alerts
+
+
+def _heavy_noise(rng: np.random.Generator, points: int) -> np.ndarray:
+    """AR(1) noise with Student-t (5) shocks: correlated, with tails far beyond normal."""
+    shocks = rng.standard_t(5, points) * np.sqrt(1 - 0.5**2)
+    out = np.empty(points)
+    out[0] = shocks[0]
+    for i in range(1, points):
+        out[i] = 0.5 * out[i - 1] + shocks[i]
+    return out
+
+
+def test_a_dropout_of_a_few_points_is_flagged_however_heavy_the_noise() -> None:
+    rng = np.random.default_rng(11)
+    points = 6 * DAY
+    values = 200.0 * (1 + 0.05 * _heavy_noise(rng, points)) * (0.85 + 0.3 * _rhythm(points))
+    dropout = 5 * DAY + 40
+    quiet, blip = values.copy(), values.copy()
+    values[dropout : dropout + 4] = 0.0  # the sensor stops reporting for 20 minutes
+    blip[dropout] = 0.0  # ...or for one point only
+    scored, calm, once = score_series(
+        [(_times(points), series) for series in (values, quiet, blip)], kind=Kind.VALUE
+    )
+    # One point at zero is a burst this noise makes now and then: scored, not flagged.
+    assert 3.0 < once.scores[dropout] < 6.0
+    assert not once.flags[DAY:].any()
+    # The run is one event, far less likely than any of its points: flagged while it lasts.
+    assert scored.scores[dropout + 3] > scored.scores[dropout]
+    hits = np.flatnonzero(scored.flags[dropout : dropout + 4])
+    assert hits.size
+    assert hits[0] <= 2
+    assert scored.reasons[dropout + int(hits[0])].startswith("value_low")
+    assert not calm.flags[DAY:].any()  # the same noise without the dropout stays quiet
+
+
+def test_a_persisting_shift_holds_one_alert_open_while_it_recrosses() -> None:
+    rng = np.random.default_rng(5)
+    points = 4 * DAY
+    values = 100.0 + 2.0 * _heavy_noise(rng, points)
+    shift = 3 * DAY
+    values[shift:] += 12.0  # about 6 spreads: it leaves the band and comes back into it
+    (scored,) = score_series([(_times(points), values)], kind=Kind.VALUE, alerts=True)
+    assert scored.alert_open is not None
+    after = scored.flags[shift:]
+    assert len(alarms(after)) >= 2  # flagged, calm for a while, flagged again
+    assert alarms(after, scored.alert_open[shift:]) == alarms(after)[:1]
+    opened = np.flatnonzero(np.diff(scored.alert_open[shift - 1 :].astype(np.int64)) == 1)
+    assert opened.size == 1  # the product raises one alert for the whole shift
+    assert score_series([(_times(points), values)], kind=Kind.VALUE)[0].alert_open is None
+
+
+def test_a_quiet_services_counts_are_judged_at_their_poisson_noise_not_twice_it() -> None:
+    rng = np.random.default_rng(3)
+    points = 5 * DAY
+    expected = 20.0 * (0.7 + 0.5 * _rhythm(points))  # twenty records a bucket, give or take
+    outage = 4 * DAY + 10 * 12
+    expected[outage : outage + 5] *= 0.1
+    counts = rng.poisson(expected).astype(np.float64)
+    (scored,) = score_series([(_times(points), counts)], kind=Kind.COUNT)
+    hits = np.flatnonzero(scored.flags[outage : outage + 5])
+    assert hits.size
+    assert hits[0] <= 2
+    assert scored.reasons[outage + int(hits[0])].startswith("traffic_drop")
+    assert not scored.flags[DAY:outage].any()
