@@ -5,8 +5,11 @@ record of a numpy structured type whose fields are exactly what `Detector.export
 so every array is written as raw little-endian bytes without per-value work. The layout
 digest covers the field names, types and shapes (window and recent ring lengths, alert
 types) and the bucket size: a checkpoint taken under another configuration or by another
-version is refused, never misread. Decoded records are checked (finite floats, counts that
-match their rings) because a checkpoint is data from outside this process.
+version is refused, never misread - except the layouts of earlier releases listed in
+`_ADDED_SINCE`: their fields are read and the state added since starts at zero (a new
+statistic starts learning; the baseline is kept, not warmed up again). Decoded records
+are checked (finite floats, counts that match their rings) because a checkpoint is data
+from outside this process.
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ FORMAT_VERSION = 2  # 2: pooled error counts, burst trackers and the seasonal pr
 _MAGIC = b"TRBC"
 _HEADER = struct.Struct("<4sHI")  # magic, format version, layout digest
 _NO_SLOTS = np.empty(0, np.intp)
+# Per earlier layout still restored: the fields added since it (name suffixes). Zero must be
+# a valid starting value for each. Newest first.
+_ADDED_SINCE: tuple[tuple[str, ...], ...] = (
+    (".carried", ".last", ".followed", ".continued"),  # burst runs (bursts.<metric>.*)
+)
 
 
 class CheckpointError(ValueError):
@@ -40,8 +48,18 @@ class CheckpointCodec:
         self.window = detector.config.window_buckets
         self.recent = detector.config.recent_buckets
         self.metrics = (*detector.baselines, *(f"pool.{name}" for name in detector.pools))
-        digest = zlib.crc32(f"{self.dtype.descr!r}/{detector.config.bucket_seconds}".encode())
-        self._header = _HEADER.pack(_MAGIC, FORMAT_VERSION, digest)
+        bucket_seconds = detector.config.bucket_seconds
+        self._header = _header(self.dtype, bucket_seconds)
+        # header -> the dtype of an earlier release's layout that upgrades to this one
+        self._earlier: dict[bytes, np.dtype[np.void]] = {}
+        for added in _ADDED_SINCE:
+            names = [
+                name
+                for name in self.dtype.names or ()
+                if not (name.startswith("bursts.") and name.endswith(added))
+            ]
+            earlier = np.dtype([(name, *_field(self.dtype, name)) for name in names])
+            self._earlier[_header(earlier, bucket_seconds)] = earlier
 
     @property
     def size(self) -> int:
@@ -68,9 +86,16 @@ class CheckpointCodec:
                 problems.append(problem)
             else:
                 kept.append(position)
-        records = np.frombuffer(
-            b"".join(blobs[i][_HEADER.size :] for i in kept), self.dtype, len(kept)
-        )
+        records = np.zeros(len(kept), self.dtype)
+        for row, position in enumerate(kept):
+            blob = blobs[position]
+            layout = self._earlier.get(blob[: _HEADER.size], self.dtype)
+            record = np.frombuffer(blob, layout, 1, _HEADER.size)
+            if layout is self.dtype:
+                records[row] = record[0]
+            else:  # an earlier release's: its fields, the ones added since left at zero
+                for name in layout.names or ():
+                    records[name][row] = record[name][0]
         sound = self._sound(records)
         if not sound.all():
             problems.extend(["inconsistent or non-finite state"] * int((~sound).sum()))
@@ -86,10 +111,12 @@ class CheckpointCodec:
             return "not a baseline checkpoint"
         if version != FORMAT_VERSION:
             return f"format version {version}, this processor reads {FORMAT_VERSION}"
-        if blob[: _HEADER.size] != self._header:
+        header = blob[: _HEADER.size]
+        layout = self.dtype if header == self._header else self._earlier.get(header)
+        if layout is None:
             return "taken with another detector layout or bucket size"
-        if len(blob) != self.size:
-            return f"{len(blob)} bytes, expected {self.size}"
+        if len(blob) != _HEADER.size + layout.itemsize:
+            return f"{len(blob)} bytes, expected {_HEADER.size + layout.itemsize}"
         return None
 
     def _sound(self, records: npt.NDArray[np.void]) -> npt.NDArray[np.bool_]:
@@ -108,3 +135,17 @@ class CheckpointCodec:
             ok &= records[f"{metric}.n"] == valid.sum(axis=1)
             ok &= records[f"{metric}.recent_n"] == recent_valid.sum(axis=1)
         return ok
+
+
+def _header(dtype: np.dtype[np.void], bucket_seconds: float) -> bytes:
+    digest = zlib.crc32(f"{dtype.descr!r}/{bucket_seconds}".encode())
+    return _HEADER.pack(_MAGIC, FORMAT_VERSION, digest)
+
+
+def _field(dtype: np.dtype[np.void], name: str) -> tuple[np.dtype[Any], tuple[int, ...]]:
+    fields = dtype.fields
+    assert fields is not None
+    sub: np.dtype[Any] = fields[name][0]
+    if sub.subdtype is not None:
+        return sub.subdtype[0], sub.subdtype[1]
+    return sub, ()
