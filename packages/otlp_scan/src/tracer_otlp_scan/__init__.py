@@ -2,7 +2,7 @@
 
 `scan(body, max_records)` returns None when the body holds anything it does not handle
 exactly like the reference protobuf decoder (the caller then uses that decoder), else
-`(received, stamps, flags, durations, spans, resources)`: little-endian columns as bytes for
+`(received, stamps, flags, durations, spans, resources)`: columns in native byte order, as bytes for
 `numpy.frombuffer` (uint64 nanoseconds, one flag byte, float64 milliseconds or -1, int64
 spans of SPAN_COLUMNS per record, int64 rows of RESOURCE_COLUMNS per resource). Only the
 first `max_records` records are kept; `received` counts them all.
