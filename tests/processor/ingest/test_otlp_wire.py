@@ -4,6 +4,7 @@ never a crash or an out-of-bounds read on mutated bodies."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import struct
 from dataclasses import dataclass
@@ -331,6 +332,26 @@ def test_random_byte_damage_is_survived() -> None:
         _check_mutated(bytes(data[: rng.randrange(len(data))]))
     for size in range(200):  # pure noise
         _check_mutated(rng.randbytes(size))
+
+
+def test_a_damaged_string_rejects_the_records_around_it() -> None:
+    """Every string of these exports lies in a unit holding records, so where a damaged
+    byte makes the runtime refuse the export, the scanner rejects records instead."""
+    rng = random.Random(77)
+    corpus = [_fixed_export(rng) for _ in range(10)]
+    compared = 0
+    for _ in range(3000):
+        data = bytearray(rng.choice(corpus))
+        data[rng.randrange(len(data))] = rng.randrange(128, 256)
+        body = bytes(data)
+        with contextlib.suppress(BatchRejectedError):
+            _reference(body)
+            continue
+        batch = scan_export(body, now=NOW, limits=LIMITS)
+        if batch is not None:
+            compared += 1
+            assert any(error.error == BAD_TEXT_ERROR for error in batch.errors)
+    assert compared > 100
 
 
 def _fixed_export(rng: random.Random) -> bytes:
