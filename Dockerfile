@@ -4,6 +4,12 @@ ENV PYTHONUNBUFFERED=1 UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy
 RUN pip install --no-cache-dir uv
 WORKDIR /app
 COPY . .
-RUN uv sync --locked --no-dev
+# gcc builds the OTLP wire scanner (packages/otlp_scan, a C extension; the image has the
+# Python headers), then leaves: the image keeps only the built module.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && uv sync --locked --no-dev \
+    && apt-get purge -y --auto-remove gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 ENV PATH="/app/.venv/bin:$PATH"
 ENTRYPOINT ["tracer"]

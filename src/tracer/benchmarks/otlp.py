@@ -2,7 +2,8 @@
 
 Exports of 1,000 records over 10 services, as an SDK batches them: a string body, a
 severity, a time, and either one unrelated attribute (most application logs) or the HTTP
-status and duration attributes Tracer reads. Measured: decode + columns, per process.
+status and duration attributes Tracer reads. Measured: `decode_export` (the wire scanner,
+the path every protobuf export takes) to columns, per process, in CPU time.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from tracer.benchmarks import BenchOptions, BenchRow
 from tracer_processor.ingest.batch import IngestLimits
-from tracer_processor.ingest.otlp import decode_request, to_batch
+from tracer_processor.ingest.otlp import decode_export
 
 SECTION = "cluster"
 
@@ -52,14 +53,13 @@ def decode_rate(options: BenchOptions, *, http: bool) -> float:
     now = time.time()
     bodies = [_export(rng, now, http=http) for _ in range(8)]
     limits = IngestLimits()
-    rounds = 40 if options.quick else 400
+    rounds = 200 if options.quick else 2000
     best = 0.0
     for _ in range(3):
-        started = time.perf_counter()
+        started = time.process_time()  # CPU time: the machine may be shared
         for index in range(rounds):
-            body = bodies[index % len(bodies)]
-            to_batch(decode_request(body, json=False), now=now, limits=limits, raw=body)
-        best = max(best, rounds * 1000 / (time.perf_counter() - started))
+            decode_export(bodies[index % len(bodies)], json=False, now=now, limits=limits)
+        best = max(best, rounds * 1000 / (time.process_time() - started))
     return best
 
 
@@ -70,5 +70,5 @@ def run(options: BenchOptions) -> list[BenchRow]:
         BenchRow(SECTION, "OTLP protobuf decode, application logs", plain, "logs/s",
                  ">= 1000000", plain >= 1_000_000),
         BenchRow(SECTION, "OTLP protobuf decode, with HTTP status + duration attributes",
-                 http, "logs/s"),
+                 http, "logs/s", ">= 1000000", http >= 1_000_000),
     ]  # fmt: skip

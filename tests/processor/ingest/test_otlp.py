@@ -124,3 +124,27 @@ def test_unreadable_exports_get_otlp_errors(client: TestClient) -> None:
     wrong_type = client.post("/v1/logs", content=b"x", headers={"content-type": "text/plain"})
     assert wrong_type.status_code == 415
     assert client.get("/healthz").status_code == 200
+
+
+def _delimited(field: int, payload: bytes) -> bytes:
+    assert len(payload) < 128  # a one-byte length
+    return bytes([field << 3 | 2, len(payload)]) + payload
+
+
+def test_a_protobuf_record_with_invalid_utf8_is_rejected_alone(client: TestClient) -> None:
+    good = log(2, severity=17, body="db down").SerializeToString()
+    bad = log(1, severity=17, body="placeholder").SerializeToString()
+    bad = bad.replace(b"placeholder", b"bad \xff bytes")  # same length: the framing holds
+    request = export("cart", [])
+    resource = request.resource_logs[0].resource.SerializeToString()
+    records = b"".join(_delimited(2, record) for record in (good, bad))
+    body = _delimited(1, _delimited(1, resource) + _delimited(2, records))
+    response = client.post("/v1/logs", content=body, headers=PROTOBUF)
+    assert response.status_code == 200, response.content
+    answer = ExportLogsServiceResponse.FromString(response.content)
+    assert answer.partial_success.rejected_log_records == 1
+    assert "record 1" in answer.partial_success.error_message
+    assert "not valid UTF-8" in answer.partial_success.error_message
+    assert (
+        'tracer_processor_records_accepted_total{source="otlp"} 1.0' in client.get("/metrics").text
+    )

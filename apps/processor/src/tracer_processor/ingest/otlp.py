@@ -1,7 +1,6 @@
 """`POST /v1/logs`: OTLP/HTTP log exports (protobuf or JSON) into a `LogBatch`.
 
-Decoded with the official `opentelemetry-proto` messages, so any OpenTelemetry SDK or
-collector exports to Tracer unchanged. Mapping onto Tracer's record:
+Readable by any OpenTelemetry SDK or collector unchanged. Mapping onto Tracer's record:
 
 * service: resource attribute `service.name`; project: `tracer.project`, else
   `service.namespace`, else "default";
@@ -9,7 +8,14 @@ collector exports to Tracer unchanged. Mapping onto Tracer's record:
 * error: severity number >= 17 (ERROR, FATAL), or a severity text naming an error, or an
   attribute `http.response.status_code` / `http.status_code` >= 500;
 * duration: attribute `duration_ms`, else `http.server.request.duration` (seconds);
-* message: the body (non-string bodies as JSON), cut at 64 KiB.
+* message: the body (non-string bodies as JSON), cut at 64 KiB, decoded for error records only.
+
+Two decoders give the same columns. Protobuf bodies go first through the wire scanner
+(`otlp_wire`, a C extension walking the bytes once, over 1M records/s with attributes);
+whatever it does not handle exactly like the protobuf runtime (malformed bytes, groups,
+unexpected wire types, deep nesting) is decoded by `decode_request` + `to_batch` with the
+official `opentelemetry-proto` messages, which also read OTLP/JSON. Invalid UTF-8 differs:
+the scanner rejects only the records holding it (partial success), the runtime the export.
 """
 
 from __future__ import annotations
@@ -18,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
@@ -35,20 +40,22 @@ from tracer_processor.ingest.batch import (
     RowMessages,
     check_time_range,
 )
+from tracer_processor.ingest.otlp_values import (
+    ERROR_TEXTS,
+    WANTED,
+    body_text,
+    name_problem,
+    read_attributes,
+)
+from tracer_processor.ingest.otlp_wire import scan_export
 from tracer_processor.ingest.text import (
     BAD_TEXT_ERROR,
-    clean_message,
     clean_name,
     marks_bad_text,
     repair_body,
 )
 
-MAX_MESSAGE = 65_536
-MAX_NAME = 200
-_ERROR_TEXTS = frozenset({"error", "err", "fatal", "critical", "crit", "alert", "emergency"})
-_STATUS_KEYS = ("http.response.status_code", "http.status_code")
-_WANTED = frozenset((*_STATUS_KEYS, "duration_ms", "http.server.request.duration"))
-_WANTED_BYTES = tuple(key.encode() for key in _WANTED)
+_WANTED_BYTES = tuple(key.encode() for key in WANTED)
 
 
 def decode_request(body: bytes, *, json: bool) -> ExportLogsServiceRequest:
@@ -67,9 +74,14 @@ def decode_request(body: bytes, *, json: bool) -> ExportLogsServiceRequest:
 
 
 def decode_export(body: bytes, *, json: bool, now: float, limits: IngestLimits) -> LogBatch:
-    """An OTLP export body straight to columns. An OTLP/JSON body holding invalid UTF-8 or
-    a lone surrogate escape (`\\ud800`) is repaired first, and only the records carrying a
-    repaired spot are rejected (partial success), not the whole export."""
+    """An OTLP export body straight to columns: protobuf through the wire scanner when it
+    takes the body, else (and for JSON) through the protobuf runtime. An OTLP/JSON body
+    holding invalid UTF-8 or a lone surrogate escape (`\\ud800`) is repaired first, and only
+    the records carrying a repaired spot are rejected (partial success), not the whole export."""
+    if not json:
+        scanned = scan_export(body, now=now, limits=limits)
+        if scanned is not None:
+            return scanned
     try:
         request = decode_request(body, json=json)
     except BatchRejectedError:
@@ -91,11 +103,12 @@ def to_batch(
     raw: bytes | None = None,
     marked: bool = False,
 ) -> LogBatch:
-    """Columns of an export, with as little Python per record as the protobuf runtime
-    allows: times and severities in list comprehensions, everything else vectorised;
-    record attributes are read only when `raw` (the request body) mentions one of the
-    attributes Tracer reads, and bodies only for error records (lazily). `marked`: the body
-    was repaired (`text.repair_body`); records holding a repair mark are rejected."""
+    """Columns of an export through the protobuf runtime (the reference decoder), with as
+    little Python per record as it allows: times and severities in list comprehensions,
+    everything else vectorised; record attributes are read only when `raw` (the request
+    body) mentions one of the attributes Tracer reads, and bodies only for error records
+    (lazily). `marked`: the body was repaired (`text.repair_body`); records holding a
+    repair mark are rejected."""
     scan = raw is None or any(key in raw for key in _WANTED_BYTES)
     stamps: list[int] = []
     severities: list[int] = []
@@ -112,7 +125,7 @@ def to_batch(
             or clean_name(_text(resource.get("service.namespace")))
             or "default"
         )
-        bad_name = _name_problem(service, project)
+        bad_name = name_problem(service, project)
         if marked and not bad_name and marks_bad_text(resource_logs.resource.SerializeToString()):
             bad_name = BAD_TEXT_ERROR
         for scope_logs in resource_logs.scope_logs:
@@ -139,7 +152,7 @@ def to_batch(
     severity = np.array(severities, np.int64)
     is_error = severity >= 17
     for row in np.flatnonzero(severity == 0).tolist():
-        is_error[row] = kept[row].severity_text.lower() in _ERROR_TEXTS
+        is_error[row] = kept[row].severity_text.lower() in ERROR_TEXTS
     durations = np.full(len(kept), -1.0)
     if scan:
         _read_attributes(kept, is_error, durations)
@@ -178,21 +191,9 @@ def _read_attributes(
     records: list[LogRecord], is_error: npt.NDArray[np.bool_], durations: npt.NDArray[np.float64]
 ) -> None:
     """Status codes (for records not already errors) and durations, from the attributes."""
-    wanted = _WANTED
     for row, record in enumerate(records):
-        attributes = record.attributes
-        if not attributes:
-            continue
-        found = {pair.key: pair.value for pair in attributes if pair.key in wanted}
-        if not found:
-            continue
-        if not is_error[row]:
-            for key in _STATUS_KEYS:
-                status = _number(found.get(key))
-                if status is not None:
-                    is_error[row] = 500 <= status <= 999
-                    break
-        durations[row] = _duration(found)
+        if record.attributes:
+            read_attributes(record, row, is_error, durations)
 
 
 class _Bodies(RowMessages):
@@ -205,7 +206,7 @@ class _Bodies(RowMessages):
         return len(self._records)
 
     def message(self, row: int) -> str:
-        return _message(self._records[row].body)
+        return body_text(self._records[row].body)
 
 
 def encode_response(rejected: int, message: str, *, json: bool) -> bytes:
@@ -236,14 +237,6 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
-def _name_problem(service: str, project: str) -> str:
-    if len(service) > MAX_NAME:
-        return f"service.name is longer than {MAX_NAME} characters"
-    if len(project) > MAX_NAME:
-        return f"the project name is longer than {MAX_NAME} characters"
-    return ""
-
-
 def _attributes(pairs: Any) -> dict[str, AnyValue]:
     return {pair.key: pair.value for pair in pairs if isinstance(pair, KeyValue)}
 
@@ -252,39 +245,3 @@ def _text(value: AnyValue | None) -> str:
     if value is None:
         return ""
     return value.string_value if value.WhichOneof("value") == "string_value" else ""
-
-
-def _number(value: AnyValue | None) -> float | None:
-    if value is None:
-        return None
-    kind = value.WhichOneof("value")
-    if kind == "int_value":
-        return float(value.int_value)
-    if kind == "double_value":
-        return float(value.double_value)
-    if kind == "string_value":
-        try:
-            return float(value.string_value)
-        except ValueError:
-            return None
-    return None
-
-
-def _duration(attributes: dict[str, AnyValue]) -> float:
-    value = _number(attributes.get("duration_ms"))
-    if value is None:
-        seconds = _number(attributes.get("http.server.request.duration"))
-        value = None if seconds is None else seconds * 1000.0
-    if value is None or not 0.0 <= value <= 1e12:  # also rules out NaN and inf
-        return -1.0
-    return value
-
-
-def _message(body: AnyValue) -> str:
-    kind = body.WhichOneof("value")
-    if kind == "string_value":
-        return clean_message(body.string_value[:MAX_MESSAGE])
-    if kind is None:
-        return ""
-    plain = json_format.MessageToDict(body)
-    return clean_message(orjson.dumps(plain).decode()[:MAX_MESSAGE])
