@@ -12,9 +12,11 @@ from dataclasses import dataclass
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
+import tracer_otlp_scan
 from tracer_otlp_scan import scan
 from tracer_processor.ingest.batch import BatchRejectedError, IngestLimits, LogBatch
 from tracer_processor.ingest.otlp import decode_export, decode_request, to_batch
@@ -546,3 +548,33 @@ def test_repeated_fields_and_odd_severities_map_as_in_the_runtime() -> None:
     assert batch.is_error.tolist() == [True, False, True, False, True, False, False, True]
     assert batch.messages[4] == ""
     assert _columns(batch) == _columns(_reference(body))
+
+
+def test_without_the_built_scanner_every_body_goes_to_the_runtime(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Installed without a C compiler, the extension is missing: the same exports decode to
+    the same columns through the protobuf runtime."""
+    request = ExportLogsServiceRequest()
+    for service in ("checkout", "search"):
+        resource = request.resource_logs.add()
+        resource.resource.attributes.add(key="service.name", value=AnyValue(string_value=service))
+        records = resource.scope_logs.add().log_records
+        for index in range(50):
+            record = records.add(time_unix_nano=int((NOW - index) * 1e9), severity_number=9)
+            record.body.string_value = f"GET /items/{index}"
+            record.attributes.add(
+                key="http.response.status_code", value=AnyValue(int_value=503 - index % 2 * 303)
+            )
+            record.attributes.add(key="duration_ms", value=AnyValue(double_value=index * 1.5))
+    body = request.SerializeToString()
+    limits = IngestLimits()
+    scanned = decode_export(body, json=False, now=NOW, limits=limits)
+    monkeypatch.setattr(tracer_otlp_scan, "_SCANNER", None)
+    assert scan(body, limits.max_records) is None
+    assert scan_export(body, now=NOW, limits=limits) is None
+    runtime = decode_export(body, json=False, now=NOW, limits=limits)
+    assert runtime.services == scanned.services
+    assert runtime.timestamps.tolist() == scanned.timestamps.tolist()
+    assert runtime.is_error.tolist() == scanned.is_error.tolist()
+    assert runtime.durations.tolist() == scanned.durations.tolist()

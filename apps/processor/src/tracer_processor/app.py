@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+import tracer_otlp_scan
 from tracer_core.auth_limit import FailedAuthLimiter
 from tracer_core.clock import Clock, SystemClock
 from tracer_core.db import create_pool
@@ -190,6 +191,13 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
         # collector's full passes, which would otherwise walk it all while requests wait.
         gc.freeze()
         log.info("processor %s ready (buckets of %s s)", processor_id, settings.bucket_seconds)
+        if not tracer_otlp_scan.BUILT:
+            log.warning(
+                "the OTLP wire scanner was not built (no C compiler at install time): "
+                "OTLP/protobuf is decoded by the protobuf runtime, several times slower; "
+                "install gcc and the Python headers, then `uv sync --reinstall-package "
+                "tracer-otlp-scan`"
+            )
         try:
             yield
         finally:
