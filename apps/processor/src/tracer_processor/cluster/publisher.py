@@ -5,6 +5,12 @@ is answered only once JetStream has acknowledged every one of them: an accepted 
 stored in the stream before the client hears 202. Any failure (no server, no stream, a full
 stream, a timeout) raises `PublishUnavailableError`, which the routes answer with 503 and
 `Retry-After` - the client retries, nothing is accepted and dropped.
+
+Some of a failed request's messages may have been stored. Each message therefore carries a
+`Nats-Msg-Id` derived from the request (its body, or its `Idempotency-Key`, see
+`ingest/request_id.py`), the partition and its place among the request's messages of that
+partition: a retry within the stream's duplicate window (120 s) publishes the same ids, and
+JetStream stores none of them twice (it acknowledges them with `duplicate`).
 """
 
 from __future__ import annotations
@@ -12,10 +18,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import NoReturn
 
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import DiscardPolicy, PubAck, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import Error as JetStreamError
 
 from tracer_core.clock import Clock
@@ -27,9 +34,9 @@ from tracer_processor.ingest.batch import LogBatch
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 2
 MAX_PENDING_PUBLISHES = 16_384
-LINGER_SECONDS = 0.002  # how long a request's records wait for others to share messages
-FLUSH_RECORDS = 20_000  # ... unless this many are already waiting
 MAX_MESSAGE_BYTES = 512 * 1024
+MSG_ID_HEADER = "Nats-Msg-Id"
+DUPLICATE_WINDOW_SECONDS = 120.0  # a retry within this long of the first attempt is dropped
 
 
 class PublishUnavailableError(Exception):
@@ -47,7 +54,7 @@ def stream_config(name: str, *, max_bytes: int, max_age_seconds: float) -> Strea
         discard=DiscardPolicy.NEW,
         max_bytes=max_bytes,
         max_age=max_age_seconds,
-        duplicate_window=120.0,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
     )
 
 
@@ -59,19 +66,9 @@ async def ensure_stream(nc: NatsClient, config: StreamConfig) -> None:
         log.info("stream %s already exists (%s); using it as it is", config.name, exc)
 
 
-class _Round:
-    """The records gathered for one flush; every request in it gets the flush's outcome."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.parts: dict[int, list[codec.SegmentBuilder]] = {}
-        self.records = 0
-        self.done: asyncio.Future[int] = loop.create_future()
-        self.done.add_done_callback(_retrieve)
-
-
-def _retrieve(future: asyncio.Future[int]) -> None:
+def _retrieve(future: asyncio.Future[PubAck]) -> None:
     if not future.cancelled():
-        future.exception()  # requests that timed out no longer wait for the outcome
+        future.exception()  # a request that gave up no longer reads the outcome
 
 
 def _messages(segments: list[codec.Segment]) -> list[list[codec.Segment]]:
@@ -88,10 +85,17 @@ def _messages(segments: list[codec.Segment]) -> list[list[codec.Segment]]:
     return groups
 
 
+def message_id(request_id: str, partition: int, index: int) -> str:
+    """The JetStream de-duplication id of a request's `index`-th message of `partition`:
+    the same for every attempt at the same request, so a retry's copies are dropped."""
+    return f"{request_id}.{partition}.{index}"
+
+
 class Publisher:
-    """Gathers the records of concurrent requests for a couple of milliseconds, publishes
-    one message per partition (pipelined), and releases each request once every message
-    holding its records is acknowledged."""
+    """Publishes each request's records as its own messages, one (or more, when large) per
+    partition, pipelined, each with a de-duplication id derived from the request, and
+    releases the request once every message is acknowledged. Messages are never shared
+    between requests: a shared message's id could not be the same on a retry."""
 
     def __init__(
         self,
@@ -110,13 +114,12 @@ class Publisher:
         self._clock = clock
         self._metrics = metrics
         self._timeout = timeout
-        self._round: _Round | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._sending: set[asyncio.Task[None]] = set()
 
-    async def publish(self, batch: LogBatch) -> int:
-        """Publish a decoded batch; returns the records stored. Raises
-        `PublishUnavailableError` unless every message holding them was acknowledged."""
+    async def publish(self, batch: LogBatch, request_id: str) -> int:
+        """Publish a decoded batch; returns the records stored. `request_id` names the
+        request (the same on every retry of it). Raises `PublishUnavailableError` unless
+        every message holding the records was acknowledged (or was a duplicate of one
+        stored by an earlier attempt)."""
         if batch.size == 0:
             return 0
         if not self._nc.is_connected:
@@ -124,63 +127,38 @@ class Publisher:
             raise PublishUnavailableError("not connected to NATS")
         started = time.perf_counter()
         accepted_at = self._clock.now().timestamp()
-        loop = asyncio.get_running_loop()
-        current = self._round
-        if current is None:
-            current = self._round = _Round(loop)
-            self._timer = loop.call_later(LINGER_SECONDS, self._flush)
         split = self._partitioner.split(batch)
-        for part in split.parts:
-            builders = current.parts.setdefault(part.partition, [])
-            first = part.start
-            while first < part.stop:
-                if not builders or builders[-1].room == 0:
-                    builders.append(codec.SegmentBuilder())
-                stop = min(part.stop, first + builders[-1].room)
-                builders[-1].add(batch, split, part, slice(first, stop), accepted_at=accepted_at)
-                first = stop
-        current.records += batch.size
-        if current.records >= FLUSH_RECORDS:
-            self._flush()
+        futures: list[asyncio.Future[PubAck]] = []
         try:
             async with asyncio.timeout(self._timeout):
-                await asyncio.shield(current.done)
-        except (TimeoutError, PublishUnavailableError) as exc:
-            self._metrics.publish_failures.inc()
-            log.warning("JetStream did not take %d records: %r", batch.size, exc)
-            raise PublishUnavailableError(str(exc) or type(exc).__name__) from None
+                for part in split.parts:
+                    subject = subject_of(part.partition)
+                    parts = codec.segments(batch, split, part, accepted_at=accepted_at)
+                    for index, group in enumerate(_messages(parts)):
+                        future = await self._js.publish_async(
+                            subject,
+                            codec.encode(group, sender=batch.sender),
+                            stream=self._stream,
+                            headers={MSG_ID_HEADER: message_id(request_id, part.partition, index)},
+                            wait_stall=None,  # bounded by the timeout above; cheaper
+                        )
+                        future.add_done_callback(_retrieve)
+                        futures.append(future)
+                acks = await asyncio.gather(*futures, return_exceptions=True)
+        except (TimeoutError, NatsError, JetStreamError, OSError) as exc:
+            self._failed(batch, exc)
+        duplicates = 0
+        for ack in acks:
+            if isinstance(ack, BaseException):
+                self._failed(batch, ack)
+            duplicates += bool(ack.duplicate)
+        self._metrics.messages_published.inc(len(acks) - duplicates)
+        if duplicates:
+            self._metrics.duplicates_dropped.inc(duplicates)
         self._metrics.publish_seconds.observe(time.perf_counter() - started)
         return batch.size
 
-    def _flush(self) -> None:
-        current, self._round = self._round, None
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if current is None:
-            return
-        task = asyncio.get_running_loop().create_task(self._send(current))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
-
-    async def _send(self, current: _Round) -> None:
-        try:
-            async with asyncio.timeout(self._timeout):
-                futures = [
-                    await self._js.publish_async(
-                        subject_of(partition),
-                        codec.encode(group),
-                        stream=self._stream,
-                        wait_stall=self._timeout,
-                    )
-                    for partition, builders in current.parts.items()
-                    for group in _messages([builder.build() for builder in builders])
-                ]
-                await asyncio.gather(*futures)
-        except (TimeoutError, NatsError, JetStreamError, OSError) as exc:
-            if not current.done.done():
-                current.done.set_exception(PublishUnavailableError(repr(exc)))
-            return
-        self._metrics.messages_published.inc(len(futures))
-        if not current.done.done():
-            current.done.set_result(len(futures))
+    def _failed(self, batch: LogBatch, exc: BaseException) -> NoReturn:
+        self._metrics.publish_failures.inc()
+        log.warning("JetStream did not take %d records: %r", batch.size, exc)
+        raise PublishUnavailableError(repr(exc)) from None

@@ -36,6 +36,7 @@ from tracer_processor.ingest.decode_pool import DecodePool, DecoderUnavailableEr
 from tracer_processor.ingest.otlp import decode_export, encode_response, encode_status
 from tracer_processor.ingest.paging import cursor_key, cursor_of, services_page
 from tracer_processor.ingest.records import parse_logs
+from tracer_processor.ingest.request_id import IDEMPOTENCY_HEADER, request_id
 from tracer_processor.pipeline import IngestOutcome, Pipeline
 
 log = logging.getLogger(__name__)
@@ -81,11 +82,21 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-async def _ingest(request: Request, batch: LogBatch, source: str) -> IngestOutcome:
+async def _ingest(
+    request: Request, batch: LogBatch, source: str, body: bytes, endpoint: str
+) -> IngestOutcome:
     """Fold the batch in here, or (clustered) publish it for the partitions' owners."""
     publisher: Publisher | None = request.app.state.publisher
     if publisher is not None:
-        await publisher.publish(batch)  # raises PublishUnavailableError: answered 503
+        identity = request_id(
+            body,
+            sender=batch.sender,
+            endpoint=endpoint,
+            media_type=_media_type(request),
+            idempotency_key=request.headers.get(IDEMPOTENCY_HEADER),
+            event_times=batch.timestamps.tobytes(),
+        )
+        await publisher.publish(batch, identity)  # PublishUnavailableError: answered 503
         request.app.state.metrics.accepted.labels(source).inc(batch.size)
         return IngestOutcome(batch.size, batch.rejected, 0, batch.errors)
     pipeline: Pipeline = request.app.state.pipeline
@@ -136,7 +147,7 @@ async def post_logs(request: Request) -> Response:
     except DecoderUnavailableError as exc:
         return _counted(request, "/api/logs", _error(503, str(exc)))
     try:
-        outcome = await _ingest(request, batch, "json")
+        outcome = await _ingest(request, batch, "json", body, "/api/logs")
     except PublishUnavailableError as exc:
         return _unavailable(request, "/api/logs", exc)
     state.metrics.request_seconds.observe(time.perf_counter() - started)
@@ -183,7 +194,7 @@ async def post_otlp_logs(request: Request) -> Response:
     except DecoderUnavailableError as exc:
         return _counted(request, "/v1/logs", _otlp_error(503, str(exc), as_json))
     try:
-        outcome = await _ingest(request, batch, "otlp")
+        outcome = await _ingest(request, batch, "otlp", body, "/v1/logs")
     except PublishUnavailableError as exc:
         return _unavailable(request, "/v1/logs", exc)
     state.metrics.request_seconds.observe(time.perf_counter() - started)
