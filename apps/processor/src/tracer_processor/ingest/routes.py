@@ -4,8 +4,9 @@ Ingest: `POST /api/logs` (JSON array, `{"logs": [...]}`, NDJSON) answers
 `202 {"accepted", "rejected", "late", "errors": [{"index", "error"}]}`; `POST /v1/logs` is
 OTLP/HTTP (protobuf or JSON) and answers as OTLP does, with `partial_success` for rejected
 records. Reads: `GET /api/alerts` from the alert store, `GET /api/services` from the
-detector's live state. The detection work runs inline (it takes about a millisecond per
-thousand records); nothing here waits on the database except reads and key checks.
+detector's live state (on a clustered receiver, from the services' checkpoints). The
+detection work runs inline (it takes about a millisecond per thousand records); nothing
+here waits on the database except reads and key checks.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from starlette.routing import Route
 
 from tracer_core.auth_limit import FailedAuthLimiter
 from tracer_core.models import AlertStatus
+from tracer_processor.checkpoints.view import CheckpointView
 from tracer_processor.cluster.publisher import (
     RETRY_AFTER_SECONDS as PUBLISH_RETRY_AFTER_SECONDS,
 )
@@ -267,17 +269,24 @@ async def get_services(request: Request) -> Response:
         after = cursor_key(params.get("cursor"))
     except ValueError:
         return _error(400, "cursor is not one this API handed out")
-    rows = await services_page(
-        request.app.state.pipeline,
-        project=params.get("project") or None,
-        service=params.get("service") or None,
-        limit=limit,
-        after=after,
-    )
+    project, service = params.get("project") or None, params.get("service") or None
+    view: CheckpointView | None = request.app.state.checkpoint_view
+    if view is not None:  # a clustered receiver: the services as of their checkpoints
+        try:
+            rows, following = await view.page(
+                project=project, service=service, limit=limit, after=after
+            )
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            log.warning("reading service checkpoints failed: %s", exc)
+            return _error(503, "the database is unavailable")
+    else:
+        rows = await services_page(
+            request.app.state.pipeline, project=project, service=service, limit=limit, after=after
+        )
+        following = (rows[-1]["project"], rows[-1]["service"]) if len(rows) == limit else None
     response = json_response(rows)
-    if len(rows) == limit:
-        last = rows[-1]
-        response.headers["X-Next-Cursor"] = cursor_of(last["project"], last["service"])
+    if following is not None:
+        response.headers["X-Next-Cursor"] = cursor_of(*following)
     return response
 
 
