@@ -70,73 +70,33 @@ class DecodedMessage:
     sender: str | None  # the ingest key's id (None: keys off, or a version 2 message)
 
 
-class SegmentBuilder:
-    """Gathers rows of one partition into one segment (keys shared, columns joined as
-    bytes), so a message costs a few operations to decode."""
-
-    def __init__(self) -> None:
-        self.keys: dict[tuple[str, str], int] = {}
-        self.rows = 0
-        self.accepted_at = 0.0
-        self._key_index: list[bytes] = []
-        self._timestamps: list[bytes] = []
-        self._is_error: list[bytes] = []
-        self._durations: list[bytes] = []
-        self._errors: list[str] = []
-
-    @property
-    def room(self) -> int:
-        return MAX_SEGMENT_ROWS - self.rows
-
-    def add(
-        self,
-        batch: LogBatch,
-        split: SplitBatch,
-        part: PartitionSlice,
-        window: slice,
-        *,
-        accepted_at: float,
-    ) -> None:
-        """Add rows `window` of the split (all inside `part`, at most `room` of them)."""
-        keys = self.keys
-        mapping = np.fromiter(
-            (keys.setdefault(key, len(keys)) for key in part.keys), np.uint32, len(part.keys)
-        )
-        is_error = split.is_error[window]
-        self._key_index.append(mapping[split.key_index[window]].astype("<u4").tobytes())
-        self._timestamps.append(split.timestamps[window].astype("<f8").tobytes())
-        self._is_error.append(is_error.tobytes())
-        self._durations.append(split.durations[window].astype("<f8").tobytes())
-        if is_error.any():
-            messages = batch.messages
-            self._errors.extend(
-                messages[row][:ERROR_TEXT_CHARS] for row in split.rows[window][is_error].tolist()
-            )
-        self.rows += len(is_error)
-        self.accepted_at = max(self.accepted_at, accepted_at)
-
-    def build(self) -> Segment:
-        return Segment(
-            accepted_at=self.accepted_at,
-            keys=list(self.keys),
-            key_index=b"".join(self._key_index),
-            timestamps=b"".join(self._timestamps),
-            is_error=b"".join(self._is_error),
-            durations=b"".join(self._durations),
-            error_messages=self._errors,
-        )
-
-
 def segments(
     batch: LogBatch, split: SplitBatch, part: PartitionSlice, *, accepted_at: float
 ) -> list[Segment]:
-    """A partition's records of one request alone, in segments of MAX_SEGMENT_ROWS."""
+    """A partition's records of one request alone, in segments of MAX_SEGMENT_ROWS: slices
+    of the split's partition-ordered columns, whose key indexes are already the
+    partition's own."""
     out: list[Segment] = []
+    messages = batch.messages
     for first in range(part.start, part.stop, MAX_SEGMENT_ROWS):
-        builder = SegmentBuilder()
         window = slice(first, min(first + MAX_SEGMENT_ROWS, part.stop))
-        builder.add(batch, split, part, window, accepted_at=accepted_at)
-        out.append(builder.build())
+        is_error = split.is_error[window]
+        errors = (
+            [messages[row][:ERROR_TEXT_CHARS] for row in split.rows[window][is_error].tolist()]
+            if is_error.any()
+            else []
+        )
+        out.append(
+            Segment(
+                accepted_at=accepted_at,
+                keys=part.keys,
+                key_index=split.key_index[window].astype("<u4").tobytes(),
+                timestamps=split.timestamps[window].astype("<f8").tobytes(),
+                is_error=is_error.tobytes(),
+                durations=split.durations[window].astype("<f8").tobytes(),
+                error_messages=errors,
+            )
+        )
     return out
 
 

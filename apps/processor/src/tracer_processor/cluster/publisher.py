@@ -1,7 +1,7 @@
 """The receiver side: a request's records, split by partition, published to JetStream.
 
-All of a request's batch messages are published pipelined (`publish_async`) and the request
-is answered only once JetStream has acknowledged every one of them: an accepted record is
+All of a request's batch messages are published pipelined (acknowledgements read off one
+inbox, `acks.py`) and the request is answered only once JetStream has acknowledged every one of them: an accepted record is
 stored in the stream before the client hears 202. Any failure (no server, no stream, a full
 stream, a timeout) raises `PublishUnavailableError`, which the routes answer with 503 and
 `Retry-After` - the client retries, nothing is accepted and dropped.
@@ -18,24 +18,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import NoReturn
 
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
-from nats.js.api import DiscardPolicy, PubAck, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import Error as JetStreamError
 
 from tracer_core.clock import Clock
 from tracer_processor.cluster import codec
+from tracer_processor.cluster.acks import AckInbox, PublishRefusedError
 from tracer_processor.cluster.metrics import ClusterMetrics
 from tracer_processor.cluster.partitioning import SUBJECT_PREFIX, Partitioner, subject_of
 from tracer_processor.ingest.batch import LogBatch
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 2
-MAX_PENDING_PUBLISHES = 16_384
 MAX_MESSAGE_BYTES = 512 * 1024
 MSG_ID_HEADER = "Nats-Msg-Id"
+EXPECTED_STREAM_HEADER = "Nats-Expected-Stream"
 DUPLICATE_WINDOW_SECONDS = 120.0  # a retry within this long of the first attempt is dropped
 
 
@@ -64,11 +64,6 @@ async def ensure_stream(nc: NatsClient, config: StreamConfig) -> None:
         await js.add_stream(config=config)
     except JetStreamError as exc:  # exists with other limits: keep the operator's settings
         log.info("stream %s already exists (%s); using it as it is", config.name, exc)
-
-
-def _retrieve(future: asyncio.Future[PubAck]) -> None:
-    if not future.cancelled():
-        future.exception()  # a request that gave up no longer reads the outcome
 
 
 def _messages(segments: list[codec.Segment]) -> list[list[codec.Segment]]:
@@ -107,7 +102,7 @@ class Publisher:
         metrics: ClusterMetrics,
         timeout: float,
     ) -> None:
-        self._js = nc.jetstream(publish_async_max_pending=MAX_PENDING_PUBLISHES)
+        self._acks = AckInbox(nc)
         self._nc = nc
         self._stream = stream
         self._partitioner = Partitioner(partitions)
@@ -128,37 +123,34 @@ class Publisher:
         started = time.perf_counter()
         accepted_at = self._clock.now().timestamp()
         split = self._partitioner.split(batch)
-        futures: list[asyncio.Future[PubAck]] = []
+        replies: list[str] = []
+        futures: list[asyncio.Future[bool]] = []
         try:
             async with asyncio.timeout(self._timeout):
                 for part in split.parts:
                     subject = subject_of(part.partition)
                     parts = codec.segments(batch, split, part, accepted_at=accepted_at)
                     for index, group in enumerate(_messages(parts)):
-                        future = await self._js.publish_async(
+                        reply, future = await self._acks.reply_subject()
+                        replies.append(reply)
+                        futures.append(future)
+                        await self._nc.publish(
                             subject,
                             codec.encode(group, sender=batch.sender),
-                            stream=self._stream,
-                            headers={MSG_ID_HEADER: message_id(request_id, part.partition, index)},
-                            wait_stall=None,  # bounded by the timeout above; cheaper
+                            reply=reply,
+                            headers={
+                                EXPECTED_STREAM_HEADER: self._stream,
+                                MSG_ID_HEADER: message_id(request_id, part.partition, index),
+                            },
                         )
-                        future.add_done_callback(_retrieve)
-                        futures.append(future)
-                acks = await asyncio.gather(*futures, return_exceptions=True)
-        except (TimeoutError, NatsError, JetStreamError, OSError) as exc:
-            self._failed(batch, exc)
-        duplicates = 0
-        for ack in acks:
-            if isinstance(ack, BaseException):
-                self._failed(batch, ack)
-            duplicates += bool(ack.duplicate)
-        self._metrics.messages_published.inc(len(acks) - duplicates)
+                duplicates = sum(await asyncio.gather(*futures))
+        except (TimeoutError, NatsError, PublishRefusedError, OSError) as exc:
+            self._acks.forget(replies)
+            self._metrics.publish_failures.inc()
+            log.warning("JetStream did not take %d records: %r", batch.size, exc)
+            raise PublishUnavailableError(repr(exc)) from None
+        self._metrics.messages_published.inc(len(futures) - duplicates)
         if duplicates:
             self._metrics.duplicates_dropped.inc(duplicates)
         self._metrics.publish_seconds.observe(time.perf_counter() - started)
         return batch.size
-
-    def _failed(self, batch: LogBatch, exc: BaseException) -> NoReturn:
-        self._metrics.publish_failures.inc()
-        log.warning("JetStream did not take %d records: %r", batch.size, exc)
-        raise PublishUnavailableError(repr(exc)) from None
