@@ -31,7 +31,7 @@ from tracer_processor.cluster.partitioning import partition_of_subject, subject_
 from tracer_processor.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
-FETCH_MESSAGES = 256
+FETCH_MESSAGES = 512  # messages are one request's share of a partition: mostly small
 POLL_SECONDS = 0.5
 CONSUMER_IDLE_SECONDS = 30.0
 

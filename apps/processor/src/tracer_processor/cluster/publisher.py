@@ -1,10 +1,11 @@
 """The receiver side: a request's records, split by partition, published to JetStream.
 
 All of a request's batch messages are published pipelined (acknowledgements read off one
-inbox, `acks.py`) and the request is answered only once JetStream has acknowledged every one of them: an accepted record is
-stored in the stream before the client hears 202. Any failure (no server, no stream, a full
-stream, a timeout) raises `PublishUnavailableError`, which the routes answer with 503 and
-`Retry-After` - the client retries, nothing is accepted and dropped.
+inbox, `acks.py`) and the request is answered only once JetStream has acknowledged every
+one of them: an accepted record is stored in the stream before the client hears 202. Any
+failure (no server, no stream, a full stream, a timeout) raises `PublishUnavailableError`,
+which the routes answer with 503 and `Retry-After` - the client retries, nothing is
+accepted and dropped.
 
 Some of a failed request's messages may have been stored. Each message therefore carries a
 `Nats-Msg-Id` derived from the request (its body, or its `Idempotency-Key`, see
