@@ -144,7 +144,11 @@ class Publisher:
                                 MSG_ID_HEADER: message_id(request_id, part.partition, index),
                             },
                         )
-                duplicates = sum(await asyncio.gather(*futures))
+                outcomes = await asyncio.gather(*futures, return_exceptions=True)
+            for outcome in outcomes:  # every outcome read: none is left unretrieved
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            duplicates = sum(1 for outcome in outcomes if outcome is True)
         except (TimeoutError, NatsError, PublishRefusedError, OSError) as exc:
             self._acks.forget(replies)
             self._metrics.publish_failures.inc()
