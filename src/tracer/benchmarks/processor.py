@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import multiprocessing
+import os
 import re
 import tempfile
 import threading
@@ -200,10 +201,13 @@ def _client(job: _ClientJob, out: Connection) -> None:
 
     def connection(index: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", job.port, timeout=30)
-        headers = {"content-type": "application/json"}
         sent = index
         while (now := time.monotonic()) - begin < job.warmup + job.seconds:
             body = bodies(int(time.time()))[sent % len(templates)]
+            # The templates repeat: a distinct key per request keeps a clustered receiver
+            # from taking a repeat for a retry of the same request.
+            headers = {"content-type": "application/json",
+                       "idempotency-key": f"bench-{os.getpid()}-{index}-{sent}"}  # fmt: skip
             sent += job.connections
             started = time.perf_counter()
             conn.request("POST", "/api/logs", body, headers)

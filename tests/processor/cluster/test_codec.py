@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -94,3 +95,31 @@ def test_segments_of_several_requests_make_one_message() -> None:
     assert decoded.batch.size == 12
     assert decoded.batch.services == first.services + second.services
     assert decoded.batch.timestamps.tolist() == [*first.timestamps, *second.timestamps]
+
+
+def test_the_sender_travels_with_the_message_and_version_2_is_still_read() -> None:
+    batch = _batch()
+    split = Partitioner(1).split(batch)
+    parts = codec.segments(batch, split, split.parts[0], accepted_at=1.0)
+    assert codec.decode(codec.encode(parts, sender="3f9a0c")).sender == "3f9a0c"
+    older = msgspec.msgpack.encode([2, parts])  # version 2: no sender field
+    decoded = codec.decode(older)
+    assert (decoded.sender, decoded.batch.size, decoded.batch.sender) == (None, 6, None)
+    with pytest.raises(codec.MessageFormatError):
+        codec.decode(msgspec.msgpack.encode([1, parts]))
+
+
+def test_messages_of_several_senders_decode_into_one_batch_with_their_ranges() -> None:
+    batch = _batch()
+    split = Partitioner(2).split(batch)
+    payloads = [
+        codec.encode(codec.segments(batch, split, part, accepted_at=float(i)), sender=f"k{i}")
+        for i, part in enumerate(split.parts)
+    ]
+    many = codec.decode_many([*payloads, b"\x93\x01\x02\x03"])
+    assert many.batch.size == 6
+    assert many.senders == ["k0", "k1", None]
+    assert [position for position, _ in many.refused] == [2]
+    start, stop = many.rows_of(1)
+    assert many.part(start, stop, "k1").services == many.batch.services[start:stop]
+    assert stop - start == split.parts[1].stop - split.parts[1].start

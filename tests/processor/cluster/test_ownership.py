@@ -29,6 +29,7 @@ def test_the_resume_point_is_the_oldest_message_still_feeding_an_open_bucket() -
     state.record(10, slots, np.array([5, 5], np.int64))
     state.record(11, slots[:1], np.array([6], np.int64))
     state.record(12, slots[1:], np.array([7], np.int64))
+    state.next_seq = 13  # the consumer moves it on as it takes messages
     open_base = np.array([6, 6], np.int64)  # buckets 5 closed for both services
     assert state.resume_seq(open_base) == 11
     open_base = np.array([7, 7], np.int64)

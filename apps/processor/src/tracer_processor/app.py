@@ -30,6 +30,7 @@ from tracer_processor.buckets.arrival_sharing import ArrivalSharing
 from tracer_processor.buckets.arrival_store import ArrivalStore
 from tracer_processor.checkpoints.checkpointer import Checkpointer
 from tracer_processor.checkpoints.store import CheckpointStore
+from tracer_processor.checkpoints.view import CheckpointView
 from tracer_processor.cluster.clock import StreamClock
 from tracer_processor.cluster.runtime import ClusterRuntime
 from tracer_processor.detection.config import DetectorConfig
@@ -150,6 +151,13 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
             )
             await checkpointer.restore()  # before serving: warm from the first bucket
         app.state.checkpointer = checkpointer
+        if cluster is not None and not cluster.consumes:  # a receiver: no detector state
+            app.state.checkpoint_view = CheckpointView(
+                CheckpointStore(pool, saved_by=processor_id),
+                buckets=bucket_config(settings, detector),
+                detector=detector,
+                clock=clock,
+            )
         sharing: ArrivalSharing | None = None
         # Clustered, one owner sees all of a service's records: nothing to share.
         if settings.arrivals_share_seconds > 0 and cluster is None:
@@ -235,6 +243,7 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
     app.state.keys = None
     app.state.auth_limiter = FailedAuthLimiter(clock=clock)
     app.state.publisher = None
+    app.state.checkpoint_view = None
     app.state.decoders = DecodePool()
     app.state.limits = IngestLimits(
         max_records=settings.max_records_per_request,

@@ -369,10 +369,11 @@ class Pipeline:
                 continue
             if len(rows) >= limit:
                 break
-            rows.append(self._service_row(proj, name, slot, size))
+            rows.append(self.service_row(proj, name, slot, size))
         return rows
 
-    def _service_row(self, project: str, service: str, slot: int, size: int) -> dict[str, Any]:
+    def service_row(self, project: str, service: str, slot: int, size: int) -> dict[str, Any]:
+        """One service's row of the services view (`size`: the bucket length)."""
         detector, buckets = self.detector, self.buckets
         index = np.array([slot], np.intp)
         bucket, count, errors, p95, timed = detector.last[slot].tolist()

@@ -29,6 +29,13 @@ WHERE bucket_end >= $1
 ORDER BY bucket_end DESC, project, service
 LIMIT $2
 """
+_PAGE = """
+SELECT project, service, bucket_end, state, saved_at FROM baseline_checkpoints
+WHERE ($1::text IS NULL OR project = $1) AND ($2::text IS NULL OR service = $2)
+  AND ($3::text IS NULL OR (project, service) > ($3, $4))
+ORDER BY project, service
+LIMIT $5
+"""
 _PRUNE = "DELETE FROM baseline_checkpoints WHERE bucket_end < $1"
 
 
@@ -38,6 +45,12 @@ class StoredCheckpoint:
     service: str
     bucket_end: datetime  # event time the saved state has scored up to
     state: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SavedCheckpoint:
+    checkpoint: StoredCheckpoint
+    saved_at: datetime  # database time of the write
 
 
 class CheckpointStore:
@@ -65,6 +78,27 @@ class CheckpointStore:
         rows = await self._pool.fetch(_LOAD, since, limit)
         return [
             StoredCheckpoint(r["project"], r["service"], r["bucket_end"], bytes(r["state"]))
+            for r in rows
+        ]
+
+    async def page(
+        self,
+        *,
+        project: str | None,
+        service: str | None,
+        after: tuple[str, str] | None,
+        limit: int,
+    ) -> list[SavedCheckpoint]:
+        """Checkpoints in (project, service) order after the key `after`, optionally of one
+        project or service (the services view of a process that holds no detector state)."""
+        rows = await self._pool.fetch(
+            _PAGE, project, service, after[0] if after else None, after[1] if after else "", limit
+        )
+        return [
+            SavedCheckpoint(
+                StoredCheckpoint(r["project"], r["service"], r["bucket_end"], bytes(r["state"])),
+                r["saved_at"],
+            )
             for r in rows
         ]
 

@@ -15,6 +15,7 @@ import logging
 import time
 
 import numpy as np
+import numpy.typing as npt
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
@@ -27,11 +28,10 @@ from tracer_processor.cluster.clock import StreamClock
 from tracer_processor.cluster.ledger import Ledger, PartitionState
 from tracer_processor.cluster.metrics import ClusterMetrics
 from tracer_processor.cluster.partitioning import partition_of_subject, subject_of
-from tracer_processor.ingest.batch import LogBatch
 from tracer_processor.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
-FETCH_MESSAGES = 256
+FETCH_MESSAGES = 512  # messages are one request's share of a partition: mostly small
 POLL_SECONDS = 0.5
 CONSUMER_IDLE_SECONDS = 30.0
 
@@ -84,6 +84,9 @@ class PartitionConsumer:
                 log.warning("consuming the log stream failed (retrying): %r", exc)
                 self._stale = True
                 await asyncio.sleep(POLL_SECONDS)
+            except Exception:  # a bug in folding must be seen, and must not stop consuming
+                log.exception("folding stream messages failed")
+                await asyncio.sleep(POLL_SECONDS)
 
     async def stop(self) -> None:
         await self._unsubscribe()
@@ -116,8 +119,11 @@ class PartitionConsumer:
 
     def fold(self, messages: list[Msg]) -> None:
         """Fold a fetch's messages in as one batch (skipping those that are not, or no
-        longer, ours): per-call costs are paid once per fetch, not once per message."""
-        taken: list[tuple[PartitionState, int, codec.DecodedMessage]] = []
+        longer, ours): per-call costs are paid once per fetch, and the bookkeeping once per
+        partition of the fetch, not once per message."""
+        states: list[PartitionState] = []
+        seqs: list[int] = []
+        payloads: list[bytes] = []
         pending = 0
         owned = self._ledger.owned
         for message in messages:
@@ -129,59 +135,91 @@ class PartitionConsumer:
                 self._metrics.redeliveries.inc()
                 continue
             state.next_seq = seq + 1
-            try:
-                taken.append((state, seq, codec.decode(message.data)))
-            except codec.MessageFormatError as exc:
-                log.error("skipped stream message %d: %s", seq, exc)
+            states.append(state)
+            seqs.append(seq)
+            payloads.append(message.data)
         if messages:
             pending = messages[-1].metadata.num_pending
             self._metrics.consumer_pending.set(pending)
-        if not taken:
+        if not payloads:
             return
-        newest = max(decoded.accepted_at for _, _, decoded in taken)
-        self._clock.advance(newest, caught_up=pending == 0)
+        decoded = codec.decode_many(payloads)
+        for position, problem in decoded.refused:
+            log.error("skipped stream message %d: %s", seqs[position], problem)
+        read = len(payloads) - len(decoded.refused)
+        if not read:
+            return
+        self._clock.advance(max(decoded.accepted_at), caught_up=pending == 0)
         ledger, pipeline = self._ledger, self._pipeline
+        timestamps = decoded.batch.timestamps  # ingest drops refused rows from the batch
         ledger.defer()
         try:
-            pipeline.ingest(_joined([decoded.batch for _, _, decoded in taken]), source="stream")
+            # Runs of messages from one ingest key, in stream order: each is folded in
+            # with its key, for the key's service quota.
+            start = 0
+            senders = decoded.senders
+            for position in range(len(payloads)):
+                last = position + 1 == len(payloads)
+                if last or senders[position + 1] != senders[position]:
+                    stop = decoded.stops[position]
+                    if stop > start:
+                        part = decoded.part(start, stop, senders[position])
+                        pipeline.ingest(part, source="stream")
+                    start = stop
         finally:
-            for state, seq, decoded in taken:
-                self._record(state, seq, decoded)
+            self._record(states, seqs, decoded, timestamps)
             ledger.settle()
         now = time.time()
-        for _, _, decoded in taken:
-            self._metrics.fold_lag_seconds.observe(max(now - decoded.accepted_at, 0.0))
-        self._metrics.messages_folded.inc(len(taken))
+        refused = {position for position, _ in decoded.refused}
+        for position, accepted_at in enumerate(decoded.accepted_at):
+            if position not in refused:
+                self._metrics.fold_lag_seconds.observe(max(now - accepted_at, 0.0))
+        self._metrics.messages_folded.inc(read)
 
-    def _record(self, state: PartitionState, seq: int, decoded: codec.DecodedMessage) -> None:
-        """Bind the message's services to its partition and note which buckets it fed."""
-        keys = decoded.keys
-        slots, _, refused = self._pipeline.registry.lookup(
-            [k[0] for k in keys], [k[1] for k in keys]
-        )
-        newest = np.full(len(keys), -np.inf)
-        np.maximum.at(newest, decoded.key_index, decoded.batch.timestamps)
-        newest_bucket = np.floor(newest / self._bucket_seconds).astype(np.int64)
-        if refused:
-            slots, newest_bucket = np.delete(slots, refused), np.delete(newest_bucket, refused)
-        state.keys.update(keys)
-        self._ledger.bind(slots, state.partition)
-        state.record(seq, slots, newest_bucket)
-        state.last_accepted_at = max(state.last_accepted_at, decoded.accepted_at)
-
-
-def _joined(batches: list[LogBatch]) -> LogBatch:
-    if len(batches) == 1:
-        return batches[0]
-    messages: list[str] = []
-    for batch in batches:
-        messages.extend(batch.messages)
-    return LogBatch(
-        timestamps=np.concatenate([b.timestamps for b in batches]),
-        projects=[p for b in batches for p in b.projects],
-        services=[s for b in batches for s in b.services],
-        is_error=np.concatenate([b.is_error for b in batches]),
-        durations=np.concatenate([b.durations for b in batches]),
-        messages=messages,
-        received=sum(b.received for b in batches),
-    )
+    def _record(
+        self,
+        states: list[PartitionState],
+        seqs: list[int],
+        decoded: codec.DecodedMessages,
+        timestamps: npt.NDArray[np.float64],
+    ) -> None:
+        """Per partition of the fetch: bind its services to it, and note the buckets its
+        messages fed, from its first message of the fetch on (a successor resuming there
+        replays a few messages more than needed, and finds their records late)."""
+        groups: dict[int, int] = {}
+        group_of = [groups.setdefault(id(state), len(groups)) for state in states]
+        first: dict[int, tuple[PartitionState, int]] = {}
+        accepted: dict[int, float] = {}
+        for position, group in enumerate(group_of):
+            first.setdefault(group, (states[position], seqs[position]))
+            accepted[group] = max(accepted.get(group, 0.0), decoded.accepted_at[position])
+        stops = np.asarray(decoded.stops, np.int64)
+        sizes = stops - np.concatenate([np.zeros(1, np.int64), stops[:-1]])
+        row_group = np.repeat(np.asarray(group_of, np.intp), sizes)
+        order = np.argsort(row_group, kind="stable")
+        bounds = np.cumsum(np.bincount(row_group, minlength=len(groups))).tolist()
+        key_index = decoded.key_index
+        registry, keys = self._pipeline.registry, decoded.keys
+        low = 0
+        for group, high in enumerate(bounds):
+            state, seq = first[group]
+            state.last_accepted_at = max(state.last_accepted_at, accepted[group])
+            rows = order[low:high]
+            low = high
+            if rows.size == 0:
+                continue
+            used, inverse = np.unique(key_index[rows], return_inverse=True)
+            newest = np.full(used.size, -np.inf)
+            np.maximum.at(newest, inverse, timestamps[rows])
+            newest_bucket = np.floor(newest / self._bucket_seconds).astype(np.int64)
+            slots: list[int] = []
+            kept: list[int] = []
+            for position, index in enumerate(used.tolist()):
+                slot = registry.slot_of(keys[index])
+                if slot is not None:  # refused (a quota): nothing of it was folded in
+                    slots.append(slot)
+                    kept.append(position)
+                    state.keys.add(keys[index])
+            found = np.asarray(slots, np.intp)
+            self._ledger.bind(found, state.partition)
+            state.record(seq, found, newest_bucket[kept])

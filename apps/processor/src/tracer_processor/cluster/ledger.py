@@ -39,7 +39,7 @@ class PartitionState:
     def record(
         self, seq: int, slots: npt.NDArray[np.intp], newest_bucket: npt.NDArray[np.int64]
     ) -> None:
-        self.next_seq = seq + 1
+        """Messages from `seq` on (up to `next_seq`) fed these slots' buckets up to these."""
         self.feeding.append(_Fed(seq, slots, newest_bucket))
 
     def resume_seq(self, open_base: npt.NDArray[np.int64]) -> int:

@@ -25,6 +25,12 @@ class ClusterMetrics:
             "Batch messages acknowledged by JetStream.",
             registry=registry,
         )
+        self.duplicates_dropped = Counter(
+            "tracer_cluster_publish_duplicates",
+            "Batch messages JetStream already held from an earlier attempt at the same request "
+            "(a retry), acknowledged and not stored again.",
+            registry=registry,
+        )
         self.partitions_owned = Gauge(
             "tracer_cluster_partitions_owned",
             "Partitions whose lease this processor holds.",

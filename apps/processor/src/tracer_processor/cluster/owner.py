@@ -2,8 +2,11 @@
 
 Taking over restores the partition's services from their baseline checkpoints and their
 open alerts before a single message is consumed, so detection goes on without a warm-up.
-A checkpoint is a synchronous snapshot (detector state of the partition's services, the
-resume point, the records folded), written once the alert reports decided before the
+A checkpoint is a synchronous snapshot (detector state of the partition's services whose
+state changed since this owner last wrote them, the resume point, the records folded):
+a service left out is one whose stored row already holds exactly its state, so the rule
+that a resume point is written only with the state of everything before it still holds.
+It is written once the alert reports decided before the
 snapshot have reached the store - so no checkpoint ever says an incident was raised while
 its alert is still only in this process's memory - and fenced by the lease token.
 """
@@ -18,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import numpy as np
+import numpy.typing as npt
 
 from tracer_core.clock import Clock
 from tracer_core.models import AlertStatus
@@ -42,6 +46,8 @@ class Snapshot:
     partition: int
     token: int
     checkpoints: list[StoredCheckpoint]
+    slots: npt.NDArray[np.intp]  # of the checkpoints
+    changes: npt.NDArray[np.int64]  # the detector's change count of each, when copied
     resume_seq: int
     folded: int
     alerts_submitted: int
@@ -74,6 +80,7 @@ class PartitionOwner:
         config = pipeline.detector.config
         self._bucket_seconds = config.bucket_seconds
         self._window = timedelta(seconds=config.window_buckets * config.bucket_seconds)
+        self._written = np.zeros(0, np.int64)  # per slot: its change count when last stored
 
     # -- taking over ------------------------------------------------------------------------
 
@@ -90,9 +97,13 @@ class PartitionOwner:
         for problem in sorted(set(problems)):
             log.warning("skipped %d baseline checkpoints: %s", problems.count(problem), problem)
         keys = [(mine[i].project, mine[i].service) for i in kept]
+        registry = self._pipeline.registry
+        fresh = [key for key in keys if registry.slot_of(key) is None]
         self._pipeline.restore(
             keys, {name: records[name] for name in self._codec.dtype.names or ()}
         )
+        restored = [slot for key in fresh if (slot := registry.slot_of(key)) is not None]
+        self._stored(np.asarray(restored, np.intp))  # their rows hold what was restored
         open_alerts = await self._alerts.list_alerts(
             status=AlertStatus.OPEN, service=None, limit=MAX_OPEN_ALERTS
         )
@@ -139,6 +150,8 @@ class PartitionOwner:
         slots = np.array([known[k] for k in state.keys if k in known], np.intp)
         detector = pipeline.detector
         slots = slots[detector.steps[slots] > 0]
+        self._cover(detector.changes.size)
+        slots = slots[detector.changes[slots] != self._written[slots]]
         exported = detector.export(slots)
         ends = ((exported["last"][:, 0] + 1) * self._bucket_seconds).tolist()
         keys = [pipeline.registry.key(slot) for slot in slots.tolist()]
@@ -152,6 +165,8 @@ class PartitionOwner:
             partition=state.partition,
             token=state.token,
             checkpoints=rows,
+            slots=slots,
+            changes=detector.changes[slots].copy(),
             resume_seq=state.resume_seq(pipeline.buckets.open_base),
             folded=int(self.ledger.folded[state.partition]),
             alerts_submitted=self._writer.submitted,
@@ -167,6 +182,20 @@ class PartitionOwner:
             resume_seq=snapshot.resume_seq,
             folded=snapshot.folded,
         )
+        self._cover(int(snapshot.slots.max()) + 1 if snapshot.slots.size else 0)
+        self._written[snapshot.slots] = snapshot.changes  # a reused slot moved on: still dirty
+
+    def _stored(self, slots: npt.NDArray[np.intp]) -> None:
+        """These slots' state is what their stored checkpoints hold."""
+        if slots.size:
+            self._cover(int(slots.max()) + 1)
+            self._written[slots] = self._pipeline.detector.changes[slots]
+
+    def _cover(self, size: int) -> None:
+        if size > self._written.size:
+            grown = np.full(max(size, 2 * self._written.size), -1, np.int64)
+            grown[: self._written.size] = self._written
+            self._written = grown
 
     async def _alerts_stored(self, submitted: int) -> None:
         writer = self._writer

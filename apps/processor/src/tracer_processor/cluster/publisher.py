@@ -1,10 +1,17 @@
 """The receiver side: a request's records, split by partition, published to JetStream.
 
-All of a request's batch messages are published pipelined (`publish_async`) and the request
-is answered only once JetStream has acknowledged every one of them: an accepted record is
-stored in the stream before the client hears 202. Any failure (no server, no stream, a full
-stream, a timeout) raises `PublishUnavailableError`, which the routes answer with 503 and
-`Retry-After` - the client retries, nothing is accepted and dropped.
+All of a request's batch messages are published pipelined (acknowledgements read off one
+inbox, `acks.py`) and the request is answered only once JetStream has acknowledged every
+one of them: an accepted record is stored in the stream before the client hears 202. Any
+failure (no server, no stream, a full stream, a timeout) raises `PublishUnavailableError`,
+which the routes answer with 503 and `Retry-After` - the client retries, nothing is
+accepted and dropped.
+
+Some of a failed request's messages may have been stored. Each message therefore carries a
+`Nats-Msg-Id` derived from the request (its body, or its `Idempotency-Key`, see
+`ingest/request_id.py`), the partition and its place among the request's messages of that
+partition: a retry within the stream's duplicate window (120 s) publishes the same ids, and
+JetStream stores none of them twice (it acknowledges them with `duplicate`).
 """
 
 from __future__ import annotations
@@ -20,16 +27,17 @@ from nats.js.errors import Error as JetStreamError
 
 from tracer_core.clock import Clock
 from tracer_processor.cluster import codec
+from tracer_processor.cluster.acks import AckInbox, PublishRefusedError
 from tracer_processor.cluster.metrics import ClusterMetrics
 from tracer_processor.cluster.partitioning import SUBJECT_PREFIX, Partitioner, subject_of
 from tracer_processor.ingest.batch import LogBatch
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 2
-MAX_PENDING_PUBLISHES = 16_384
-LINGER_SECONDS = 0.002  # how long a request's records wait for others to share messages
-FLUSH_RECORDS = 20_000  # ... unless this many are already waiting
 MAX_MESSAGE_BYTES = 512 * 1024
+MSG_ID_HEADER = "Nats-Msg-Id"
+EXPECTED_STREAM_HEADER = "Nats-Expected-Stream"
+DUPLICATE_WINDOW_SECONDS = 120.0  # a retry within this long of the first attempt is dropped
 
 
 class PublishUnavailableError(Exception):
@@ -47,7 +55,7 @@ def stream_config(name: str, *, max_bytes: int, max_age_seconds: float) -> Strea
         discard=DiscardPolicy.NEW,
         max_bytes=max_bytes,
         max_age=max_age_seconds,
-        duplicate_window=120.0,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
     )
 
 
@@ -57,21 +65,6 @@ async def ensure_stream(nc: NatsClient, config: StreamConfig) -> None:
         await js.add_stream(config=config)
     except JetStreamError as exc:  # exists with other limits: keep the operator's settings
         log.info("stream %s already exists (%s); using it as it is", config.name, exc)
-
-
-class _Round:
-    """The records gathered for one flush; every request in it gets the flush's outcome."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.parts: dict[int, list[codec.SegmentBuilder]] = {}
-        self.records = 0
-        self.done: asyncio.Future[int] = loop.create_future()
-        self.done.add_done_callback(_retrieve)
-
-
-def _retrieve(future: asyncio.Future[int]) -> None:
-    if not future.cancelled():
-        future.exception()  # requests that timed out no longer wait for the outcome
 
 
 def _messages(segments: list[codec.Segment]) -> list[list[codec.Segment]]:
@@ -88,10 +81,17 @@ def _messages(segments: list[codec.Segment]) -> list[list[codec.Segment]]:
     return groups
 
 
+def message_id(request_id: str, partition: int, index: int) -> str:
+    """The JetStream de-duplication id of a request's `index`-th message of `partition`:
+    the same for every attempt at the same request, so a retry's copies are dropped."""
+    return f"{request_id}.{partition}.{index}"
+
+
 class Publisher:
-    """Gathers the records of concurrent requests for a couple of milliseconds, publishes
-    one message per partition (pipelined), and releases each request once every message
-    holding its records is acknowledged."""
+    """Publishes each request's records as its own messages, one (or more, when large) per
+    partition, pipelined, each with a de-duplication id derived from the request, and
+    releases the request once every message is acknowledged. Messages are never shared
+    between requests: a shared message's id could not be the same on a retry."""
 
     def __init__(
         self,
@@ -103,20 +103,19 @@ class Publisher:
         metrics: ClusterMetrics,
         timeout: float,
     ) -> None:
-        self._js = nc.jetstream(publish_async_max_pending=MAX_PENDING_PUBLISHES)
+        self._acks = AckInbox(nc)
         self._nc = nc
         self._stream = stream
         self._partitioner = Partitioner(partitions)
         self._clock = clock
         self._metrics = metrics
         self._timeout = timeout
-        self._round: _Round | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._sending: set[asyncio.Task[None]] = set()
 
-    async def publish(self, batch: LogBatch) -> int:
-        """Publish a decoded batch; returns the records stored. Raises
-        `PublishUnavailableError` unless every message holding them was acknowledged."""
+    async def publish(self, batch: LogBatch, request_id: str) -> int:
+        """Publish a decoded batch; returns the records stored. `request_id` names the
+        request (the same on every retry of it). Raises `PublishUnavailableError` unless
+        every message holding the records was acknowledged (or was a duplicate of one
+        stored by an earlier attempt)."""
         if batch.size == 0:
             return 0
         if not self._nc.is_connected:
@@ -124,63 +123,39 @@ class Publisher:
             raise PublishUnavailableError("not connected to NATS")
         started = time.perf_counter()
         accepted_at = self._clock.now().timestamp()
-        loop = asyncio.get_running_loop()
-        current = self._round
-        if current is None:
-            current = self._round = _Round(loop)
-            self._timer = loop.call_later(LINGER_SECONDS, self._flush)
         split = self._partitioner.split(batch)
-        for part in split.parts:
-            builders = current.parts.setdefault(part.partition, [])
-            first = part.start
-            while first < part.stop:
-                if not builders or builders[-1].room == 0:
-                    builders.append(codec.SegmentBuilder())
-                stop = min(part.stop, first + builders[-1].room)
-                builders[-1].add(batch, split, part, slice(first, stop), accepted_at=accepted_at)
-                first = stop
-        current.records += batch.size
-        if current.records >= FLUSH_RECORDS:
-            self._flush()
+        replies: list[str] = []
+        futures: list[asyncio.Future[bool]] = []
         try:
             async with asyncio.timeout(self._timeout):
-                await asyncio.shield(current.done)
-        except (TimeoutError, PublishUnavailableError) as exc:
+                for part in split.parts:
+                    subject = subject_of(part.partition)
+                    parts = codec.segments(batch, split, part, accepted_at=accepted_at)
+                    for index, group in enumerate(_messages(parts)):
+                        reply, future = await self._acks.reply_subject()
+                        replies.append(reply)
+                        futures.append(future)
+                        await self._nc.publish(
+                            subject,
+                            codec.encode(group, sender=batch.sender),
+                            reply=reply,
+                            headers={
+                                EXPECTED_STREAM_HEADER: self._stream,
+                                MSG_ID_HEADER: message_id(request_id, part.partition, index),
+                            },
+                        )
+                outcomes = await asyncio.gather(*futures, return_exceptions=True)
+            for outcome in outcomes:  # every outcome read: none is left unretrieved
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            duplicates = sum(1 for outcome in outcomes if outcome is True)
+        except (TimeoutError, NatsError, PublishRefusedError, OSError) as exc:
+            self._acks.forget(replies)
             self._metrics.publish_failures.inc()
             log.warning("JetStream did not take %d records: %r", batch.size, exc)
-            raise PublishUnavailableError(str(exc) or type(exc).__name__) from None
+            raise PublishUnavailableError(repr(exc)) from None
+        self._metrics.messages_published.inc(len(futures) - duplicates)
+        if duplicates:
+            self._metrics.duplicates_dropped.inc(duplicates)
         self._metrics.publish_seconds.observe(time.perf_counter() - started)
         return batch.size
-
-    def _flush(self) -> None:
-        current, self._round = self._round, None
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if current is None:
-            return
-        task = asyncio.get_running_loop().create_task(self._send(current))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
-
-    async def _send(self, current: _Round) -> None:
-        try:
-            async with asyncio.timeout(self._timeout):
-                futures = [
-                    await self._js.publish_async(
-                        subject_of(partition),
-                        codec.encode(group),
-                        stream=self._stream,
-                        wait_stall=self._timeout,
-                    )
-                    for partition, builders in current.parts.items()
-                    for group in _messages([builder.build() for builder in builders])
-                ]
-                await asyncio.gather(*futures)
-        except (TimeoutError, NatsError, JetStreamError, OSError) as exc:
-            if not current.done.done():
-                current.done.set_exception(PublishUnavailableError(repr(exc)))
-            return
-        self._metrics.messages_published.inc(len(futures))
-        if not current.done.done():
-            current.done.set_result(len(futures))

@@ -118,6 +118,9 @@ class Detector:
         self.lifecycle = AlertLifecycle(config)
         self._capacity = 0
         self.steps = np.zeros(0, np.int64)
+        # Per slot: how many times its state changed (any step, skip, restore, reset or
+        # resumed alert), so a checkpoint can write only what changed since it last wrote.
+        self.changes = np.zeros(0, np.int64)
         self.silent_for = np.zeros(0, np.int64)
         self._excluded_for = {name: np.zeros(0, np.int64) for name in _JUDGED}
         self.last = np.zeros((0, 5), np.float64)  # bucket, count, errors, p95, latency samples
@@ -134,6 +137,7 @@ class Detector:
         self.season.ensure_capacity(capacity)
         self.lifecycle.ensure_capacity(capacity)
         self.steps = np.concatenate([self.steps, np.zeros(grow, np.int64)])
+        self.changes = np.concatenate([self.changes, np.zeros(grow, np.int64)])
         self.silent_for = np.concatenate([self.silent_for, np.zeros(grow, np.int64)])
         for name, streak in self._excluded_for.items():
             self._excluded_for[name] = np.concatenate([streak, np.zeros(grow, np.int64)])
@@ -149,6 +153,7 @@ class Detector:
         self.season.reset(slots)
         self.lifecycle.reset(slots)
         self.steps[slots] = 0
+        self.changes[slots] += 1
         self.silent_for[slots] = 0
         for streak in self._excluded_for.values():
             streak[slots] = 0
@@ -179,6 +184,7 @@ class Detector:
     def restore(self, slots: SlotArray, state: dict[str, npt.NDArray[Any]]) -> None:
         """Put back what `export` gave (capacity must already cover `slots`)."""
         self.steps[slots] = state["steps"]
+        self.changes[slots] += 1
         self.silent_for[slots] = state["silent_for"]
         self.last[slots] = state["last"]
         self.last_score[slots] = state["last_score"]
@@ -200,6 +206,7 @@ class Detector:
     def resume(self, slot: int, alert_type: AlertType, severity_rank: int) -> None:
         """Consider an alert of this service open (taken over from the store at start)."""
         column = TYPE_INDEX[alert_type]
+        self.changes[slot] += 1
         self.lifecycle.open[slot, column] = True
         self.lifecycle.severity[slot, column] = max(
             int(self.lifecycle.severity[slot, column]), severity_rank
@@ -208,6 +215,7 @@ class Detector:
     def skip_empty(self, slots: SlotArray, buckets: npt.NDArray[np.int64]) -> None:
         """Account for empty buckets skipped after `config.settle_buckets` were processed."""
         self.steps[slots] += buckets
+        self.changes[slots] += 1
         self.silent_for[slots] += buckets
         self.last[slots, 0] += buckets
 
@@ -332,6 +340,7 @@ class Detector:
                 ~traffic.outlier | adopted["count"],
             )  # fmt: skip
         self.steps[rows] = steps + 1
+        self.changes[rows] += 1
         self.silent_for[rows] = silent_for
         self.last[rows] = np.column_stack(
             [np.full(slots.size, float(bucket.bucket)), counts, errors, bucket.p95_ms,

@@ -4,8 +4,9 @@ Ingest: `POST /api/logs` (JSON array, `{"logs": [...]}`, NDJSON) answers
 `202 {"accepted", "rejected", "late", "errors": [{"index", "error"}]}`; `POST /v1/logs` is
 OTLP/HTTP (protobuf or JSON) and answers as OTLP does, with `partial_success` for rejected
 records. Reads: `GET /api/alerts` from the alert store, `GET /api/services` from the
-detector's live state. The detection work runs inline (it takes about a millisecond per
-thousand records); nothing here waits on the database except reads and key checks.
+detector's live state (on a clustered receiver, from the services' checkpoints). The
+detection work runs inline (it takes about a millisecond per thousand records); nothing
+here waits on the database except reads and key checks.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from starlette.routing import Route
 
 from tracer_core.auth_limit import FailedAuthLimiter
 from tracer_core.models import AlertStatus
+from tracer_processor.checkpoints.view import CheckpointView
 from tracer_processor.cluster.publisher import (
     RETRY_AFTER_SECONDS as PUBLISH_RETRY_AFTER_SECONDS,
 )
@@ -36,6 +38,7 @@ from tracer_processor.ingest.decode_pool import DecodePool, DecoderUnavailableEr
 from tracer_processor.ingest.otlp import decode_export, encode_response, encode_status
 from tracer_processor.ingest.paging import cursor_key, cursor_of, services_page
 from tracer_processor.ingest.records import parse_logs
+from tracer_processor.ingest.request_id import IDEMPOTENCY_HEADER, request_id
 from tracer_processor.pipeline import IngestOutcome, Pipeline
 
 log = logging.getLogger(__name__)
@@ -81,11 +84,21 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-async def _ingest(request: Request, batch: LogBatch, source: str) -> IngestOutcome:
+async def _ingest(
+    request: Request, batch: LogBatch, source: str, body: bytes, endpoint: str
+) -> IngestOutcome:
     """Fold the batch in here, or (clustered) publish it for the partitions' owners."""
     publisher: Publisher | None = request.app.state.publisher
     if publisher is not None:
-        await publisher.publish(batch)  # raises PublishUnavailableError: answered 503
+        identity = request_id(
+            body,
+            sender=batch.sender,
+            endpoint=endpoint,
+            media_type=_media_type(request),
+            idempotency_key=request.headers.get(IDEMPOTENCY_HEADER),
+            event_times=batch.timestamps.tobytes(),
+        )
+        await publisher.publish(batch, identity)  # PublishUnavailableError: answered 503
         request.app.state.metrics.accepted.labels(source).inc(batch.size)
         return IngestOutcome(batch.size, batch.rejected, 0, batch.errors)
     pipeline: Pipeline = request.app.state.pipeline
@@ -136,7 +149,7 @@ async def post_logs(request: Request) -> Response:
     except DecoderUnavailableError as exc:
         return _counted(request, "/api/logs", _error(503, str(exc)))
     try:
-        outcome = await _ingest(request, batch, "json")
+        outcome = await _ingest(request, batch, "json", body, "/api/logs")
     except PublishUnavailableError as exc:
         return _unavailable(request, "/api/logs", exc)
     state.metrics.request_seconds.observe(time.perf_counter() - started)
@@ -183,7 +196,7 @@ async def post_otlp_logs(request: Request) -> Response:
     except DecoderUnavailableError as exc:
         return _counted(request, "/v1/logs", _otlp_error(503, str(exc), as_json))
     try:
-        outcome = await _ingest(request, batch, "otlp")
+        outcome = await _ingest(request, batch, "otlp", body, "/v1/logs")
     except PublishUnavailableError as exc:
         return _unavailable(request, "/v1/logs", exc)
     state.metrics.request_seconds.observe(time.perf_counter() - started)
@@ -256,17 +269,24 @@ async def get_services(request: Request) -> Response:
         after = cursor_key(params.get("cursor"))
     except ValueError:
         return _error(400, "cursor is not one this API handed out")
-    rows = await services_page(
-        request.app.state.pipeline,
-        project=params.get("project") or None,
-        service=params.get("service") or None,
-        limit=limit,
-        after=after,
-    )
+    project, service = params.get("project") or None, params.get("service") or None
+    view: CheckpointView | None = request.app.state.checkpoint_view
+    if view is not None:  # a clustered receiver: the services as of their checkpoints
+        try:
+            rows, following = await view.page(
+                project=project, service=service, limit=limit, after=after
+            )
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            log.warning("reading service checkpoints failed: %s", exc)
+            return _error(503, "the database is unavailable")
+    else:
+        rows = await services_page(
+            request.app.state.pipeline, project=project, service=service, limit=limit, after=after
+        )
+        following = (rows[-1]["project"], rows[-1]["service"]) if len(rows) == limit else None
     response = json_response(rows)
-    if len(rows) == limit:
-        last = rows[-1]
-        response.headers["X-Next-Cursor"] = cursor_of(last["project"], last["service"])
+    if following is not None:
+        response.headers["X-Next-Cursor"] = cursor_of(*following)
     return response
 
 
