@@ -10,17 +10,14 @@ checkpoints (the resume point), which is what a successor continues from.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
 import numpy as np
 import numpy.typing as npt
 from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.client import JetStreamContext
 from nats.js.errors import Error as JetStreamError
 
 from tracer_processor.cluster import codec
@@ -28,6 +25,7 @@ from tracer_processor.cluster.clock import StreamClock
 from tracer_processor.cluster.ledger import Ledger, PartitionState
 from tracer_processor.cluster.metrics import ClusterMetrics
 from tracer_processor.cluster.partitioning import partition_of_subject, subject_of
+from tracer_processor.cluster.pull import Pulled, PullFeed
 from tracer_processor.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -47,14 +45,14 @@ class PartitionConsumer:
         clock: StreamClock,
         metrics: ClusterMetrics,
     ) -> None:
-        self._js: JetStreamContext = nc.jetstream()
+        self._nc = nc
         self._stream = stream
         self._pipeline = pipeline
         self._ledger = ledger
         self._clock = clock
         self._metrics = metrics
         self._bucket_seconds = pipeline.detector.config.bucket_seconds
-        self._sub: JetStreamContext.PullSubscription | None = None
+        self._feed: PullFeed | None = None
         self._stale = True
         self._changed = asyncio.Event()
 
@@ -68,14 +66,13 @@ class PartitionConsumer:
             try:
                 if self._stale:
                     await self._subscribe()
-                if self._sub is None:
+                if self._feed is None:
                     self._clock.caught_up()
                     self._changed.clear()
                     await self._changed.wait()
                     continue
-                try:
-                    messages = await self._sub.fetch(FETCH_MESSAGES, timeout=POLL_SECONDS)
-                except TimeoutError:
+                messages = await self._feed.fetch(FETCH_MESSAGES, POLL_SECONDS)
+                if not messages:
                     self._clock.caught_up()
                     self._metrics.consumer_pending.set(0)
                     continue
@@ -107,17 +104,16 @@ class PartitionConsumer:
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE if start > 1 else DeliverPolicy.ALL,
             opt_start_seq=start if start > 1 else None,
         )
-        self._sub = await self._js.pull_subscribe(subjects[0], stream=self._stream, config=config)
+        feed = PullFeed(self._nc, self._stream)
+        await feed.open(config)
+        self._feed = feed
 
     async def _unsubscribe(self) -> None:
-        sub, self._sub = self._sub, None
-        if sub is None:
-            return
-        with contextlib.suppress(NatsError, JetStreamError, OSError):
-            await sub.unsubscribe()
-            await self._js.delete_consumer(self._stream, sub._consumer)
+        feed, self._feed = self._feed, None
+        if feed is not None:
+            await feed.close()
 
-    def fold(self, messages: list[Msg]) -> None:
+    def fold(self, messages: list[Pulled]) -> None:
         """Fold a fetch's messages in as one batch (skipping those that are not, or no
         longer, ours): per-call costs are paid once per fetch, and the bookkeeping once per
         partition of the fetch, not once per message."""
@@ -130,7 +126,7 @@ class PartitionConsumer:
             state = owned.get(partition_of_subject(message.subject))
             if state is None:
                 continue
-            seq = message.metadata.sequence.stream
+            seq = message.sequence
             if seq < state.next_seq:
                 self._metrics.redeliveries.inc()
                 continue
@@ -139,7 +135,7 @@ class PartitionConsumer:
             seqs.append(seq)
             payloads.append(message.data)
         if messages:
-            pending = messages[-1].metadata.num_pending
+            pending = messages[-1].pending
             self._metrics.consumer_pending.set(pending)
         if not payloads:
             return
