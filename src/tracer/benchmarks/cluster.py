@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import signal
 import tempfile
 import time
@@ -35,6 +36,7 @@ from tracer_core.settings import BaseTracerSettings, load_settings
 SECTION = "cluster"
 FOLDED = 'tracer_processor_records_accepted_total{source="stream"}'
 LAG = "tracer_cluster_accept_to_fold_seconds"
+CPU = "process_cpu_seconds_total"
 CONNECTIONS = 4  # per receiver, from one client process each
 
 
@@ -69,7 +71,7 @@ def _load(database_url: str, options: BenchOptions) -> list[BenchRow]:
             receivers = [c for c in children if c.name.startswith("receiver")]
             processors = [c for c in children if c.name.startswith("processor")]
             _wait_owned(processors, 64)
-            return _measure(receivers, processors, database_url, options)
+            return _measure(receivers, processors, nats, database_url, options)
         finally:
             stop_all(children)
             nats.stop()
@@ -94,11 +96,35 @@ def _wait_owned(processors: list[Child], partitions: int, timeout: float = 60.0)
     raise RuntimeError("the processors did not share the partitions out in time")
 
 
+def _cpu_seconds(children: list[Child], nats: NatsServer) -> dict[str, float]:
+    """CPU seconds used so far by each process of the layout (receivers and processors from
+    their own /metrics, the NATS server from /proc)."""
+    spent = {
+        child.name: _sample(httpx.get(f"{child.url}/metrics", timeout=10).text, CPU)
+        for child in children
+    }
+    spent["nats"] = _proc_cpu_seconds(nats.process.pid if nats.process else 0)
+    return spent
+
+
+def _proc_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return float("nan")  # not Linux: the row says nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _measure(
-    receivers: list[Child], processors: list[Child], database_url: str, options: BenchOptions
+    receivers: list[Child],
+    processors: list[Child],
+    nats: NatsServer,
+    database_url: str,
+    options: BenchOptions,
 ) -> list[BenchRow]:
     seconds = 4.0 if options.quick else 20.0
     ports = [int(r.url.rsplit(":", 1)[1]) for r in receivers]
+    cpu_before = _cpu_seconds([*receivers, *processors], nats)
     started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(len(ports)) as pool:
         runs = list(
@@ -118,7 +144,14 @@ def _measure(
         time.sleep(0.05)
     drained = time.monotonic() - started - 1.0  # the clients' 1 s warm-up sends too
     folded = _folded(processors)
+    cpu_after = _cpu_seconds([*receivers, *processors], nats)
     rate = folded / drained
+
+    def per_million(prefix: str) -> float:
+        spent = sum(cpu_after[name] - cpu_before[name] for name in cpu_after
+                    if name.startswith(prefix))  # fmt: skip
+        return spent / max(folded, 1.0) * 1e6
+
     lag_p99 = max(
         _histogram_bound(httpx.get(f"{p.url}/metrics", timeout=10).text, LAG, 0.99)
         for p in processors
@@ -128,6 +161,10 @@ def _measure(
     return [
         BenchRow(SECTION, "end to end, 2 receivers + 2 processors (8 connections)", rate, "logs/s",
                  ">= 300000", rate >= 300_000),
+        BenchRow(SECTION, "CPU s per million records: receivers", per_million("receiver"), "s"),
+        BenchRow(SECTION, "CPU s per million records: processors", per_million("processor"),
+                 "s"),
+        BenchRow(SECTION, "CPU s per million records: NATS server", per_million("nats"), "s"),
         BenchRow(SECTION, "records accepted by the receivers", accepted, "logs"),
         BenchRow(SECTION, "records folded in by the processors", folded, "logs",
                  "== accepted", folded == accepted),

@@ -11,7 +11,7 @@ import nats
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 
 from tracer.nats_server import NatsServer
-from tracer_processor.cluster.pull import PullFeed, position
+from tracer_processor.cluster.pull import Pulled, PullFeed, position
 
 
 def test_the_position_is_read_from_both_subject_forms() -> None:
@@ -32,7 +32,7 @@ async def test_batches_in_stream_order_then_waiting_for_new_ones(
             await js.publish(f"logs.{index % 3}", str(index).encode())
         feed = PullFeed(nc, "LOGS")
         await feed.open(ConsumerConfig(ack_policy=AckPolicy.NONE, filter_subjects=["logs.*"]))
-        got = []
+        got: list[Pulled] = []
         while len(got) < 25:
             batch = await feed.fetch(10, 0.5)
             assert 0 < len(batch) <= 10

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import asyncpg
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, ProcessCollector
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
@@ -88,6 +88,7 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
     database_url = settings.database_url
     clock = clock or SystemClock()
     registry = CollectorRegistry()
+    ProcessCollector(registry=registry)  # process_cpu_seconds_total, memory, open files
     metrics = ProcessorMetrics(registry)
     cluster = ClusterRuntime(settings, registry) if settings.nats_url else None
 
