@@ -14,9 +14,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import orjson
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from tracer_processor.ingest.batch import LogBatch
 
@@ -91,3 +94,31 @@ def bucket_batch(
         messages=["request failed: upstream timeout after 3000 ms"] * n,
         received=n,
     )
+
+
+def as_otlp_export(body: bytes) -> bytes:
+    """A stamped JSON body as the OTLP/protobuf export an SDK would send for the same records:
+    one resource per service, severity from the level, the HTTP status and duration as
+    attributes, the message as the body."""
+    by_service: dict[str, list[dict[str, Any]]] = {}
+    for record in orjson.loads(body):
+        by_service.setdefault(record["service"], []).append(record)
+    request = ExportLogsServiceRequest()
+    for service, records in by_service.items():
+        resource = request.resource_logs.add()
+        resource.resource.attributes.add(key="service.name", value=AnyValue(string_value=service))
+        out = resource.scope_logs.add().log_records
+        for record in records:
+            when = datetime.fromisoformat(record["timestamp"]).timestamp()
+            item = out.add(
+                time_unix_nano=round(when * 1e9),
+                severity_number=17 if record["level"] == "error" else 9,
+            )
+            item.body.string_value = record["message"]
+            item.attributes.add(
+                key="http.response.status_code", value=AnyValue(int_value=record["status_code"])
+            )
+            item.attributes.add(
+                key="duration_ms", value=AnyValue(double_value=record["duration_ms"])
+            )
+    return bytes(request.SerializeToString())
