@@ -246,7 +246,8 @@ class Detector:
         rows = rows_of(slots)
         steps = take(self.steps, rows)
         counts, errors = bucket.counts, bucket.errors
-        silent = counts <= 0
+        # An empty bucket is silence for a count; any value of a generic metric is a value.
+        silent = (counts <= 0) & (not config.generic_values)
         silent_for = np.where(silent, self.silent_for[rows] + 1, 0)
         hours = bucket.epoch_hours
         if hours is None:
@@ -299,7 +300,13 @@ class Detector:
             seen_now = observed[name]
             excluded_for = self._excluded_for[name]
             before = excluded_for[rows]
-            streak = np.where(seen_now & metric.outlier, before + 1, np.where(seen_now, 0, before))
+            # A departure lasts while its buckets are beyond the band or, once it has begun,
+            # still unusual at the level an alert needs to resolve (the lifecycle's exit
+            # share): a shift whose noise dips back into the band now and then is still
+            # one departure, and is adopted once it has lasted `adopt_buckets`.
+            unusual = metric.score >= config.exit_fraction * config.score_threshold
+            departed = metric.outlier | ((before > 0) & unusual)
+            streak = np.where(seen_now & departed, before + 1, np.where(seen_now, 0, before))
             adopt = streak > config.adopt_buckets
             accept = seen_now.copy()
             if name == "count":

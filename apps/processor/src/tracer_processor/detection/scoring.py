@@ -290,7 +290,7 @@ def traffic_signals(
     high_ref = np.where(known, np.maximum(mean, usual), mean)
     warm = n >= config.warmup_buckets
     threshold, exit_share = config.score_threshold, config.exit_fraction
-    silent = counts <= 0
+    silent = (counts <= 0) & (not config.generic_values)  # a generic value is never silence
     if config.generic_values:
         expected = warm
         ratio = finite(np.where(z < 0, counts / np.maximum(np.abs(low_ref), 1e-9),
