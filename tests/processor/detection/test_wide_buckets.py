@@ -160,3 +160,24 @@ def test_a_metric_that_lives_below_zero_is_a_value_not_silence() -> None:
     assert moved.flags[shift : shift + 6].any()
     assert _opened(moved.alert_open[shift:]) == 1
     assert not moved.flags[4 * DAY :].any()  # learnt: a negative value is not "no data"
+
+
+def test_a_short_error_incident_at_moderate_volume_is_not_diluted() -> None:
+    # About 90 records a point, 2.4 % failing; then three points at 13 %. Over the long
+    # span the incident is diluted by the calm points before it, and any one point is too
+    # few records to tell; the short span sees it, its score paying for the scan.
+    points, incident = 4 * DAY, 3 * DAY + 100
+    for seed in range(1, 7):
+        rng = np.random.default_rng(seed)
+        volumes = rng.poisson(90.0, points).astype(np.float64)
+        rate = np.full(points, 0.024)
+        rate[incident : incident + 3] = 0.13
+        errors = rng.binomial(volumes.astype(np.int64), rate).astype(np.float64)
+        observed = errors / np.maximum(volumes, 1.0)
+        (scored,) = score_series(
+            [(_times(points), observed)], kind=Kind.ERROR_RATE, volumes=[volumes]
+        )
+        assert scored.flags[incident : incident + 3].any()
+        assert scored.reasons[incident + int(np.argmax(scored.flags[incident:]))].startswith(
+            "error_spike"
+        )

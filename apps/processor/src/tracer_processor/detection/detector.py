@@ -30,6 +30,7 @@ from tracer_processor.detection.config import DetectorConfig
 from tracer_processor.detection.describe import details, number, numbers, title
 from tracer_processor.detection.lifecycle import TYPE_INDEX, AlertLifecycle, Transitions
 from tracer_processor.detection.scoring import (
+    SHORT_SPAN,
     FloatArray,
     MetricSignals,
     error_signals,
@@ -220,16 +221,22 @@ class Detector:
         steps: npt.NDArray[np.int64],
         counts: FloatArray,
         errors: FloatArray,
-    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    ) -> tuple[FloatArray, ...]:
         """Records and errors of each bucket, a quiet one pooled with the buckets before it
-        (newest first, up to `pool_buckets`) until it holds `min_count` records; then the
-        records and errors of this bucket and the `recent_buckets` before it (a span)."""
-        span_records = counts + self.pools["records"].recent_sum(rows)
-        span_errors = errors + self.pools["errors"].recent_sum(rows)
+        (newest first, up to `pool_buckets`) until it holds `min_count` records; then those
+        of this bucket and the `SHORT_SPAN - 1` before it, and of this bucket and the
+        `recent_buckets` before it (the spans)."""
+        pools = self.pools
+        flat, written = pools["records"].recent_positions(slots, steps, SHORT_SPAN - 1)
+        short_records = counts + pools["records"].recent_at(flat, written)
+        short_errors = errors + pools["errors"].recent_at(flat, written)
+        span_records = counts + pools["records"].recent_sum(rows)
+        span_errors = errors + pools["errors"].recent_sum(rows)
+        spans = (short_records, short_errors, span_records, span_errors)
         records, failed = counts.copy(), errors.copy()
         quiet = np.flatnonzero(counts < self.config.min_count)
         if quiet.size == 0:
-            return records, failed, span_records, span_errors
+            return records, failed, *spans
         ages = self.config.pool_buckets
         flat, written = self.pools["records"].newest_first(slots[quiet], steps[quiet], ages)
         before = self.pools["records"].window_at(flat, written)
@@ -238,7 +245,7 @@ class Detector:
         take_it = reached < self.config.min_count
         records[quiet] += (before * take_it).sum(axis=1)
         failed[quiet] += (errors_before * take_it).sum(axis=1)
-        return records, failed, span_records, span_errors
+        return records, failed, *spans
 
     def step(self, bucket: BucketInput) -> StepResult:
         config = self.config
