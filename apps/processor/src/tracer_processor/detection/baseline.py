@@ -120,6 +120,22 @@ class RollingBaseline:
         values = self._values.reshape(-1)[flat].astype(np.float64)
         return np.where(self._valid.reshape(-1)[flat] & written, values, 0.0)
 
+    def recent_positions(
+        self, slots: SlotArray, steps: npt.NDArray[np.int64], ages: int
+    ) -> tuple[npt.NDArray[np.int64], BoolArray]:
+        """Flat indices into the recent ring of the last `ages` observations (at most
+        `recent`) before the current one, and which were written (for `recent_at`)."""
+        back = np.arange(1, min(ages, self.recent) + 1)[:, None]
+        flat = (steps[None, :] - back) % self.recent * self._capacity + slots[None, :]
+        return flat, back <= steps[None, :]
+
+    def recent_at(self, flat: npt.NDArray[np.int64], written: BoolArray) -> FloatArray:
+        """Sum of the recent ring's observations at `recent_positions`' indices; baselines
+        of the same `recent` and capacity share the indices."""
+        values = self._recent.reshape(-1)[flat].astype(np.float64)
+        valid = self._recent_valid.reshape(-1)[flat] & written
+        return np.asarray(np.where(valid, values, 0.0).sum(axis=0), np.float64)
+
     def recent_sum(self, rows: Rows) -> FloatArray:
         """Sum of the recent ring (the previous `recent` observations)."""
         return take(self._recent_total, rows)

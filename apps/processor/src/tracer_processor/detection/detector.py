@@ -30,6 +30,7 @@ from tracer_processor.detection.config import DetectorConfig
 from tracer_processor.detection.describe import details, number, numbers, title
 from tracer_processor.detection.lifecycle import TYPE_INDEX, AlertLifecycle, Transitions
 from tracer_processor.detection.scoring import (
+    SHORT_SPAN,
     FloatArray,
     MetricSignals,
     error_signals,
@@ -228,16 +229,22 @@ class Detector:
         steps: npt.NDArray[np.int64],
         counts: FloatArray,
         errors: FloatArray,
-    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    ) -> tuple[FloatArray, ...]:
         """Records and errors of each bucket, a quiet one pooled with the buckets before it
-        (newest first, up to `pool_buckets`) until it holds `min_count` records; then the
-        records and errors of this bucket and the `recent_buckets` before it (a span)."""
-        span_records = counts + self.pools["records"].recent_sum(rows)
-        span_errors = errors + self.pools["errors"].recent_sum(rows)
+        (newest first, up to `pool_buckets`) until it holds `min_count` records; then those
+        of this bucket and the `SHORT_SPAN - 1` before it, and of this bucket and the
+        `recent_buckets` before it (the spans)."""
+        pools = self.pools
+        flat, written = pools["records"].recent_positions(slots, steps, SHORT_SPAN - 1)
+        short_records = counts + pools["records"].recent_at(flat, written)
+        short_errors = errors + pools["errors"].recent_at(flat, written)
+        span_records = counts + pools["records"].recent_sum(rows)
+        span_errors = errors + pools["errors"].recent_sum(rows)
+        spans = (short_records, short_errors, span_records, span_errors)
         records, failed = counts.copy(), errors.copy()
         quiet = np.flatnonzero(counts < self.config.min_count)
         if quiet.size == 0:
-            return records, failed, span_records, span_errors
+            return records, failed, *spans
         ages = self.config.pool_buckets
         flat, written = self.pools["records"].newest_first(slots[quiet], steps[quiet], ages)
         before = self.pools["records"].window_at(flat, written)
@@ -246,7 +253,7 @@ class Detector:
         take_it = reached < self.config.min_count
         records[quiet] += (before * take_it).sum(axis=1)
         failed[quiet] += (errors_before * take_it).sum(axis=1)
-        return records, failed, span_records, span_errors
+        return records, failed, *spans
 
     def step(self, bucket: BucketInput) -> StepResult:
         config = self.config
@@ -254,7 +261,8 @@ class Detector:
         rows = rows_of(slots)
         steps = take(self.steps, rows)
         counts, errors = bucket.counts, bucket.errors
-        silent = counts <= 0
+        # An empty bucket is silence for a count; any value of a generic metric is a value.
+        silent = (counts <= 0) & (not config.generic_values)
         silent_for = np.where(silent, self.silent_for[rows] + 1, 0)
         hours = bucket.epoch_hours
         if hours is None:
@@ -307,7 +315,13 @@ class Detector:
             seen_now = observed[name]
             excluded_for = self._excluded_for[name]
             before = excluded_for[rows]
-            streak = np.where(seen_now & metric.outlier, before + 1, np.where(seen_now, 0, before))
+            # A departure lasts while its buckets are beyond the band or, once it has begun,
+            # still unusual at the level an alert needs to resolve (the lifecycle's exit
+            # share): a shift whose noise dips back into the band now and then is still
+            # one departure, and is adopted once it has lasted `adopt_buckets`.
+            unusual = metric.score >= config.exit_fraction * config.score_threshold
+            departed = metric.outlier | ((before > 0) & unusual)
+            streak = np.where(seen_now & departed, before + 1, np.where(seen_now, 0, before))
             adopt = streak > config.adopt_buckets
             accept = seen_now.copy()
             if name == "count":

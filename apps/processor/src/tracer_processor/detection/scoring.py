@@ -37,6 +37,10 @@ Judged = tuple[FloatArray, FloatArray, FloatArray, FloatArray]  # up, down, drif
 Judge = Callable[[FloatArray, BoolArray], Judged]  # a metric's `BurstTracker.judge`
 
 LOW, MEDIUM, HIGH, CRITICAL = 0, 1, 2, 3
+SHORT_SPAN = 3  # buckets: the error rate is tested over 1, this many and recent_buckets + 1
+# Three span lengths are three tests of one bucket: each score pays for the scan
+# (Bonferroni), so the least tail probability of the three is still a tail probability.
+_SCAN_COST = float(np.log10(3.0))
 MAX_SCORE = SCORE_CAP
 
 
@@ -95,7 +99,7 @@ def error_signals(
     config: DetectorConfig,
     counts: FloatArray,
     errors: FloatArray,
-    pool: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+    pool: tuple[FloatArray, ...],
     history: tuple[FloatArray, FloatArray, IntArray],
     baseline: tuple[FloatArray, FloatArray, IntArray],
     recent: tuple[FloatArray, IntArray],
@@ -103,10 +107,12 @@ def error_signals(
     typical_count: FloatArray,
 ) -> MetricSignals:
     """`pool`: records and errors of this bucket and, when it is quiet, the ones before it,
-    then of the last `recent_buckets` together (a moderate rise shows over that span);
+    then of the last `SHORT_SPAN` buckets and of the last `recent_buckets` + 1 together: a
+    short incident at moderate volume shows over the short span, a moderate rise over the
+    long one, and neither is diluted by the other;
     `history`: records, errors and buckets seen over the window (clipped as learnt)."""
     _mean, std, n = baseline
-    records, failed, span_records, span_failed = pool
+    records, failed, short_records, short_failed, span_records, span_failed = pool
     window_records, window_errors, seen = history
     previous = recent[0]
     rate = failed / np.maximum(records, 1.0)
@@ -119,9 +125,7 @@ def error_signals(
     # ...and against the rate's own uncertainty, two standard errors up.
     known = np.sqrt(base * (1 - base) / (window_records + prior))
     tested = np.minimum(base + excess + 2.0 * known, 0.99)
-    score = binomial_score(failed, records, tested)
-    span_rate = span_failed / np.maximum(span_records, 1.0)
-    span_score = binomial_score(span_failed, span_records, tested)
+    score = np.maximum(binomial_score(failed, records, tested) - _SCAN_COST, 0.0)
     sd = np.sqrt(tested * (1 - tested) / np.maximum(records, 1.0))
     z = finite((rate - base) / sd)
     level = _level(config, rate, ewma)
@@ -133,7 +137,6 @@ def error_signals(
     warm = seen >= config.warmup_buckets
     delta = rate - base
     threshold, exit_share = config.score_threshold, config.exit_fraction
-    span_delta = span_rate - base
 
     def matters(share: float, rise: FloatArray, level: FloatArray) -> BoolArray:
         big_enough = rise >= share * config.min_error_delta
@@ -142,12 +145,30 @@ def error_signals(
     static = (rate >= config.static_error_rate) & (failed >= config.min_errors)
     static &= score >= exit_share * threshold  # and clearly above this service's usual rate
     now = (score >= threshold) & matters(1.0, delta, rate) & (failed >= config.min_errors)
-    spanned = (span_score >= threshold) & matters(1.0, span_delta, span_rate)
-    spanned &= (span_failed >= config.min_errors) & matters(exit_share, delta, rate)
-    anomalous = observed & ((warm & (now | spanned)) | static)
     elevated = (score >= exit_share * threshold) & matters(exit_share, delta, rate)
-    elevated |= (span_score >= exit_share * threshold) & matters(exit_share, span_delta, span_rate)
-    score = np.maximum(score, span_score)
+    spanned = np.zeros(rate.size, np.bool_)
+    # A span alerts only while this bucket itself is still elevated, so it cannot outlast
+    # the incident it has seen.
+    still = matters(exit_share, delta, rate)
+    for span_failed_now, span_records_now in (
+        (short_failed, short_records),
+        (span_failed, span_records),
+    ):
+        span_rate = span_failed_now / np.maximum(span_records_now, 1.0)
+        span_score = binomial_score(span_failed_now, span_records_now, tested) - _SCAN_COST
+        span_score = np.maximum(span_score, 0.0)
+        span_delta = span_rate - base
+        spanned |= (
+            (span_score >= threshold)
+            & matters(1.0, span_delta, span_rate)
+            & still
+            & (span_failed_now >= config.min_errors)
+        )
+        elevated |= (span_score >= exit_share * threshold) & matters(
+            exit_share, span_delta, span_rate
+        )
+        score = np.maximum(score, span_score)
+    anomalous = observed & ((warm & (now | spanned)) | static)
     healthy = observed & ~elevated & ~static
     # Severity by impact: the share failing (less one standard error when few records).
     impact = np.where(
@@ -290,7 +311,7 @@ def traffic_signals(
     high_ref = np.where(known, np.maximum(mean, usual), mean)
     warm = n >= config.warmup_buckets
     threshold, exit_share = config.score_threshold, config.exit_fraction
-    silent = counts <= 0
+    silent = (counts <= 0) & (not config.generic_values)  # a generic value is never silence
     if config.generic_values:
         expected = warm
         ratio = finite(np.where(z < 0, counts / np.maximum(np.abs(low_ref), 1e-9),

@@ -14,6 +14,8 @@ service keeps an offset: an EWMA (over `adopt_buckets`) of how far the buckets i
 baseline judged ordinary lie from the profile. Zero while the rhythm repeats, it follows a
 level shift that the recent baseline has taken in, so a persisting shift stops counting as
 "unusual for this hour" at the pace the recent baseline learns it, instead of days later.
+The slots learn each value less the offset, so they keep the shape and the shift is
+counted once, in the offset.
 """
 
 from __future__ import annotations
@@ -110,6 +112,12 @@ class SeasonalProfile:
             return
         slots, epoch_hours = slots[observed], epoch_hours[observed]
         values = np.clip(values[observed], -1.0e15, 1.0e15)  # float32 storage
+        offset = self.offset[slots]
+        # The slots learn the rhythm at the profile's own level: the value less the offset.
+        # Learning the raw value would count a shift twice - in the offset at once, and in
+        # each slot as it catches up, unevenly from one hour to the next - and the offset
+        # would have to unwind it again, lagging behind the level all along.
+        shaped = values - offset
         clip = SEASON_CLIP
         before: list[tuple[FloatArray, FloatArray]] = []  # daily, weekly: seen and mean
         for index in hour_slots(epoch_hours):
@@ -118,21 +126,20 @@ class SeasonalProfile:
             before.append((seen, mean))
             var = self.var[index, slots].astype(np.float64)
             known = seen >= self.per_hour
-            band = clip * np.maximum(np.sqrt(var), noise_floor(self.config, mean))
-            x = np.where(known, np.clip(values, mean - band, mean + band), values)
+            band = clip * np.maximum(np.sqrt(var), noise_floor(self.config, mean + offset))
+            x = np.where(known, np.clip(shaped, mean - band, mean + band), shaped)
             alpha = np.maximum(1.0 / (seen + 1.0), self.min_alpha)
             delta = x - mean
             self.mean[index, slots] = mean + alpha * delta
             # The mean learns the clipped value; the spread only from values within the band,
             # so an incident cannot widen the usual hour.
             widened = np.minimum((1 - alpha) * (var + alpha * delta * delta), 1e30)
-            self.var[index, slots] = np.where(x == values, widened, var)
+            self.var[index, slots] = np.where(x == shaped, widened, var)
             self.seen[index, slots] = np.minimum(seen + 1.0, 1.0e6)
         (day_seen, day_mean), (week_seen, week_mean) = before
         week_ready = week_seen >= 2 * self.per_hour  # as `expect` chose the slot
         usual = np.where(week_ready, week_mean, day_mean)
         follow = ordinary[observed] & (week_ready | (day_seen >= self.per_hour))
-        offset = self.offset[slots]
         pace = 1.0 / max(self.config.adopt_buckets, 1)
         self.offset[slots] = np.where(follow, offset + pace * (values - usual - offset), offset)
 
