@@ -160,3 +160,22 @@ def _summary(items: list[Any]) -> list[tuple[str, str, str, str]]:
         )
         for item in items
     ]
+
+
+def test_an_hour_of_failing_requests_stays_one_open_alert_until_it_ends() -> None:
+    """A service failing half its requests for an hour is an incident for the whole hour: the
+    baseline never takes such an error rate in as normal, so the alert does not resolve
+    while the failures go on, and it resolves soon after they stop."""
+    for seed in (3, 4, 5):
+        harness = Harness(seed=seed)
+        harness.run([Service("api", rate=20.0, error_rate=0.01)], 7200)
+        began = harness.event_time
+        harness.run([Service("api", rate=20.0, error_rate=0.5)], 3600)
+        harness.run([Service("api", rate=20.0, error_rate=0.01)], 1800)
+        opened = harness.candidates(AlertType.ERROR_SPIKE, "api")
+        recovered = harness.recoveries(AlertType.ERROR_SPIKE, "api")
+        assert opened
+        assert opened[0].window_end.timestamp() - began < 120
+        assert len(recovered) == 1
+        minutes = (recovered[0].window_end.timestamp() - began) / 60
+        assert 60 <= minutes < 70

@@ -67,6 +67,7 @@ def detector_config(settings: ProcessorSettings) -> DetectorConfig:
         resolve_buckets=settings.resolve_buckets,
         silence_buckets=settings.silence_buckets,
         adopt_buckets=settings.adopt_buckets,
+        never_normal_error_rate=settings.never_normal_error_rate,
         traffic_spike=settings.traffic_spike_alerts,
     )
 

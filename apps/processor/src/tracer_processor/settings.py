@@ -126,6 +126,12 @@ class ProcessorSettings(BaseTracerSettings):
     resolve_buckets: int = Field(default=DEFAULTS.resolve_buckets, ge=1, le=1000)
     silence_buckets: int = Field(default=DEFAULTS.silence_buckets, ge=1, le=1000)
     adopt_buckets: int = Field(default=DEFAULTS.adopt_buckets, ge=1)
+    never_normal_error_rate: float = Field(
+        default=DEFAULTS.never_normal_error_rate,
+        gt=0,
+        le=1,
+        description="An error rate this high is never taken in as a service's normal.",
+    )
     traffic_spike_alerts: bool = DEFAULTS.traffic_spike
 
     writer_max_buffer: int = Field(default=10_000, ge=1, le=10_000_000)

@@ -54,6 +54,9 @@ class DetectorConfig:
     confirm_buckets: int = 2
     resolve_buckets: int = 6
     adopt_buckets: int = 60  # a shift lasting this long starts entering the baseline
+    # ...except an error rate this high ("high" impact in the severity table): a service
+    # failing this much is an incident for as long as it lasts, never its new normal.
+    never_normal_error_rate: float = 0.2
     report_every: int = 6  # re-report an ongoing incident every N anomalous buckets
 
     @property

@@ -328,6 +328,8 @@ class Detector:
                 # Silence is never learnt as normal while a baseline exists.
                 accept &= ~(silent & metric.outlier)
                 adopt &= ~silent
+            elif name == "error_rate":
+                adopt &= raw[name] < config.never_normal_error_rate
             learnt = np.where(adopt, raw[name], metric.learnt)
             self.baselines[name].push(
                 rows, slots, steps, raw[name], seen_now, accept, learnt=learnt
