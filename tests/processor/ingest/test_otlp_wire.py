@@ -19,7 +19,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 import tracer_otlp_scan
 from tracer_otlp_scan import scan
 from tracer_processor.ingest.batch import BatchRejectedError, IngestLimits, LogBatch
-from tracer_processor.ingest.otlp import decode_export, decode_request, to_batch
+from tracer_processor.ingest.otlp import decode_export, decode_request, to_batch, varint
 from tracer_processor.ingest.otlp_wire import scan_export
 from tracer_processor.ingest.text import BAD_TEXT_ERROR
 
@@ -43,21 +43,8 @@ WANTED_KEYS = [
 # --- protobuf wire encoding, by hand, so tests can build what the runtime would not ---------
 
 
-def _varint(value: int) -> bytes:
-    value &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        low = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(low | 0x80)
-        else:
-            out.append(low)
-            return bytes(out)
-
-
 def _ld(field: int, payload: bytes) -> bytes:
-    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
+    return varint(field << 3 | 2) + varint(len(payload)) + payload
 
 
 @dataclass(frozen=True)
@@ -67,16 +54,16 @@ class Unknown:
     payload: bytes
 
     def encode(self) -> bytes:
-        tag = _varint(self.field << 3 | self.wire)
+        tag = varint(self.field << 3 | self.wire)
         if self.wire == 2:
-            return tag + _varint(len(self.payload)) + self.payload
+            return tag + varint(len(self.payload)) + self.payload
         return tag + self.payload
 
 
 def _unknown_field() -> st.SearchStrategy[Unknown]:
     field = st.integers(min_value=13, max_value=(1 << 29) - 1)
     return st.one_of(
-        st.builds(Unknown, field, st.just(0), st.integers(0, (1 << 64) - 1).map(_varint)),
+        st.builds(Unknown, field, st.just(0), st.integers(0, (1 << 64) - 1).map(varint)),
         st.builds(Unknown, field, st.just(1), st.binary(min_size=8, max_size=8)),
         st.builds(Unknown, field, st.just(2), st.binary(max_size=12)),
         st.builds(Unknown, field, st.just(5), st.binary(min_size=4, max_size=4)),
@@ -539,8 +526,8 @@ def test_repeated_fields_and_odd_severities_map_as_in_the_runtime() -> None:
         base + last_pair_wins,
         bytes(LogRecord(severity_text="ERROR", time_unix_nano=NANOS).SerializeToString()),
         bytes(LogRecord(severity_text="K", observed_time_unix_nano=NANOS).SerializeToString()),
-        bytes(_log().SerializeToString()) + b"\x10" + _varint(-1) + _ld(3, b"error"),
-        bytes(_log().SerializeToString()) + b"\x10" + _varint(2**32 + 17),  # int32: 17
+        bytes(_log().SerializeToString()) + b"\x10" + varint(-1) + _ld(3, b"error"),
+        bytes(_log().SerializeToString()) + b"\x10" + varint(2**32 + 17),  # int32: 17
     )  # fmt: skip
     batch = _scanned(body)
     assert batch.messages[0] == "ok"

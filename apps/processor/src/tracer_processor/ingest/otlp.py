@@ -222,10 +222,12 @@ def encode_response(rejected: int, message: str, *, json: bool) -> bytes:
 def encode_status(code: int, message: str) -> bytes:
     """A `google.rpc.Status` message (the OTLP error body), encoded by hand: two fields."""
     text = message.encode()[:4000]
-    return b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text
+    return b"\x08" + varint(code) + b"\x12" + varint(len(text)) + text
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
+    """A protobuf base-128 varint; a negative value as its 64-bit two's complement."""
+    value &= (1 << 64) - 1
     out = bytearray()
     while True:
         low = value & 0x7F
