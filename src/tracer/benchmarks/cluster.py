@@ -24,14 +24,12 @@ import asyncpg
 import httpx
 
 from tracer.benchmarks import BenchOptions, BenchRow, otlp
+from tracer.benchmarks.database import on_scratch_database
 from tracer.benchmarks.processor import _histogram_bound, _run_clients, _sample
 from tracer.benchmarks.stats import quantile
 from tracer.commands.demo import _free_port, spawn_quiet
 from tracer.commands.up import Child, stop_all, wait_healthy
 from tracer.nats_server import NatsServer
-from tracer.scratch import scratch_database
-from tracer_core.embedded import resolve_database_url
-from tracer_core.settings import BaseTracerSettings, load_settings
 
 SECTION = "cluster"
 FOLDED = 'tracer_processor_records_accepted_total{source="stream"}'
@@ -42,18 +40,10 @@ CONNECTIONS = 4  # per receiver, from one client process each
 
 def run(options: BenchOptions) -> list[BenchRow]:
     decoding = otlp.run(options)
-    settings = load_settings(BaseTracerSettings, database_url=options.database_url)
-    server_url, embedded = resolve_database_url(settings.database_url, settings.home)
-    try:
-        return [*asyncio.run(_on(server_url, options)), *decoding]
-    finally:
-        if embedded is not None:
-            embedded.stop()
-
-
-async def _on(server_url: str, options: BenchOptions) -> list[BenchRow]:
-    async with scratch_database(server_url, "tracer_bench_cluster") as database_url:
-        return await asyncio.to_thread(_load, database_url, options)
+    loaded = on_scratch_database(
+        options, "tracer_bench_cluster", lambda url: asyncio.to_thread(_load, url, options)
+    )
+    return [*loaded, *decoding]
 
 
 def _load(database_url: str, options: BenchOptions) -> list[BenchRow]:

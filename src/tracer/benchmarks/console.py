@@ -9,7 +9,6 @@ the rows partial the list polls, and incident pages.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -19,14 +18,12 @@ import asyncpg
 import httpx
 
 from tracer.benchmarks import BenchOptions, BenchRow
+from tracer.benchmarks.database import on_scratch_database
 from tracer.benchmarks.stats import quantile
-from tracer.scratch import scratch_database
 from tracer_agent.app import create_app
 from tracer_agent.auth.keys import create_key
 from tracer_agent.settings import AgentSettings
-from tracer_core.embedded import resolve_database_url
 from tracer_core.models import Role
-from tracer_core.settings import BaseTracerSettings, load_settings
 
 SECTION = "console"
 INCIDENTS = 10_000
@@ -140,16 +137,5 @@ async def _measure(database_url: str, options: BenchOptions) -> list[BenchRow]:
             return rows
 
 
-async def _on(server_url: str, options: BenchOptions) -> list[BenchRow]:
-    async with scratch_database(server_url, "tracer_bench_console") as database_url:
-        return await _measure(database_url, options)
-
-
 def run(options: BenchOptions) -> list[BenchRow]:
-    settings = load_settings(BaseTracerSettings, database_url=options.database_url)
-    server_url, embedded = resolve_database_url(settings.database_url, settings.home)
-    try:
-        return asyncio.run(_on(server_url, options))
-    finally:
-        if embedded is not None:
-            embedded.stop()
+    return on_scratch_database(options, "tracer_bench_console", lambda url: _measure(url, options))

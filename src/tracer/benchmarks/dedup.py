@@ -23,12 +23,11 @@ import asyncpg
 import uvloop
 
 from tracer.benchmarks import BenchOptions, BenchRow
+from tracer.benchmarks.database import on_server
 from tracer.benchmarks.stats import quantile
 from tracer.scratch import scratch_database
 from tracer_core.db import create_pool
-from tracer_core.embedded import resolve_database_url
 from tracer_core.models import AlertType, Severity
-from tracer_core.settings import BaseTracerSettings, load_settings
 from tracer_processor.alerts.reports import AlertCandidate, Recovery
 from tracer_processor.alerts.store import PostgresAlertStore
 
@@ -223,10 +222,4 @@ async def _measure(server_url: str, options: BenchOptions) -> list[BenchRow]:
 
 
 def run(options: BenchOptions) -> list[BenchRow]:
-    settings = load_settings(BaseTracerSettings, database_url=options.database_url)
-    url, embedded = resolve_database_url(settings.database_url, settings.home)
-    try:
-        return asyncio.run(_measure(url, options))
-    finally:
-        if embedded is not None:
-            embedded.stop()
+    return on_server(options, lambda url: _measure(url, options))

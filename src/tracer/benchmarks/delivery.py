@@ -24,13 +24,11 @@ from pathlib import Path
 import asyncpg
 
 from tracer.benchmarks import BenchOptions, BenchRow
+from tracer.benchmarks.database import on_scratch_database
 from tracer.benchmarks.stats import quantile
 from tracer.commands.demo import spawn_quiet
 from tracer.commands.up import Child, stop_all, wait_healthy
-from tracer.scratch import scratch_database
 from tracer_core.db import create_pool
-from tracer_core.embedded import resolve_database_url
-from tracer_core.settings import BaseTracerSettings, load_settings
 
 SECTION = "delivery"
 REPLICAS = 2
@@ -167,16 +165,8 @@ async def _measure(url: str, options: BenchOptions, logs: Path) -> list[BenchRow
 
 
 def run(options: BenchOptions) -> list[BenchRow]:
-    settings = load_settings(BaseTracerSettings, database_url=options.database_url)
-    server, embedded = resolve_database_url(settings.database_url, settings.home)
+    async def measure(url: str) -> list[BenchRow]:
+        with tempfile.TemporaryDirectory(prefix="tracer-bench-") as logs:
+            return await _measure(url, options, Path(logs))
 
-    async def measure() -> list[BenchRow]:
-        async with scratch_database(server, "tracer_bench_delivery") as url:
-            with tempfile.TemporaryDirectory(prefix="tracer-bench-") as logs:
-                return await _measure(url, options, Path(logs))
-
-    try:
-        return asyncio.run(measure())
-    finally:
-        if embedded is not None:
-            embedded.stop()
+    return on_scratch_database(options, "tracer_bench_delivery", measure)

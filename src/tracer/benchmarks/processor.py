@@ -31,10 +31,10 @@ import numpy as np
 from prometheus_client import CollectorRegistry
 
 from tracer.benchmarks import BenchOptions, BenchRow
+from tracer.benchmarks.database import on_scratch_database
 from tracer.benchmarks.stats import quantile
 from tracer.commands.demo import spawn_quiet
 from tracer.commands.up import stop_all, wait_healthy
-from tracer.scratch import scratch_database
 from tracer.traffic.synthetic import (
     TrafficShape,
     as_otlp_export,
@@ -43,8 +43,6 @@ from tracer.traffic.synthetic import (
     stamp,
 )
 from tracer_core.clock import ManualClock
-from tracer_core.embedded import resolve_database_url
-from tracer_core.settings import BaseTracerSettings, load_settings
 from tracer_processor.alerts.reports import AlertCandidate, Recovery
 from tracer_processor.buckets.aggregator import BucketConfig
 from tracer_processor.detection.config import DetectorConfig
@@ -291,18 +289,9 @@ def _run_clients(
 
 
 def _http(options: BenchOptions) -> list[BenchRow]:
-    settings = load_settings(BaseTracerSettings, database_url=options.database_url)
-    server_url, embedded = resolve_database_url(settings.database_url, settings.home)
-    try:
-        return asyncio.run(_http_on(server_url, options))
-    finally:
-        if embedded is not None:
-            embedded.stop()
-
-
-async def _http_on(server_url: str, options: BenchOptions) -> list[BenchRow]:
-    async with scratch_database(server_url, "tracer_bench_processor") as database_url:
-        return await asyncio.to_thread(_http_load, database_url, options)
+    return on_scratch_database(
+        options, "tracer_bench_processor", lambda url: asyncio.to_thread(_http_load, url, options)
+    )
 
 
 def _http_load(database_url: str, options: BenchOptions) -> list[BenchRow]:
