@@ -4,8 +4,8 @@ ENV PYTHONUNBUFFERED=1 UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy
 RUN pip install --no-cache-dir uv
 WORKDIR /app
 COPY . .
-# gcc builds the OTLP wire scanner (packages/otlp_scan, a C extension; the image has the
-# Python headers), then leaves: the image keeps only the built module.
+# gcc builds the ingest scanners (packages/scan, C extensions; the image has the Python
+# headers), then leaves: the image keeps only the built modules.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev \
     && uv sync --locked --no-dev \

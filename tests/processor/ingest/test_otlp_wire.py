@@ -16,12 +16,12 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
-import tracer_otlp_scan
-from tracer_otlp_scan import scan
 from tracer_processor.ingest.batch import BatchRejectedError, IngestLimits, LogBatch
 from tracer_processor.ingest.otlp import decode_export, decode_request, to_batch, varint
 from tracer_processor.ingest.otlp_wire import scan_export
 from tracer_processor.ingest.text import BAD_TEXT_ERROR
+from tracer_scan import otlp as otlp_scanner
+from tracer_scan.otlp import scan
 
 NOW = 1_772_452_800.0
 NANOS = int(NOW * 1e9)
@@ -557,7 +557,7 @@ def test_without_the_built_scanner_every_body_goes_to_the_runtime(
     body = request.SerializeToString()
     limits = IngestLimits()
     scanned = decode_export(body, json=False, now=NOW, limits=limits)
-    monkeypatch.setattr(tracer_otlp_scan, "_SCANNER", None)
+    monkeypatch.setattr(otlp_scanner, "_SCANNER", None)
     assert scan(body, limits.max_records) is None
     assert scan_export(body, now=NOW, limits=limits) is None
     runtime = decode_export(body, json=False, now=NOW, limits=limits)

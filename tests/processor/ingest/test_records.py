@@ -11,9 +11,19 @@ import pytest
 
 from tracer_processor.ingest.batch import BatchRejectedError, IngestLimits
 from tracer_processor.ingest.records import parse_logs
+from tracer_scan import records as record_columns
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC).timestamp()
 LIMITS = IngestLimits(max_records=1000)
+
+
+@pytest.fixture(autouse=True, params=["c", "python"])
+def column_reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs twice: records read into columns by the C pass, and by the
+    Python comprehensions used where that extension was not built."""
+    if request.param == "python":
+        monkeypatch.setattr(record_columns, "_BUILDER", None)
+    return str(request.param)
 
 
 def record(**changes: object) -> dict[str, object]:

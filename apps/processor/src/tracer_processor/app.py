@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-import tracer_otlp_scan
+import tracer_scan
 from tracer_core.auth_limit import FailedAuthLimiter
 from tracer_core.clock import Clock, SystemClock
 from tracer_core.db import create_pool
@@ -201,12 +201,12 @@ def create_app(settings: ProcessorSettings, *, clock: Clock | None = None) -> St
         # collector's full passes, which would otherwise walk it all while requests wait.
         gc.freeze()
         log.info("processor %s ready (buckets of %s s)", processor_id, settings.bucket_seconds)
-        if not tracer_otlp_scan.BUILT:
+        if not tracer_scan.BUILT:
             log.warning(
-                "the OTLP wire scanner was not built (no C compiler at install time): "
-                "OTLP/protobuf is decoded by the protobuf runtime, several times slower; "
-                "install gcc and the Python headers, then `uv sync --reinstall-package "
-                "tracer-otlp-scan`"
+                "the ingest scanners were not built (no C compiler at install time): "
+                "OTLP/protobuf is decoded by the protobuf runtime and JSON records are read "
+                "in Python, several times slower; install gcc and the Python headers, then "
+                "`uv sync --reinstall-package tracer-scan`"
             )
         try:
             yield

@@ -1,4 +1,4 @@
-"""OTLP/protobuf export bodies to columns through the wire scanner (`tracer_otlp_scan`, C).
+"""OTLP/protobuf export bodies to columns through the wire scanner (`tracer_scan.otlp`, C).
 
 The scanner walks the body once and returns the columns; Python only names the resources,
 rejects records, and reads with the protobuf runtime the few records the scanner leaves to it
@@ -14,16 +14,6 @@ import numpy as np
 import numpy.typing as npt
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
-from tracer_otlp_scan import (
-    BAD_TEXT,
-    BODY_OTHER,
-    BODY_TEXT,
-    ERROR,
-    RESOURCE_COLUMNS,
-    SLOW,
-    SPAN_COLUMNS,
-    scan,
-)
 from tracer_processor.ingest.batch import (
     BatchRejectedError,
     IngestLimits,
@@ -38,6 +28,16 @@ from tracer_processor.ingest.otlp_values import (
     read_attributes,
 )
 from tracer_processor.ingest.text import BAD_TEXT_ERROR, clean_message, clean_name
+from tracer_scan.otlp import (
+    BAD_TEXT,
+    BODY_OTHER,
+    BODY_TEXT,
+    ERROR,
+    RESOURCE_COLUMNS,
+    SLOW,
+    SPAN_COLUMNS,
+    scan,
+)
 
 
 def scan_export(body: bytes, *, now: float, limits: IngestLimits) -> LogBatch | None:

@@ -10,10 +10,12 @@ and each bad one gets its own error. Fields the detector does not use (`trace_id
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Literal, TypeVar, get_args
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 
 from tracer_processor.ingest.batch import (
     BatchRejectedError,
@@ -30,7 +32,9 @@ from tracer_processor.ingest.text import (
     marks_bad_text,
     repair_body,
 )
-from tracer_processor.ingest.timestamps import epoch_seconds
+from tracer_processor.ingest.timestamps import epoch_seconds, one_epoch
+from tracer_scan.records import Columns as RecordColumns
+from tracer_scan.records import columns as record_columns
 
 MAX_DURATION_MS = 1e12  # about 31 years; also rules out inf
 
@@ -42,6 +46,7 @@ Level = Literal[
 _IS_ERROR_LEVEL: dict[str, bool] = {
     name: name.lower() in ("error", "fatal", "critical") for name in get_args(Level)
 }
+_ERROR_LEVELS = frozenset(name for name, is_error in _IS_ERROR_LEVEL.items() if is_error)
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Timestamp = str | int | float  # parsed per batch by `timestamps.epoch_seconds`
@@ -232,6 +237,66 @@ def _columns(
     """Columns of the decoded records; `indices` are their positions in the request."""
     if not lines:
         return empty_batch(received or 0)
+    built = record_columns(lines, LogLine, _ERROR_LEVELS)  # type: ignore[arg-type]
+    read = _read_in_python(lines) if built is None else _read_in_c(lines, built)
+    n = len(lines)
+    batch = LogBatch(
+        timestamps=read.seconds,
+        projects=read.projects,
+        services=read.services,
+        is_error=read.is_error,
+        durations=read.durations,
+        messages=_Messages(lines),
+        received=n if received is None else received,
+        origin=None if indices is None else np.array(indices, np.intp),
+    )
+    if read.time_errors:
+        keep = np.array([not error for error in read.time_errors], np.bool_)
+        for row in np.flatnonzero(~keep).tolist():
+            batch.reject(batch.index_of(row), read.time_errors[row])
+        batch.keep(keep)
+    if not read.plain:
+        _reject_blank_names(batch)
+    check_time_range(batch, now=now, limits=limits)
+    return batch
+
+
+@dataclass(slots=True)
+class _Read:
+    seconds: npt.NDArray[np.float64]
+    time_errors: list[str]  # one per row, or [] when every timestamp was read
+    is_error: npt.NDArray[np.bool_]
+    durations: npt.NDArray[np.float64]  # -1.0 where missing
+    projects: list[str]
+    services: list[str]
+    plain: bool  # every name was printable ASCII already (nothing cleaned, none blank)
+
+
+def _read_in_c(lines: list[LogLine], built: RecordColumns) -> _Read:
+    stamps, errors, durations, projects, services, slow, plain = built
+    seconds = np.frombuffer(stamps, np.float64)
+    time_errors: list[str] = []
+    if slow:  # forms the C pass leaves to `one_epoch`, which also words each error
+        time_errors = [""] * len(lines)
+        for row in np.flatnonzero(np.isnan(seconds)).tolist():
+            seconds[row], time_errors[row] = one_epoch(lines[row].timestamp)
+        if not any(time_errors):
+            time_errors = []
+    if not plain:
+        projects, services = clean_names(projects), clean_names(services)
+    return _Read(
+        seconds=seconds,
+        time_errors=time_errors,
+        is_error=np.frombuffer(errors, np.bool_),
+        durations=np.frombuffer(durations, np.float64),
+        projects=projects,
+        services=services,
+        plain=plain,
+    )
+
+
+def _read_in_python(lines: list[LogLine]) -> _Read:
+    """The same columns as the C pass, where its extension was not built."""
     n = len(lines)
     seconds, time_errors = epoch_seconds([line.timestamp for line in lines])
     is_error = np.fromiter(
@@ -240,24 +305,15 @@ def _columns(
     # A missing status becomes NaN, which is never >= 500.
     is_error |= np.array([line.status_code for line in lines], np.float64) >= 500
     durations = np.array([line.duration_ms for line in lines], np.float64)
-    batch = LogBatch(
-        timestamps=seconds,
-        projects=clean_names([line.project for line in lines]),
-        services=clean_names([line.service for line in lines]),
+    return _Read(
+        seconds=seconds,
+        time_errors=time_errors,
         is_error=is_error,
         durations=np.where(np.isnan(durations), -1.0, durations),
-        messages=_Messages(lines),
-        received=n if received is None else received,
-        origin=None if indices is None else np.array(indices, np.intp),
+        projects=clean_names([line.project for line in lines]),
+        services=clean_names([line.service for line in lines]),
+        plain=False,
     )
-    if time_errors:
-        keep = np.array([not error for error in time_errors], np.bool_)
-        for row in np.flatnonzero(~keep).tolist():
-            batch.reject(batch.index_of(row), time_errors[row])
-        batch.keep(keep)
-    _reject_blank_names(batch)
-    check_time_range(batch, now=now, limits=limits)
-    return batch
 
 
 _ECHOED_VALUE = re.compile(r"Invalid enum value (.*?) - at")

@@ -663,13 +663,13 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "tracer_otlp_scan._scan",
+    .m_name = "tracer_scan._otlp",
     .m_doc = "Bounds-checked OTLP logs wire scanner.",
     .m_size = -1,
     .m_methods = methods,
 };
 
-PyMODINIT_FUNC PyInit__scan(void) {
+PyMODINIT_FUNC PyInit__otlp(void) {
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     if (PyModule_AddIntConstant(m, "ERROR", F_ERROR) < 0 ||

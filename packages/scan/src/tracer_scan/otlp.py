@@ -14,20 +14,12 @@ UTF-8, which that decoder refuses for the whole export).
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
+from tracer_scan.extension import load
 
 ScanResult = tuple[int, bytes, bytes, bytes, bytes, bytes]
 
 
-def _load() -> ModuleType | None:
-    try:
-        return importlib.import_module("tracer_otlp_scan._scan")
-    except ImportError:
-        return None
-
-
-_SCANNER = _load()
+_SCANNER = load("_otlp")
 BUILT = _SCANNER is not None
 
 

@@ -1,0 +1,3 @@
+def columns(
+    records: list[object], type: type, error_levels: frozenset[str], /
+) -> tuple[bytearray, bytearray, bytearray, list[str], list[str], int, bool]: ...
