@@ -33,11 +33,13 @@ from tracer_processor.detection.scoring import (
     SHORT_SPAN,
     FloatArray,
     MetricSignals,
+    ValueView,
     error_signals,
     latency_signals,
     traffic_signals,
 )
 from tracer_processor.detection.season import SeasonalProfile
+from tracer_processor.detection.values import ValueScale
 
 SlotArray = npt.NDArray[np.intp]
 NameLookup = Callable[[int], tuple[str, str]]  # slot -> (project, service)
@@ -116,6 +118,8 @@ class Detector:
         }
         self.bursts = {"latency_p95_ms": BurstTracker(config), "count": BurstTracker(config)}
         self.season = SeasonalProfile(config)
+        # A generic value's quantum and wander; counts have Poisson noise instead.
+        self.values = ValueScale(config) if config.generic_values else None
         self.lifecycle = AlertLifecycle(config)
         self._capacity = 0
         self.steps = np.zeros(0, np.int64)
@@ -136,6 +140,8 @@ class Detector:
         for tracker in self.bursts.values():
             tracker.ensure_capacity(capacity)
         self.season.ensure_capacity(capacity)
+        if self.values is not None:
+            self.values.ensure_capacity(capacity)
         self.lifecycle.ensure_capacity(capacity)
         self.steps = np.concatenate([self.steps, np.zeros(grow, np.int64)])
         self.changes = np.concatenate([self.changes, np.zeros(grow, np.int64)])
@@ -152,6 +158,8 @@ class Detector:
         for tracker in self.bursts.values():
             tracker.reset(slots)
         self.season.reset(slots)
+        if self.values is not None:
+            self.values.reset(slots)
         self.lifecycle.reset(slots)
         self.steps[slots] = 0
         self.changes[slots] += 1
@@ -179,6 +187,8 @@ class Detector:
         for name, tracker in self.bursts.items():
             state.update({f"bursts.{name}.{k}": v for k, v in tracker.export(slots).items()})
         state.update({f"season.{k}": v for k, v in self.season.export(slots).items()})
+        if self.values is not None:
+            state.update({f"values.{k}": v for k, v in self.values.export(slots).items()})
         state.update({f"alerts.{k}": v for k, v in self.lifecycle.export(slots).items()})
         return state
 
@@ -198,6 +208,8 @@ class Detector:
         for name, tracker in self.bursts.items():
             tracker.restore(slots, _under(state, f"bursts.{name}."))
         self.season.restore(slots, _under(state, "season."))
+        if self.values is not None:
+            self.values.restore(slots, _under(state, "values."))
         self.lifecycle.restore(slots, _under(state, "alerts."))
 
     def last_scores(self, slot: int) -> dict[str, float]:
@@ -302,10 +314,21 @@ class Detector:
             else:
                 zeros = np.zeros(slots.size)
                 season = (zeros, zeros, np.zeros(slots.size, np.bool_))
+            value_view = None
+            if self.values is not None:
+                _level, local_spread, wanders = self.values.spreads(rows)
+                floor = self.values.floor(rows, count_inputs[0][0])
+                value_view = ValueView(floor, local_spread, wanders)
             traffic = traffic_signals(
                 config, counts, bucket.partial, silent_for, *count_inputs, season,
-                partial(self.bursts["count"].judge, rows),
+                partial(self.bursts["count"].judge, rows), value_view,
             )  # fmt: skip
+            if self.values is not None:
+                (mean, _std, window_n), (previous, recent_n), _ewma = count_inputs
+                self.values.learn(
+                    rows, counts, np.where(window_n >= 2, counts - mean, np.nan),
+                    np.where(recent_n > 0, counts - previous, np.nan), traffic.observed,
+                )  # fmt: skip
             scored.append(traffic)
             raw["count"] = counts
             observed["count"] = traffic.observed

@@ -45,6 +45,15 @@ MAX_SCORE = SCORE_CAP
 
 
 @dataclass(frozen=True, slots=True)
+class ValueView:
+    """A generic value's scale from its own history (`values.ValueScale`), per service."""
+
+    floor: FloatArray  # least spread: half the quantum, at least a tiny share of the level
+    local_spread: FloatArray  # usual error of the last few values as a prediction
+    wanders: BoolArray  # judged against the last few values rather than the window's mean
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     anomalous: BoolArray
     healthy: BoolArray
@@ -280,27 +289,46 @@ def traffic_signals(
     ewma: tuple[FloatArray, BoolArray],
     season: tuple[FloatArray, FloatArray, BoolArray],
     judge: Judge,
+    value_scale: ValueView | None = None,
 ) -> MetricSignals:
     """Request volume (or, with `generic_values`, any metric): drops, spikes and silence.
 
     `silent_for` counts this bucket; `season` is the usual mean and variance at this hour
-    and whether the profile knows it."""
+    and whether the profile knows it; `value_scale` (generic values): what the series' own
+    history says of its scale and wander (`values.ValueScale`)."""
     mean, std, n = baseline
     previous = recent[0]
     observed = ~partial
     # The noise floor is a floor: a window's spread already holds the counting noise.
-    spread = np.maximum(std, noise_floor(config, mean))
-    z_recent = finite(np.where(n >= 2, deviation(config, counts, mean, spread), 0.0))
+    floor = noise_floor(config, mean)
+    if value_scale is not None:
+        floor = np.maximum(floor, value_scale.floor)
+    spread = np.maximum(std, floor)
+    reference = mean
+    if value_scale is not None:
+        # A wandering series is judged against where it just was, in units of its usual
+        # step from there; its window's mean lags it by more than the noise.
+        wanders = value_scale.wanders & (recent[1] > 0)
+        reference = np.where(wanders, previous, mean)
+        spread = np.where(wanders, np.maximum(value_scale.local_spread, floor), spread)
+    z_recent = finite(np.where(n >= 2, deviation(config, counts, reference, spread), 0.0))
     usual, variance, known = season
     known = known & config.seasonal
     # In units of the tighter spread: the usual hour's when the recent window spans the day's
     # rhythm, the recent one when this hour's level merely varies from one day to the next.
     season_spread = np.maximum(np.sqrt(variance), noise_floor(config, usual))
+    if value_scale is not None:
+        season_spread = np.maximum(season_spread, value_scale.floor)
     z_season = finite(deviation(config, counts, usual, np.minimum(season_spread, spread)))
     # Once the profile knows this hour, the deviation is the one from the usual hour - and
     # only when the recent past agrees on its direction: a shift already learnt over the
     # last hours is not news, and neither is an evening's usual fall.
     agree = (np.sign(z_recent) == np.sign(z_season)) & (z_recent != 0)
+    if value_scale is not None:
+        # ...and for a generic value, only when the recent past sees a deviation at all: a
+        # mostly-zero series sits a hair below its window's mean between its spikes, which is
+        # no agreement that a quiet hour is unusually quiet.
+        agree &= np.abs(z_recent) >= 1.0
     z = np.where(known, np.where(agree, z_season, 0.0), z_recent)
     up, down, drift, drift_z = judge(z, observed)
     # A drop is sized against the lower of the usual hour and the recent level. The recent
@@ -348,15 +376,15 @@ def traffic_signals(
             else _rank(ratio, 10.0, 1.0e12, 1.0e12)
         )
         verdicts[AlertType.TRAFFIC_SPIKE] = Verdict(spike, spike_healthy, spike_rank)
-    outlier = warm & (np.abs(counts - mean) > config.clip_z * spread)
+    outlier = warm & (np.abs(counts - reference) > config.clip_z * spread)
     band = config.clip_z * spread
-    learnt = np.where(warm, np.clip(counts, mean - band, mean + band), counts)
+    learnt = np.where(warm, np.clip(counts, reference - band, reference + band), counts)
     return MetricSignals(
         name="count",
         observed=observed,
         value=counts,
-        mean=mean,
-        std=std,
+        mean=reference,
+        std=std if value_scale is None else spread,
         n=n,
         z=z,
         ewma=_level(config, counts, ewma),

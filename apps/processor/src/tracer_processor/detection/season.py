@@ -145,8 +145,9 @@ class SeasonalProfile:
 
 
 def noise_floor(config: DetectorConfig, mean: FloatArray) -> FloatArray:
-    """The least spread a value can have around `mean`: Poisson noise for counts, a small
-    share of the level for any other metric (so a flat series never divides by zero)."""
+    """The least spread a value can have around `mean`: Poisson noise for counts, a tiny
+    share of the level for any other metric (so a flat series never divides by zero; the
+    scorer adds the series' own quantum, `values.ValueScale.floor`)."""
     if config.generic_values:
-        return config.value_spread_floor * np.abs(mean) + 1.0e-9
+        return config.value_relative_floor * np.abs(mean) + 1.0e-290
     return np.sqrt(np.maximum(mean, 1.0))
