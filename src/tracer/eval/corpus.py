@@ -154,9 +154,120 @@ def error_rates(rng: np.random.Generator, points: int) -> LabelledSeries:
                           volumes)  # fmt: skip
 
 
+def _one_window_or_none(
+    rng: np.random.Generator, points: int, shortest: int, longest: int
+) -> list[tuple[int, int]]:
+    """Half the series of a family hold one incident; the others none (false alarms only)."""
+    return _windows(rng, points, 1, shortest, longest) if rng.random() < 0.5 else []
+
+
+def random_walks(rng: np.random.Generator, points: int) -> LabelledSeries:
+    """A level that wanders (memory in use, a queue's backlog, a price); the incident is a
+    jump far beyond its usual step, which then persists like any step of a walk."""
+    step = float(np.exp(rng.uniform(np.log(0.01), np.log(100.0))))
+    values = rng.uniform(-5, 5) * step * 100 + step * np.cumsum(rng.standard_normal(points))
+    windows = _one_window_or_none(rng, points, 12, 12)
+    for start, _end in windows:
+        values[start:] += rng.uniform(10, 20) * step * rng.choice([-1.0, 1.0])
+    return LabelledSeries("random walks", Kind.VALUE, _times(points), values, windows)
+
+
+def trends(rng: np.random.Generator, points: int) -> LabelledSeries:
+    """A steady climb or fall (disk filling, a growing user base) under correlated noise;
+    the incident is an abrupt jump that persists."""
+    scale = float(np.exp(rng.uniform(np.log(0.1), np.log(1000.0))))
+    slope = rng.uniform(5, 60) * scale / points * rng.choice([-1.0, 1.0])
+    values = rng.uniform(0, 100) * scale + slope * np.arange(points) + scale * _noise(rng, points)
+    windows = _one_window_or_none(rng, points, 12, 12)
+    for start, _end in windows:
+        values[start:] += rng.uniform(8, 12) * scale * rng.choice([-1.0, 1.0])
+    return LabelledSeries("trends", Kind.VALUE, _times(points), values, windows)
+
+
+def sparse_spikes(rng: np.random.Generator, points: int) -> LabelledSeries:
+    """Mostly zero, with routine spikes (a batch queue, retries, a disk's write bursts); the
+    incident is a sustained rise or a spike far beyond the usual ones."""
+    usual = float(np.exp(rng.uniform(np.log(0.1), np.log(1000.0))))
+    values = np.zeros(points)
+    spikes = rng.random(points) < rng.uniform(0.005, 0.03)
+    values[spikes] = rng.exponential(usual, int(spikes.sum()))
+    windows: list[tuple[int, int]] = []
+    if rng.random() < 0.5:
+        windows = _windows(rng, points, 1, 12, 72)
+        ((start, end),) = windows
+        values[start:end] = usual * rng.uniform(0.5, 2.0) * rng.lognormal(0, 0.2, end - start)
+    elif rng.random() < 0.6:
+        ((start, _end),) = _windows(rng, points, 1, 1, 1)
+        values[start] = usual * rng.uniform(20, 40)
+        windows = [(start, start + 1)]
+    return LabelledSeries("sparse spikes", Kind.VALUE, _times(points), values, windows)
+
+
+def _shifted(
+    rng: np.random.Generator, values: FloatArray, sigma: float, points: int
+) -> list[tuple[int, int]]:
+    """An 8 to 12 sigma shift lasting 1 to 6 hours, in half the series."""
+    windows = _one_window_or_none(rng, points, 12, 72)
+    for start, end in windows:
+        values[start:end] += rng.uniform(8, 12) * sigma * rng.choice([-1.0, 1.0])
+    return windows
+
+
+def huge_values(rng: np.random.Generator, points: int) -> LabelledSeries:
+    """A high level with little relative noise (bytes stored, a counter's rate, Kelvin)."""
+    level = float(10.0 ** rng.uniform(3, 13))
+    sigma = level * float(10.0 ** rng.uniform(-5, -3))
+    values = level + sigma * _noise(rng, points)
+    windows = _shifted(rng, values, sigma, points)
+    return LabelledSeries("huge, low noise", Kind.VALUE, _times(points), values, windows)
+
+
+def tiny_values(rng: np.random.Generator, points: int) -> LabelledSeries:
+    """A metric in tiny units (seconds of a fast call, a probability, a fraction)."""
+    level = float(10.0 ** rng.uniform(-12, -5))
+    sigma = level * rng.uniform(0.02, 0.2)
+    values = level + sigma * _noise(rng, points)
+    windows = _shifted(rng, values, sigma, points)
+    return LabelledSeries("tiny scale", Kind.VALUE, _times(points), values, windows)
+
+
+def quantised(rng: np.random.Generator, points: int) -> LabelledSeries:
+    """CPU % rounded to whole numbers (or halves), with a daily rhythm; the incident is a
+    shift of 8 to 12 of its deviations (at least a few units)."""
+    quantum = rng.choice([1.0, 0.5])
+    sigma = rng.uniform(0.3, 3.0)
+    level = rng.uniform(5, 60) * _rhythm(rng, points, rng.uniform(0.0, 0.5))
+    values = level + sigma * _noise(rng, points)
+    windows = _shifted(rng, values, max(sigma, quantum), points)
+    values = np.clip(np.round(values / quantum) * quantum, 0, 100)
+    return LabelledSeries("quantised", Kind.VALUE, _times(points), values, windows)
+
+
+def periodic_spikes(rng: np.random.Generator, points: int) -> LabelledSeries:
+    """An hourly job (a cron, a backup) spiking one point an hour over a calm level; the
+    incident is a spike out of its hour's rhythm and twice the usual size."""
+    base = rng.uniform(5, 50)
+    sigma = base * rng.uniform(0.02, 0.1)
+    size = base * rng.uniform(2, 10)
+    values = base + sigma * _noise(rng, points)
+    minute = int(rng.integers(0, 12))
+    at = np.arange(points) % 12 == minute
+    values[at] += size * rng.lognormal(0, 0.1, int(at.sum()))
+    windows: list[tuple[int, int]] = []
+    if rng.random() < 0.5:
+        ((start, _end),) = _windows(rng, points, 1, 1, 1)
+        start += 6 if start % 12 == minute else 0
+        values[start] += 2.0 * size
+        windows = [(start, start + 1)]
+    return LabelledSeries("periodic spikes", Kind.VALUE, _times(points), values, windows)
+
+
 FAMILIES: tuple[Callable[[np.random.Generator, int], LabelledSeries], ...] = (
     seasonal_counts, bursty_counts, low_volume_counts, level_shifts, slow_drifts, dropouts,
     heavy_tailed_quiet, error_rates,
+    # Shapes of real metrics beyond those above; appended, so the series above stay the same
+    # for the same seed.
+    random_walks, trends, sparse_spikes, huge_values, tiny_values, quantised, periodic_spikes,
 )  # fmt: skip
 
 

@@ -316,18 +316,19 @@ class Detector:
                 season = (zeros, zeros, np.zeros(slots.size, np.bool_))
             value_view = None
             if self.values is not None:
-                _level, local_spread, wanders = self.values.spreads(rows)
+                local, local_spread, wanders, season_fits = self.values.spreads(rows)
                 floor = self.values.floor(rows, count_inputs[0][0])
-                value_view = ValueView(floor, local_spread, wanders)
+                value_view = ValueView(floor, local, local_spread, wanders, season_fits)
             traffic = traffic_signals(
                 config, counts, bucket.partial, silent_for, *count_inputs, season,
                 partial(self.bursts["count"].judge, rows), value_view,
             )  # fmt: skip
             if self.values is not None:
-                (mean, _std, window_n), (previous, recent_n), _ewma = count_inputs
+                (mean, _std, window_n), _recent, _ewma = count_inputs
+                usual, _variance, known = season
                 self.values.learn(
                     rows, counts, np.where(window_n >= 2, counts - mean, np.nan),
-                    np.where(recent_n > 0, counts - previous, np.nan), traffic.observed,
+                    np.where(known, counts - usual, np.nan), floor, traffic.observed,
                 )  # fmt: skip
             scored.append(traffic)
             raw["count"] = counts

@@ -49,8 +49,10 @@ class ValueView:
     """A generic value's scale from its own history (`values.ValueScale`), per service."""
 
     floor: FloatArray  # least spread: half the quantum, at least a tiny share of the level
-    local_spread: FloatArray  # usual error of the last few values as a prediction
-    wanders: BoolArray  # judged against the last few values rather than the window's mean
+    local: FloatArray  # the local level (an EWMA of clipped values)
+    local_spread: FloatArray  # its usual error as a prediction
+    wanders: BoolArray  # judged against the local level rather than the window's mean
+    season_fits: BoolArray  # the usual hour predicts it about as well as the local level
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,15 +307,19 @@ def traffic_signals(
         floor = np.maximum(floor, value_scale.floor)
     spread = np.maximum(std, floor)
     reference = mean
+    wanders = np.zeros(counts.size, np.bool_)
     if value_scale is not None:
         # A wandering series is judged against where it just was, in units of its usual
-        # step from there; its window's mean lags it by more than the noise.
-        wanders = value_scale.wanders & (recent[1] > 0)
-        reference = np.where(wanders, previous, mean)
+        # step from there; its window's mean lags it by more than the noise, and so may the
+        # usual hour (its level follows the series at the pace of adoption).
+        wanders = value_scale.wanders
+        reference = np.where(wanders, value_scale.local, mean)
         spread = np.where(wanders, np.maximum(value_scale.local_spread, floor), spread)
     z_recent = finite(np.where(n >= 2, deviation(config, counts, reference, spread), 0.0))
     usual, variance, known = season
     known = known & config.seasonal
+    if value_scale is not None:
+        known &= ~wanders | value_scale.season_fits
     # In units of the tighter spread: the usual hour's when the recent window spans the day's
     # rhythm, the recent one when this hour's level merely varies from one day to the next.
     season_spread = np.maximum(np.sqrt(variance), noise_floor(config, usual))

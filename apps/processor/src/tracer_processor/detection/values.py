@@ -10,13 +10,19 @@ O(1) work per bucket, this keeps:
   against (a rounded CPU % of 20, 21, 20 is not infinitely precise). A series that has not
   changed yet takes the decimal resolution of its value (42.0 counts in units of 1), so
   the first small step of a constant series is a small deviation, not an infinite one.
-- two prediction errors, as exponentially weighted mean squares over ordinary buckets:
-  the value's distance from the window's mean (the level) and from the mean of the last
-  `recent_buckets` observations (the local level). A stationary series is predicted as
-  well by its level as by its last few values; a random walk, a trend or a slow rhythm is
-  predicted far better by the last few values. When the level's error exceeds the local
-  one `wander_ratio` times, the series wanders, and a value is judged against where the
-  series just was - a jump far beyond the usual step is news, the walk itself is not.
+- the local level: an EWMA (`ewma_alpha`) of the values, each clipped at `clip_z` of the
+  local spread first, so a dropout or a jump moves it only so far per bucket: the first
+  buckets of a change are judged against where the series was, and a change that persists
+  is caught up with within a few buckets more.
+- two prediction errors, as exponentially weighted mean squares: the value's distance
+  from the window's mean (the level) and from the local level. A stationary series is
+  predicted about as well by either; a random walk, a trend or a slow rhythm far better by
+  the local level. When the level's error exceeds the local one `wander_ratio` times, the
+  series wanders, and a value is judged against the local level - a jump far beyond the
+  usual step is news, the walk itself is not. The usual hour (the seasonal profile) is
+  trusted for a wandering series only while its own error - a third mean square, learnt
+  where the profile knows the hour - stays within `wander_ratio` of the local one: a daily
+  rhythm is predicted by its hour, a random walk's hour is only where it happened to be.
 
 Each squared error is clipped at `sustained_clip` of its own spread before it is learnt, so
 an incident widens either only slowly.
@@ -34,7 +40,7 @@ from tracer_processor.detection.config import DetectorConfig
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-_NAMES = ("quantum", "last", "level_sq", "local_sq", "seen")
+_NAMES = ("quantum", "last", "local", "level_sq", "local_sq", "season_sq", "season_seen", "seen")
 _DECIMALS = 10.0 ** np.arange(15, -16, -1, dtype=np.float64)  # coarsest first
 _TINY = 1.0e-290  # a spread is never zero (and a value over it stays finite)
 
@@ -58,8 +64,11 @@ class ValueScale:
         self.config = config
         self.quantum = np.zeros(0, np.float64)  # inf until the series changes
         self.last = np.zeros(0, np.float64)
+        self.local = np.zeros(0, np.float64)  # the local level: an EWMA of clipped values
         self.level_sq = np.zeros(0, np.float64)
         self.local_sq = np.zeros(0, np.float64)
+        self.season_sq = np.zeros(0, np.float64)
+        self.season_seen = np.zeros(0, np.float64)
         self.seen = np.zeros(0, np.float64)
 
     def _state(self) -> dict[str, FloatArray]:
@@ -93,39 +102,58 @@ class ValueScale:
         relative = self.config.value_relative_floor * np.abs(level)
         return np.maximum(np.where(np.isfinite(quantum), 0.5 * quantum, 0.0), relative) + _TINY
 
-    def spreads(self, rows: Rows) -> tuple[FloatArray, FloatArray, BoolArray]:
-        """Learnt RMS error of the level and of the local level, and whether the series
-        wanders (the level predicts `wander_ratio` times worse than the local level)."""
+    def spreads(self, rows: Rows) -> tuple[FloatArray, FloatArray, BoolArray, BoolArray]:
+        """The local level, its learnt RMS error, whether the series wanders (its level
+        predicts `wander_ratio` times worse) and whether its usual hour predicts it within
+        `wander_ratio` of the local level."""
+        ratio, warmup = self.config.wander_ratio, self.config.warmup_buckets
         level = np.sqrt(take(self.level_sq, rows))
         local = np.sqrt(take(self.local_sq, rows))
-        ready = take(self.seen, rows) >= self.config.warmup_buckets
-        wanders = ready & (level > self.config.wander_ratio * local)
-        return level, local, wanders
+        season = np.sqrt(take(self.season_sq, rows))
+        wanders = (take(self.seen, rows) >= warmup) & (level > ratio * local)
+        season_fits = (take(self.season_seen, rows) >= warmup) & (season <= ratio * local)
+        return take(self.local, rows), local, wanders, season_fits
 
     def learn(
         self,
         rows: Rows,
         values: FloatArray,
         level_error: FloatArray,
-        local_error: FloatArray,
+        season_error: FloatArray,
+        floor: FloatArray,
         observed: BoolArray,
     ) -> None:
-        """Fold this bucket in: the quantum, the last value and both prediction errors, each
-        squared error at most `sustained_clip` squared times the mean square so far."""
+        """Fold this bucket in: the quantum, the last value, the local level and the three
+        prediction errors, each squared error at most `sustained_clip` squared times the
+        mean square so far (`floor`: the least spread, as scored; an error is NaN where it
+        cannot be told: an empty window, an hour the profile does not know)."""
+        config = self.config
         last, seen = take(self.last, rows), take(self.seen, rows)
+        local = take(self.local, rows)
+        local_error = np.where(seen > 0, values - local, np.nan)
+        band = config.clip_z * np.maximum(np.sqrt(take(self.local_sq, rows)), floor)
+        warm = seen >= config.warmup_buckets
+        clipped = np.where(warm, np.clip(values, local - band, local + band), values)
+        moved = np.where(seen > 0, local + config.ewma_alpha * (clipped - local), values)
+        self.local[rows] = np.where(observed, moved, local)
         step = np.abs(values - last)
         changed = observed & (seen > 0) & (step > 0)
         quantum = take(self.quantum, rows)
         self.quantum[rows] = np.where(changed, np.minimum(quantum, step), quantum)
         self.last[rows] = np.where(observed, values, last)
-        clip = self.config.sustained_clip
-        pace = np.maximum(1.0 / (seen + 1.0), 1.0 / self.config.window_buckets)
-        warm = seen >= self.config.warmup_buckets
-        for name, error in (("level_sq", level_error), ("local_sq", local_error)):
+        clip = config.sustained_clip
+        season_seen = take(self.season_seen, rows)
+        errors = (("level_sq", level_error, seen), ("local_sq", local_error, seen),
+                  ("season_sq", season_error, season_seen))  # fmt: skip
+        for name, error, count in errors:
+            pace = np.maximum(1.0 / (count + 1.0), 1.0 / config.window_buckets)
             mean_sq = take(getattr(self, name), rows)
             learns = observed & np.isfinite(error)
-            squared = np.where(warm, np.minimum(error * error, clip * clip * mean_sq),
-                               error * error)  # fmt: skip
+            bound = np.where(count >= config.warmup_buckets, clip * clip * mean_sq, np.inf)
+            squared = np.minimum(error * error, bound)
             learnt = np.minimum(mean_sq + pace * (squared - mean_sq), 1.0e300)
             getattr(self, name)[rows] = np.where(learns, learnt, mean_sq)
+        counted = observed & np.isfinite(season_error)
+        self.season_seen[rows] = np.where(counted, np.minimum(season_seen + 1.0, 1.0e9),
+                                          season_seen)  # fmt: skip
         self.seen[rows] = np.where(observed, np.minimum(seen + 1.0, 1.0e9), seen)
