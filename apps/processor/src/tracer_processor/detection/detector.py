@@ -317,7 +317,7 @@ class Detector:
             value_view = None
             if self.values is not None:
                 local, local_spread, wanders, season_fits = self.values.spreads(rows)
-                floor = self.values.floor(rows, count_inputs[0][0])
+                floor = self.values.floor(rows, count_inputs[0][0], counts)
                 value_view = ValueView(floor, local, local_spread, wanders, season_fits)
             traffic = traffic_signals(
                 config, counts, bucket.partial, silent_for, *count_inputs, season,

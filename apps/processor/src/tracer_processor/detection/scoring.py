@@ -303,12 +303,11 @@ def traffic_signals(
     observed = ~partial
     # The noise floor is a floor: a window's spread already holds the counting noise.
     floor = noise_floor(config, mean)
-    if value_scale is not None:
-        floor = np.maximum(floor, value_scale.floor)
     spread = np.maximum(std, floor)
     reference = mean
-    wanders = np.zeros(counts.size, np.bool_)
     if value_scale is not None:
+        floor = np.maximum(floor, value_scale.floor)
+        spread = np.maximum(std, floor)
         # A wandering series is judged against where it just was, in units of its usual
         # step from there; its window's mean lags it by more than the noise, and so may the
         # usual hour (its level follows the series at the pace of adoption).
@@ -319,7 +318,7 @@ def traffic_signals(
     usual, variance, known = season
     known = known & config.seasonal
     if value_scale is not None:
-        known &= ~wanders | value_scale.season_fits
+        known &= ~value_scale.wanders | value_scale.season_fits
     # In units of the tighter spread: the usual hour's when the recent window spans the day's
     # rhythm, the recent one when this hour's level merely varies from one day to the next.
     season_spread = np.maximum(np.sqrt(variance), noise_floor(config, usual))

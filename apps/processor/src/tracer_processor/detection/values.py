@@ -92,13 +92,16 @@ class ValueScale:
         for name, array in self._state().items():
             array[slots] = state[name]
 
-    def floor(self, rows: Rows, level: FloatArray) -> FloatArray:
+    def floor(self, rows: Rows, level: FloatArray, values: FloatArray) -> FloatArray:
         """The least spread of a deviation: half the quantum, and never below a tiny share
-        of the level (float rounding)."""
+        of the level (float rounding). A series that has only ever been zero has no scale
+        yet: its first departure sets it (half of it), so the first spike of a mostly-zero
+        series is not a deviation of 1e300 that the spikes after it are measured against."""
         seen = take(self.seen, rows) > 0
         quantum = take(self.quantum, rows)
         unchanged = np.where(seen, decimal_resolution(take(self.last, rows)), np.inf)
         quantum = np.minimum(quantum, unchanged)
+        quantum = np.where(np.isfinite(quantum), quantum, np.abs(values - level))
         relative = self.config.value_relative_floor * np.abs(level)
         return np.maximum(np.where(np.isfinite(quantum), 0.5 * quantum, 0.0), relative) + _TINY
 
