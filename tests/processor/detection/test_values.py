@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 
 from tracer.eval.score import alarms
 from tracer_processor.detection.backtest import Kind, ScoredSeries, score_series
-from tracer_processor.detection.values import decimal_resolution
+from tracer_processor.detection.bursts import BurstTracker
+from tracer_processor.detection.config import DetectorConfig
+from tracer_processor.detection.values import ValueScale, decimal_resolution
 
 STEP = 300.0
 DAY = 288  # 5-minute points
@@ -81,3 +84,101 @@ def test_a_random_walk_is_judged_by_its_steps_not_its_wander() -> None:
     assert len([a for a in alarms(quiet.flags, quiet.alert_open) if a >= DAY]) <= 1
     walk[jump:] += 15.0  # a jump fifteen times its usual step
     assert _score(walk).flags[jump : jump + 12].any()
+
+
+def _feed(scale: ValueScale, values: npt.NDArray[np.float64]) -> list[float]:
+    """Step one series through `scale` as the detector does; the floor before each value."""
+    floors = []
+    rows = slice(0, 1)
+    for value in values.tolist():
+        level = np.array([0.0])
+        now = np.array([value])
+        view = scale.view(rows, level, now)
+        floors.append(float(view.floor[0]))
+        nan = np.array([np.nan])
+        scale.learn(rows, now, nan, (nan, nan), view.floor, np.array([True]))
+    return floors
+
+
+def test_the_least_step_of_a_spiky_series_settles_where_the_smallest_would_shrink() -> None:
+    rng = np.random.default_rng(4)
+    values = np.zeros(40 * DAY)
+    spikes = rng.random(values.size) < 0.02
+    values[spikes] = rng.exponential(30.0, int(spikes.sum()))
+    scale = ValueScale(DetectorConfig(generic_values=True))
+    scale.ensure_capacity(1)
+    floors = np.array(_feed(scale, values))
+    seen = np.cumsum(spikes)
+    after_50, after_200 = floors[np.argmax(seen >= 50)], floors[np.argmax(seen >= 200)]
+    assert 0.5 < after_200 / after_50 < 2.0  # settled, where the least spike keeps falling
+    assert 0.3 < after_200 < 3.0  # half the least spike in about forty (of 30 on average)
+
+
+def test_a_rounded_metric_counts_in_its_own_steps() -> None:
+    values = np.round(40.0 + 0.3 * _noise(9, 2 * DAY))  # mostly 40, now and then 39 or 41
+    scale = ValueScale(DetectorConfig(generic_values=True))
+    scale.ensure_capacity(1)
+    assert _feed(scale, values)[-1] == pytest.approx(0.5, rel=1e-6)
+
+
+def test_a_series_constant_while_it_warmed_up_still_learns_its_errors() -> None:
+    values = np.r_[np.full(60, 5.0), 5.0 + _noise(2, 200)]
+    scale = ValueScale(DetectorConfig(generic_values=True))
+    scale.ensure_capacity(1)
+    _feed(scale, values)
+    assert 0.5 < float(np.sqrt(scale.local_sq[0])) < 3.0
+
+
+def test_the_usual_hour_is_judged_in_units_of_how_far_it_has_missed() -> None:
+    config = DetectorConfig(generic_values=True)
+    scale = ValueScale(config)
+    scale.ensure_capacity(1)
+    rows, one = slice(0, 1), np.array([True])
+    misses = 1.5 * _noise(6, 2000)  # the hour misses by 1.5 of its slot's spread
+    for miss in misses.tolist():
+        ratio = np.array([miss])
+        scale.learn(rows, np.zeros(1), np.zeros(1), (ratio, ratio), np.ones(1), one)
+    widen = float(scale.view(rows, np.zeros(1), np.zeros(1)).season_widen[0])
+    assert widen == pytest.approx(1.5, rel=0.1)
+    # An incident (not ordinary: no ratio to learn) does not widen it.
+    for _ in range(100):
+        far, none = np.array([40.0]), np.array([np.nan])
+        scale.learn(rows, np.zeros(1), np.zeros(1), (far, none), np.ones(1), one)
+    assert scale.view(rows, np.zeros(1), np.zeros(1)).season_widen[0] == pytest.approx(widen)
+    # A slot that overstates the misses is never trusted to be tighter than it says.
+    calm = ValueScale(config)
+    calm.ensure_capacity(1)
+    for miss in (0.3 * misses).tolist():
+        ratio = np.array([miss])
+        calm.learn(rows, np.zeros(1), np.zeros(1), (ratio, ratio), np.ones(1), one)
+    assert calm.view(rows, np.zeros(1), np.zeros(1)).season_widen[0] == 1.0
+
+
+def test_a_spike_far_beyond_the_usual_ones_is_flagged_and_the_usual_ones_are_not() -> None:
+    for seed in range(1, 6):
+        rng = np.random.default_rng(seed)
+        values = np.zeros(10 * DAY)
+        spikes = rng.random(values.size) < 0.015
+        values[spikes] = rng.exponential(30.0, int(spikes.sum()))
+        at = 9 * DAY + 7
+        values[at] = 12.0 * values[:at].max()  # twelve times the largest so far
+        result = _score(values)
+        assert result.flags[at], seed
+        assert result.flags[3 * DAY :].sum() == 1, seed
+
+
+def test_a_heavy_tailed_metrics_first_large_deviation_is_not_yet_an_incident() -> None:
+    # Student-t (3) noise: its first deviation of five spreads comes within days. Having
+    # seen no burst in a day or two says its burst rate is below about one in a few hundred
+    # buckets, not one in a million; a count's Poisson noise is a law, and says more.
+    generic = BurstTracker(DetectorConfig(generic_values=True))
+    counted = BurstTracker(DetectorConfig())
+    for tracker in (generic, counted):
+        tracker.ensure_capacity(1)
+        calm = _noise(8, 500) * 0.8
+        for z in calm.tolist():
+            tracker.learn(slice(0, 1), np.array([z]), np.zeros(1), np.array([True]))
+    five = np.array([5.5])
+    up_generic = generic.judge(slice(0, 1), five, np.array([True]))[0][0]
+    up_counted = counted.judge(slice(0, 1), five, np.array([True]))[0][0]
+    assert up_generic < 6.0 < up_counted

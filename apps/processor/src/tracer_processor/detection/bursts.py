@@ -8,10 +8,17 @@ Per service and metric, with O(1) work per bucket:
 
 which together turn a deviation into a tail probability under a "normal core plus bursts"
 model (`tails.burst_score`): a bursty service's ordinary bursts score low, a calm one's
-first burst scores high. A run of buckets beyond the clip is learnt only once it has ended,
-and only when it was short (at most `burst_run_buckets`): until then it may be the start of
-a sustained change, and learning its first buckets as a burst would let the incident's next
-buckets - or the next incident like it - pass as ordinary.
+first burst scores high. A generic value (`generic_values`) has no known noise law, only
+its own history: having shown no burst in n buckets says its burst rate is below about
+1/n, not that it is `burst_prior`, so its rate is taken as at least half a burst over the
+buckets learnt from (at most the rate's memory, 1 / `burst_alpha` buckets). Its first
+burst scores only as high as that history can tell - a heavy-tailed metric's first large
+deviation after a quiet day is not yet an incident - and the bound falls as it grows.
+
+A run of buckets beyond the clip is learnt only once it has ended, and only when it was
+short (at most `burst_run_buckets`): until then it may be the start of a sustained change,
+and learning its first buckets as a burst would let the incident's next buckets - or the
+next incident like it - pass as ordinary.
 
 - runs: a bucket beyond the clip right after one beyond it in the same direction is the
   burst going on, and how often a burst goes on is learnt (`continued` of `followed`
@@ -100,6 +107,17 @@ class BurstTracker:
         lag = take(self.lag, rows)
         return np.where(energy > 0, np.clip(lag / np.maximum(energy, 1e-9), 0.0, 0.9), 0.0)
 
+    def _rate(self, rows: Rows) -> FloatArray:
+        """The share of buckets that are bursts, as judged: at least `burst_prior` and, for
+        a generic value, at least half a burst over the buckets it has been learnt from."""
+        config = self.config
+        rate: FloatArray = np.maximum(take(self.rate, rows), config.burst_prior)
+        if not config.generic_values:
+            return rate
+        memory = np.minimum(take(self.seen, rows), 1.0 / config.burst_alpha)
+        least: FloatArray = 0.5 / (memory + 1.0)
+        return np.maximum(rate, least)
+
     def _runs(self, rows: Rows, z: FloatArray, observed: BoolArray) -> tuple[BoolArray, FloatArray]:
         """Which buckets go on a run beyond the clip (same direction as the bucket before),
         and the score of the run so far, this bucket included (0 off runs). Worked out for
@@ -117,7 +135,7 @@ class BurstTracker:
         def pick(array: FloatArray) -> FloatArray:
             return take(array, rows)[at]
 
-        rate = np.maximum(pick(self.rate), config.burst_prior)
+        rate = self._rate(rows)[at]
         size, size_sq = pick(self.size), pick(self.size_sq)
         magnitude = np.abs(z[at])
         first = burst_score(magnitude, rate, size, size_sq, clip)
@@ -141,7 +159,7 @@ class BurstTracker:
         drift's. Each direction's score is the larger of the two.
         """
         config = self.config
-        rate = np.maximum(take(self.rate, rows), config.burst_prior)
+        rate = self._rate(rows)
         size, size_sq = take(self.size, rows), take(self.size_sq, rows)
         c, alpha = config.sustained_clip, config.sustained_alpha
         drift = take(self.drift, rows)

@@ -32,8 +32,8 @@ class DetectorConfig:
     seasonal: bool = True  # judge volume against the same hour of day/week as well
     season_memory_cycles: float = 3.0  # days (weeks) a seasonal slot remembers
     generic_values: bool = False  # the count channel carries any metric (backtest --kind value)
-    # A generic value's least spread is half its quantum (`values.py`), and at least this
-    # share of its level: float rounding, far below any real metric's noise.
+    # A generic value's least spread is half its least usual step (`values.py`), and at
+    # least this share of its level: float rounding, far below any real metric's noise.
     value_relative_floor: float = 1.0e-6
     wander_ratio: float = 2.0  # level error / local error beyond which a value wanders
     exit_fraction: float = 0.6  # back "within the band" below this share of the thresholds

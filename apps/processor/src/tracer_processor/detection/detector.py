@@ -33,13 +33,13 @@ from tracer_processor.detection.scoring import (
     SHORT_SPAN,
     FloatArray,
     MetricSignals,
-    ValueView,
     error_signals,
     latency_signals,
+    slot_spread,
     traffic_signals,
 )
 from tracer_processor.detection.season import SeasonalProfile
-from tracer_processor.detection.values import ValueScale
+from tracer_processor.detection.values import ValueScale, ValueView
 
 SlotArray = npt.NDArray[np.intp]
 NameLookup = Callable[[int], tuple[str, str]]  # slot -> (project, service)
@@ -118,7 +118,7 @@ class Detector:
         }
         self.bursts = {"latency_p95_ms": BurstTracker(config), "count": BurstTracker(config)}
         self.season = SeasonalProfile(config)
-        # A generic value's quantum and wander; counts have Poisson noise instead.
+        # A generic value's steps and wander; counts have Poisson noise instead.
         self.values = ValueScale(config) if config.generic_values else None
         self.lifecycle = AlertLifecycle(config)
         self._capacity = 0
@@ -289,6 +289,7 @@ class Detector:
         raw: dict[str, FloatArray] = {}
         observed: dict[str, npt.NDArray[np.bool_]] = {}
         count_inputs = inputs("count")
+        value_view: ValueView | None = None  # a generic value's own scale, when judged
         if "error_rate" in judged:
             window_records, seen = self.pools["records"].sums(rows)
             window_errors = self.pools["errors"].sums(rows)[0]
@@ -314,22 +315,12 @@ class Detector:
             else:
                 zeros = np.zeros(slots.size)
                 season = (zeros, zeros, np.zeros(slots.size, np.bool_))
-            value_view = None
             if self.values is not None:
-                local, local_spread, wanders, season_fits = self.values.spreads(rows)
-                floor = self.values.floor(rows, count_inputs[0][0], counts)
-                value_view = ValueView(floor, local, local_spread, wanders, season_fits)
+                value_view = self.values.view(rows, count_inputs[0][0], counts)
             traffic = traffic_signals(
                 config, counts, bucket.partial, silent_for, *count_inputs, season,
                 partial(self.bursts["count"].judge, rows), value_view,
             )  # fmt: skip
-            if self.values is not None:
-                (mean, _std, window_n), _recent, _ewma = count_inputs
-                usual, _variance, known = season
-                self.values.learn(
-                    rows, counts, np.where(window_n >= 2, counts - mean, np.nan),
-                    np.where(known, counts - usual, np.nan), floor, traffic.observed,
-                )  # fmt: skip
             scored.append(traffic)
             raw["count"] = counts
             observed["count"] = traffic.observed
@@ -374,6 +365,19 @@ class Detector:
             self.pools["errors"].push(
                 rows, slots, steps, errors, has_records, has_records, learnt=learnt_errors
             )
+        if self.values is not None and value_view is not None:
+            (mean, _std, window_n), _recent, _ewma = count_inputs
+            usual, variance, known = season
+            miss = np.where(known, counts - usual, np.nan)
+            # How far the usual hour misses, over its slot's spread, is learnt from ordinary
+            # buckets only, as the slots themselves are: an incident is no miss of the hour.
+            ordinary = (self._excluded_for["count"][rows] == 0) | adopted["count"]
+            unit = slot_spread(config, usual, variance, value_view)
+            self.values.learn(
+                rows, counts, np.where(window_n >= 2, counts - mean, np.nan),
+                (miss, np.where(ordinary, miss / unit, np.nan)), value_view.floor,
+                traffic.observed,
+            )  # fmt: skip
         if "count" in judged and config.seasonal:
             self.season.learn(
                 slots, hours, counts, traffic.observed & ~(silent & traffic.outlier),

@@ -29,6 +29,7 @@ from tracer_core.models import AlertType
 from tracer_processor.detection.config import DetectorConfig
 from tracer_processor.detection.season import noise_floor
 from tracer_processor.detection.tails import SCORE_CAP, binomial_score
+from tracer_processor.detection.values import ValueView
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -42,17 +43,6 @@ SHORT_SPAN = 3  # buckets: the error rate is tested over 1, this many and recent
 # (Bonferroni), so the least tail probability of the three is still a tail probability.
 _SCAN_COST = float(np.log10(3.0))
 MAX_SCORE = SCORE_CAP
-
-
-@dataclass(frozen=True, slots=True)
-class ValueView:
-    """A generic value's scale from its own history (`values.ValueScale`), per service."""
-
-    floor: FloatArray  # least spread: half the quantum, at least a tiny share of the level
-    local: FloatArray  # the local level (an EWMA of clipped values)
-    local_spread: FloatArray  # its usual error as a prediction
-    wanders: BoolArray  # judged against the local level rather than the window's mean
-    season_fits: BoolArray  # the usual hour predicts it about as well as the local level
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +271,17 @@ def deviation(
     return np.sign(x - mu) * root * np.sqrt(np.maximum(mu, 1.0)) / spread
 
 
+def slot_spread(
+    config: DetectorConfig,
+    usual: FloatArray,
+    variance: FloatArray,
+    value_scale: ValueView | None,
+) -> FloatArray:
+    """The spread of the usual hour's slot (`variance`), at least the noise floor."""
+    spread = np.maximum(np.sqrt(variance), noise_floor(config, usual))
+    return spread if value_scale is None else np.maximum(spread, value_scale.floor)
+
+
 def traffic_signals(
     config: DetectorConfig,
     counts: FloatArray,
@@ -321,9 +322,12 @@ def traffic_signals(
         known &= ~value_scale.wanders | value_scale.season_fits
     # In units of the tighter spread: the usual hour's when the recent window spans the day's
     # rhythm, the recent one when this hour's level merely varies from one day to the next.
-    season_spread = np.maximum(np.sqrt(variance), noise_floor(config, usual))
+    season_spread = slot_spread(config, usual, variance, value_scale)
     if value_scale is not None:
-        season_spread = np.maximum(season_spread, value_scale.floor)
+        # A slot's spread is learnt from a few visits of an hour, and the usual hour misses
+        # a new day by more than that (its mean is uncertain, days differ): its deviations
+        # are in units of how far it has actually missed, lest they be overstated.
+        season_spread = season_spread * value_scale.season_widen
     z_season = finite(deviation(config, counts, usual, np.minimum(season_spread, spread)))
     # Once the profile knows this hour, the deviation is the one from the usual hour - and
     # only when the recent past agrees on its direction: a shift already learnt over the

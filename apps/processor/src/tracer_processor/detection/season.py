@@ -147,7 +147,7 @@ class SeasonalProfile:
 def noise_floor(config: DetectorConfig, mean: FloatArray) -> FloatArray:
     """The least spread a value can have around `mean`: Poisson noise for counts, a tiny
     share of the level for any other metric (so a flat series never divides by zero; the
-    scorer adds the series' own quantum, `values.ValueScale.floor`)."""
+    scorer adds the series' own least step, `values.ValueScale`)."""
     if config.generic_values:
         return config.value_relative_floor * np.abs(mean) + 1.0e-290
     return np.sqrt(np.maximum(mean, 1.0))
