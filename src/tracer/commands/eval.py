@@ -28,7 +28,9 @@ def eval_command(
     """Score the detector on labelled series: recall, precision, delay, false alarms.
 
     Families: seasonal, bursty and low-volume counts, level shifts, slow drifts, dropouts,
-    heavy-tailed series without incidents, and error rates at many volumes.
+    heavy-tailed series without incidents, error rates at many volumes, and values of any
+    unit: random walks, trends, sparse spikes, huge and tiny scales, quantised values and
+    an hourly job.
     """
     result = evaluate(seed, per_family, days, DetectorConfig(score_threshold=score_threshold))
     table = Table(title=f"tracer eval (seed {seed}, threshold {score_threshold:g})")

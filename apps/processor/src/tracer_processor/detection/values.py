@@ -89,7 +89,7 @@ def decimal_resolution(values: FloatArray) -> FloatArray:
 class ValueView:
     """A generic value's scale from its own history, per series, for one bucket."""
 
-    floor: FloatArray  # least spread: half the least usual step, at least a tiny share of it
+    floor: FloatArray  # least spread: half the least usual step, or a tiny share of the level
     local: FloatArray  # the local level (an EWMA of clipped values)
     local_spread: FloatArray  # its usual error as a prediction
     wanders: BoolArray  # judged against the local level rather than the window's mean
