@@ -1,8 +1,9 @@
 """Rolling baselines for every service at once, with O(1) work per bucket.
 
 Each slot owns a ring of the last `window` buckets. A bucket's entry is either a value the
-baseline accepted or a hole (a clearly anomalous bucket, or one with too little traffic to
-judge), and running sums over the valid entries give mean and standard deviation. Writing a
+baseline accepted or a hole (NaN: a clearly anomalous bucket, or one with too little traffic
+to judge; one array instead of values plus flags halves the scattered reads and writes of
+each bucket), and running sums over the valid entries give mean and standard deviation. Writing a
 new entry first subtracts the one it overwrites, so the baseline *forgets*: after a regime
 change it holds only the new regime once a window has passed. Sums are recomputed from the
 ring once per lap, so float rounding cannot drift.
@@ -24,6 +25,9 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 SlotArray = npt.NDArray[np.intp]
 MAX_VALUE = 1.0e15
+# The exported state's fields, in the order checkpoints lay them out.
+_LAYOUT = ("values", "valid", "total", "total_sq", "n", "recent", "recent_valid",
+           "recent_total", "recent_n", "ewma", "ewma_ready")  # fmt: skip
 
 
 class RollingBaseline:
@@ -35,13 +39,11 @@ class RollingBaseline:
         self.alpha = ewma_alpha
         self._capacity = 0
         # Rings are position-major: services that started together write one contiguous run.
-        self._values = np.zeros((window, 0), np.float32)
-        self._valid = np.zeros((window, 0), np.bool_)
+        self._values = np.zeros((window, 0), np.float32)  # NaN: a hole
         self._total = np.zeros(0, np.float64)
         self._total_sq = np.zeros(0, np.float64)
         self._n = np.zeros(0, np.int64)
-        self._recent = np.zeros((recent, 0), np.float32)
-        self._recent_valid = np.zeros((recent, 0), np.bool_)
+        self._recent = np.zeros((recent, 0), np.float32)  # NaN: not observed
         self._recent_total = np.zeros(0, np.float64)
         self._recent_n = np.zeros(0, np.int64)
         self.ewma = np.zeros(0, np.float64)
@@ -52,38 +54,52 @@ class RollingBaseline:
         if grow <= 0:
             return
 
-        def pad(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        def pad(array: npt.NDArray[Any], fill: float = 0) -> npt.NDArray[Any]:
             shape = (*array.shape[:-1], grow)  # services are the last axis
-            return np.concatenate([array, np.zeros(shape, array.dtype)], axis=-1)
+            return np.concatenate([array, np.full(shape, fill, array.dtype)], axis=-1)
 
-        self._values, self._valid = pad(self._values), pad(self._valid)
+        self._values, self._recent = pad(self._values, np.nan), pad(self._recent, np.nan)
         self._total, self._total_sq, self._n = pad(self._total), pad(self._total_sq), pad(self._n)
-        self._recent, self._recent_valid = pad(self._recent), pad(self._recent_valid)
         self._recent_total, self._recent_n = pad(self._recent_total), pad(self._recent_n)
         self.ewma, self.ewma_ready = pad(self.ewma), pad(self.ewma_ready)
         self._capacity = capacity
 
     def reset(self, slots: SlotArray) -> None:
-        for array in self._state().values():
-            array[..., slots] = 0
+        for array in self._sums().values():
+            array[slots] = 0
+        self._values[:, slots] = np.nan
+        self._recent[:, slots] = np.nan
 
-    def _state(self) -> dict[str, npt.NDArray[Any]]:
-        """Every per-service array, by name (services are the last axis of each)."""
+    def _sums(self) -> dict[str, npt.NDArray[Any]]:
+        """Every per-service array but the rings, by name."""
         return {
-            "values": self._values, "valid": self._valid, "total": self._total,
-            "total_sq": self._total_sq, "n": self._n, "recent": self._recent,
-            "recent_valid": self._recent_valid, "recent_total": self._recent_total,
-            "recent_n": self._recent_n, "ewma": self.ewma, "ewma_ready": self.ewma_ready,
+            "total": self._total, "total_sq": self._total_sq, "n": self._n,
+            "recent_total": self._recent_total, "recent_n": self._recent_n, "ewma": self.ewma,
+            "ewma_ready": self.ewma_ready,
         }  # fmt: skip
 
     def export(self, slots: SlotArray) -> dict[str, npt.NDArray[Any]]:
-        """Copies of the whole state of `slots`, services first (for checkpoints)."""
-        return {name: np.moveaxis(a[..., slots], -1, 0) for name, a in self._state().items()}
+        """Copies of the whole state of `slots`, services first (for checkpoints). Rings are
+        written as values (0 in holes) and validity flags, the checkpoint layout."""
+        rings = {}
+        for name, ring in (("values", self._values), ("recent", self._recent)):
+            entries = np.moveaxis(ring[:, slots], -1, 0)
+            hole = np.isnan(entries)
+            rings[name] = np.where(hole, np.float32(0), entries)
+            rings["valid" if name == "values" else "recent_valid"] = ~hole
+        sums = {name: array[slots] for name, array in self._sums().items()}
+        return {name: rings[name] if name in rings else sums[name] for name in _LAYOUT}
 
     def restore(self, slots: SlotArray, state: dict[str, npt.NDArray[Any]]) -> None:
         """Put back what `export` gave (sums included, so scores continue bit for bit)."""
-        for name, array in self._state().items():
-            array[..., slots] = np.moveaxis(state[name], 0, -1)
+        for name, array in self._sums().items():
+            array[slots] = state[name]
+        for name, valid, ring in (
+            ("values", "valid", self._values),
+            ("recent", "recent_valid", self._recent),
+        ):
+            entries = np.where(state[valid], state[name], np.float32(np.nan))
+            ring[:, slots] = np.moveaxis(entries, 0, -1)
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -118,7 +134,7 @@ class RollingBaseline:
         """The window's entries at `newest_first`'s indices (holes and unwritten are 0);
         baselines of the same window and capacity share the indices."""
         values = self._values.reshape(-1)[flat].astype(np.float64)
-        return np.where(self._valid.reshape(-1)[flat] & written, values, 0.0)
+        return np.where(written, np.nan_to_num(values, nan=0.0), 0.0)
 
     def recent_positions(
         self, slots: SlotArray, steps: npt.NDArray[np.int64], ages: int
@@ -133,8 +149,7 @@ class RollingBaseline:
         """Sum of the recent ring's observations at `recent_positions`' indices; baselines
         of the same `recent` and capacity share the indices."""
         values = self._recent.reshape(-1)[flat].astype(np.float64)
-        valid = self._recent_valid.reshape(-1)[flat] & written
-        return np.asarray(np.where(valid, values, 0.0).sum(axis=0), np.float64)
+        return np.asarray(np.where(written, np.nan_to_num(values, nan=0.0), 0.0).sum(axis=0))
 
     def recent_sum(self, rows: Rows) -> FloatArray:
         """Sum of the recent ring (the previous `recent` observations)."""
@@ -164,20 +179,18 @@ class RollingBaseline:
         """
         values = np.clip(values, -MAX_VALUE, MAX_VALUE)  # float32 storage, squares in float64
         kept = values if learnt is None else np.clip(learnt, -MAX_VALUE, MAX_VALUE)
-        stored = np.where(accept, kept, 0.0).astype(np.float32)
         _replace(
-            self._values, self._valid, self._total, self._n, rows,
-            steps % self.window * self._capacity + slots, stored, accept, squares=self._total_sq,
+            self._values, self._total, self._n, rows,
+            steps % self.window * self._capacity + slots, kept, accept, squares=self._total_sq,
         )  # fmt: skip
         # Re-add the window from scratch now and then (each slot once per lap, staggered so
         # services that started together do not all pay at the same bucket): no float drift.
         due = (steps + slots) % self.window == 0
         if due.any():
             self._recompute(slots[due])
-        recent = np.where(observed, values, 0.0).astype(np.float32)
         _replace(
-            self._recent, self._recent_valid, self._recent_total, self._recent_n, rows,
-            steps % self.recent * self._capacity + slots, recent, observed,
+            self._recent, self._recent_total, self._recent_n, rows,
+            steps % self.recent * self._capacity + slots, values, observed,
         )  # fmt: skip
 
         ready = take(self.ewma_ready, rows)
@@ -187,8 +200,9 @@ class RollingBaseline:
         self.ewma_ready[rows] = ready | observed
 
     def _recompute(self, slots: SlotArray) -> None:
-        valid = self._valid[:, slots]
-        values = np.where(valid, self._values[:, slots], 0.0).astype(np.float64)
+        entries = self._values[:, slots].astype(np.float64)
+        valid = ~np.isnan(entries)
+        values = np.where(valid, entries, 0.0)
         self._total[slots] = values.sum(axis=0)
         self._total_sq[slots] = (values * values).sum(axis=0)
         self._n[slots] = valid.sum(axis=0)
@@ -196,24 +210,26 @@ class RollingBaseline:
 
 def _replace(
     ring: npt.NDArray[np.float32],
-    valid: npt.NDArray[np.bool_],
     total: FloatArray,
     count: npt.NDArray[np.int64],
     rows: Rows,
     flat: npt.NDArray[np.int64],
-    new: npt.NDArray[np.float32],
+    new: FloatArray,
     keep: BoolArray,
     *,
     squares: FloatArray | None = None,
 ) -> None:
-    """Overwrite one ring entry per slot (flat indices), keeping the running sums exact."""
-    values, flags = ring.reshape(-1), valid.reshape(-1)
-    old_valid = flags[flat]
-    old = np.where(old_valid, values[flat], np.float32(0)).astype(np.float64)
-    added = np.where(keep, new, np.float32(0)).astype(np.float64)  # what is later subtracted
+    """Overwrite one ring entry per slot (flat indices; a hole where not `keep`), keeping
+    the running sums exact."""
+    keep = keep & ~np.isnan(new)  # NaN is never a value: it would read as a hole
+    entries = ring.reshape(-1)
+    old = entries[flat].astype(np.float64)
+    old_valid = ~np.isnan(old)
+    old = np.where(old_valid, old, 0.0)
+    stored = np.where(keep, new, np.nan).astype(np.float32)
+    added = np.where(keep, stored, np.float32(0)).astype(np.float64)  # what is later subtracted
     total[rows] += added - old
     if squares is not None:
         squares[rows] += added * added - old * old
     count[rows] += keep.astype(np.int64) - old_valid
-    values[flat] = new
-    flags[flat] = keep
+    entries[flat] = stored
