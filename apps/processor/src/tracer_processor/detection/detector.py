@@ -310,6 +310,7 @@ class Detector:
             raw["count"] = counts
             observed["count"] = traffic.observed
         adopted: dict[str, npt.NDArray[np.bool_]] = {}
+        incident: dict[str, npt.NDArray[np.bool_]] = {}  # the window held still
         for metric in scored:
             name = metric.name
             seen_now = observed[name]
@@ -330,12 +331,20 @@ class Detector:
                 adopt &= ~silent
             elif name == "error_rate":
                 adopt &= raw[name] < config.never_normal_error_rate
+            # A departure longer than a burst is an incident or a shift: the window stands
+            # still until it is adopted. Learnt clipped at the band bucket after bucket, it
+            # would widen the spread and pull the mean until the departure lay inside the
+            # band and was learnt as it is: the alert would resolve while the incident went on.
+            held = seen_now & (streak > config.burst_run_buckets) & ~adopt
+            if name == "count":
+                held &= ~silent  # silence has its own course (`settle_buckets`)
             learnt = np.where(adopt, raw[name], metric.learnt)
             self.baselines[name].push(
-                rows, slots, steps, raw[name], seen_now, accept, learnt=learnt
+                rows, slots, steps, raw[name], seen_now, accept, learnt=learnt, hold=held
             )
             excluded_for[rows] = streak
             adopted[name] = adopt
+            incident[name] = held
             tracker = self.bursts.get(name)
             if tracker is not None and metric.drift is not None:
                 tracker.learn(rows, metric.z, metric.drift, seen_now & metric.warm)
@@ -345,6 +354,11 @@ class Detector:
                 adopted["error_rate"] | (counts < config.min_count),
                 errors,
                 np.minimum(errors, error_sig.learnt * counts),
+            )
+            # During an incident the records still enter (quiet buckets are pooled with
+            # them), their failures at the service's usual rate: the incident is not learnt.
+            learnt_errors = np.where(
+                incident["error_rate"], np.minimum(errors, error_sig.mean * counts), learnt_errors
             )
             self.pools["records"].push(rows, slots, steps, counts, has_records, has_records)
             self.pools["errors"].push(
