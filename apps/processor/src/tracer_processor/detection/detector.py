@@ -311,6 +311,7 @@ class Detector:
             observed["count"] = traffic.observed
         adopted: dict[str, npt.NDArray[np.bool_]] = {}
         incident: dict[str, npt.NDArray[np.bool_]] = {}  # the window held still
+        ordinary: dict[str, npt.NDArray[np.bool_]] = {}
         for metric in scored:
             name = metric.name
             seen_now = observed[name]
@@ -323,14 +324,12 @@ class Detector:
             unusual = metric.score >= config.exit_fraction * config.score_threshold
             departed = metric.outlier | ((before > 0) & unusual)
             streak = np.where(seen_now & departed, before + 1, np.where(seen_now, 0, before))
-            adopt = streak > config.adopt_buckets
+            adopt = (streak > config.adopt_buckets) & metric.adoptable
             accept = seen_now.copy()
             if name == "count":
                 # Silence is never learnt as normal while a baseline exists.
                 accept &= ~(silent & metric.outlier)
                 adopt &= ~silent
-            elif name == "error_rate":
-                adopt &= raw[name] < config.never_normal_error_rate
             # A departure longer than a burst is an incident or a shift: the window stands
             # still until it is adopted. Learnt clipped at the band bucket after bucket, it
             # would widen the spread and pull the mean until the departure lay inside the
@@ -345,6 +344,10 @@ class Detector:
             excluded_for[rows] = streak
             adopted[name] = adopt
             incident[name] = held
+            # What the usual hour may learn: a bucket the window takes in as it is (outside
+            # any departure, or adopted) at a level that could be normal. A wide window's
+            # band can hold a drop that the usual hour alerts on.
+            ordinary[name] = (~(seen_now & departed) | adopt) & metric.adoptable
             tracker = self.bursts.get(name)
             if tracker is not None and metric.drift is not None:
                 tracker.learn(rows, metric.z, metric.drift, seen_now & metric.warm)
@@ -367,7 +370,7 @@ class Detector:
         if "count" in judged and config.seasonal:
             self.season.learn(
                 slots, hours, counts, traffic.observed & ~(silent & traffic.outlier),
-                ~traffic.outlier | adopted["count"],
+                ordinary["count"],
             )  # fmt: skip
         self.steps[rows] = steps + 1
         self.changes[rows] += 1
