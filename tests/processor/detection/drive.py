@@ -26,6 +26,7 @@ class Drive:
         self.start = float(START_BUCKET_SECONDS)
         self.candidates: list[AlertCandidate] = []
         self.buckets_of: list[int] = []
+        self.recoveries: list[tuple[AlertType, int]] = []  # alert type, bucket offset
         self.scores: dict[str, list[float]] = {"error_rate": [], "latency_p95_ms": [], "count": []}
         self.numbers_finite = True
         self.done = 0
@@ -56,10 +57,16 @@ class Drive:
                     self.candidates.append(item)
                     self.buckets_of.append(at)
                     self.numbers_finite &= all_finite(item.details)
+                else:
+                    self.recoveries.append((item.alert_type, at))
             self.done = at + 1
 
     def alerts(self, alert_type: AlertType | None = None) -> list[AlertCandidate]:
         return [c for c in self.candidates if alert_type in (None, c.alert_type)]
+
+    def recovered_at(self, alert_type: AlertType) -> list[int]:
+        """Bucket offsets at which an alert of this type resolved."""
+        return [at for kind, at in self.recoveries if kind is alert_type]
 
     def first_alert_bucket(self, alert_type: AlertType) -> int:
         return next(b for c, b in zip(self.candidates, self.buckets_of, strict=True)

@@ -52,6 +52,23 @@ def test_holes_stay_out_and_age_out_like_values() -> None:
     assert (float(previous[0]), int(count[0])) == (4.5, 2)  # the last two raw observations
 
 
+def test_a_held_window_keeps_what_it_held_however_long_the_hold_lasts() -> None:
+    baseline = RollingBaseline(window=4, recent=2, ewma_alpha=0.5)
+    baseline.ensure_capacity(1)
+    feed(baseline, [1.0, 2.0, 3.0, 4.0])
+    slots = np.array([0])
+    for step in range(4, 13):  # more than two laps of the ring
+        baseline.push(rows_of(slots), slots, np.array([step]), np.array([50.0]),
+                      np.array([True]), np.array([True]), hold=np.array([True]))  # fmt: skip
+    mean, std, n = stats(baseline)
+    assert (mean, n) == (2.5, 4)
+    assert std == pytest.approx(np.std([1.0, 2.0, 3.0, 4.0]))
+    previous, _ = baseline.previous_mean(slots)
+    assert float(previous[0]) == 50.0  # the recent ring still sees what happens
+    feed(baseline, [9.0], start=13)  # the window moves on from where it stood
+    assert stats(baseline)[0] == pytest.approx((1.0 + 9.0 + 3.0 + 4.0) / 4)
+
+
 def test_running_sums_match_a_recomputation_after_many_laps() -> None:
     rng = np.random.default_rng(1)
     baseline = RollingBaseline(window=37, recent=5, ewma_alpha=0.3)

@@ -104,3 +104,35 @@ def test_a_quarter_of_requests_failing_on_a_busy_service_is_high_or_worse() -> N
     assert alerts
     assert alerts[0].severity in (Severity.HIGH, Severity.CRITICAL)
     assert 0 < alerts[0].details["score"] <= 50
+
+
+def rhythm_counts(
+    rng: np.random.Generator, buckets: int, drop: tuple[int, int, float]
+) -> Iterator[Any]:
+    """10 s buckets of a daily rhythm peaking at 13:00 (60 records a bucket, 10 at night);
+    buckets [start, end) of `drop` down to its share."""
+    start, end, share = drop
+    for bucket in range(buckets):
+        hour = (bucket * 10 / 3600) % 24
+        level = 50.0 * (0.2 + 1.0 * np.exp(-0.5 * ((hour - 13.0) / 4.0) ** 2))
+        yield float(rng.poisson(level * (share if start <= bucket < end else 1.0))), 0.0
+
+
+def test_an_hour_long_drop_at_a_busy_hour_of_a_rhythm_stays_open_until_it_ends() -> None:
+    """A day of rhythm, then an hour at a fifth of the usual traffic from 14:00: one
+    traffic_drop, open for the whole hour - neither the recent window, nor the usual hour,
+    nor the level offset takes the drop in - and resolved soon after the traffic returns."""
+    hour = 360  # buckets
+    start = DAY // 10 + 14 * hour
+    drive = Drive()
+    drive.run(rhythm_counts(np.random.default_rng(5), start + 2 * hour, (start, start + hour, 0.2)))
+    drops = [b for c, b in zip(drive.candidates, drive.buckets_of, strict=True)
+             if c.alert_type is AlertType.TRAFFIC_DROP]  # fmt: skip
+    assert drops[0] - start <= 6  # within a minute
+    assert all(start <= b < start + hour for b in drops)
+    # Re-reported every `report_every` anomalous buckets: anomalous all hour long.
+    assert len(drops) >= hour // drive.config.report_every - 2
+    recovered = drive.recovered_at(AlertType.TRAFFIC_DROP)
+    assert len(recovered) == 1
+    assert start + hour <= recovered[0] <= start + hour + 3 * drive.config.resolve_buckets
+    assert drive.all_finite()

@@ -68,6 +68,8 @@ def detector_config(settings: ProcessorSettings) -> DetectorConfig:
         silence_buckets=settings.silence_buckets,
         adopt_buckets=settings.adopt_buckets,
         never_normal_error_rate=settings.never_normal_error_rate,
+        never_normal_traffic_share=settings.never_normal_traffic_share,
+        never_normal_latency_ratio=settings.never_normal_latency_ratio,
         traffic_spike=settings.traffic_spike_alerts,
     )
 

@@ -132,6 +132,19 @@ class ProcessorSettings(BaseTracerSettings):
         le=1,
         description="An error rate this high is never taken in as a service's normal.",
     )
+    never_normal_traffic_share: float = Field(
+        default=DEFAULTS.never_normal_traffic_share,
+        ge=0,
+        lt=1,
+        description="Volume at or below this share of its usual level is never taken in "
+        "as a service's normal.",
+    )
+    never_normal_latency_ratio: float = Field(
+        default=DEFAULTS.never_normal_latency_ratio,
+        gt=1,
+        description="A p95 latency this many times its usual is never taken in as a "
+        "service's normal.",
+    )
     traffic_spike_alerts: bool = DEFAULTS.traffic_spike
 
     writer_max_buffer: int = Field(default=10_000, ge=1, le=10_000_000)

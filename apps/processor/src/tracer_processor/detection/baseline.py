@@ -170,18 +170,25 @@ class RollingBaseline:
         observed: BoolArray,
         accept: BoolArray,
         learnt: FloatArray | None = None,
+        hold: BoolArray | None = None,
     ) -> None:
         """Record this bucket: `accept` enters the baseline, `observed` the recent ring/EWMA.
 
         `steps` is each slot's bucket counter; every bucket writes its ring entry (a hole when
         not accepted), which is what makes old data fall out of the window. `learnt` is what
-        the window keeps when it differs from the observation (a clipped outlier).
+        the window keeps when it differs from the observation (a clipped outlier). `hold`:
+        the window stands still - the entry due to be overwritten stays, so the window keeps
+        what it held (neither learning the bucket nor emptying while it lasts).
         """
         values = np.clip(values, -MAX_VALUE, MAX_VALUE)  # float32 storage, squares in float64
         kept = values if learnt is None else np.clip(learnt, -MAX_VALUE, MAX_VALUE)
+        flat = steps % self.window * self._capacity + slots
+        if hold is not None and hold.any():
+            held = self._values.reshape(-1)[flat].astype(np.float64)  # NaN where a hole
+            kept = np.where(hold, held, kept)
+            accept = np.where(hold, ~np.isnan(held), accept)
         _replace(
-            self._values, self._total, self._n, rows,
-            steps % self.window * self._capacity + slots, kept, accept, squares=self._total_sq,
+            self._values, self._total, self._n, rows, flat, kept, accept, squares=self._total_sq,
         )  # fmt: skip
         # Re-add the window from scratch now and then (each slot once per lap, staggered so
         # services that started together do not all pay at the same bucket): no float drift.

@@ -57,9 +57,13 @@ class DetectorConfig:
     confirm_buckets: int = 2
     resolve_buckets: int = 6
     adopt_buckets: int = 60  # a shift lasting this long starts entering the baseline
-    # ...except an error rate this high ("high" impact in the severity table): a service
-    # failing this much is an incident for as long as it lasts, never its new normal.
+    # ...except a change users feel this much (see the severity table): an incident for as
+    # long as it lasts, never the service's new normal. An error rate this high ("high"),
     never_normal_error_rate: float = 0.2
+    # volume at or below this share of its usual level (70 % down or more: "medium" - a
+    # service losing most of its traffic), and a p95 this many times its usual ("high").
+    never_normal_traffic_share: float = 0.3
+    never_normal_latency_ratio: float = 4.0
     report_every: int = 6  # re-report an ongoing incident every N anomalous buckets
 
     @property

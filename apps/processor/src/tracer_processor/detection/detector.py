@@ -325,6 +325,8 @@ class Detector:
             raw["count"] = counts
             observed["count"] = traffic.observed
         adopted: dict[str, npt.NDArray[np.bool_]] = {}
+        incident: dict[str, npt.NDArray[np.bool_]] = {}  # the window held still
+        ordinary: dict[str, npt.NDArray[np.bool_]] = {}
         for metric in scored:
             name = metric.name
             seen_now = observed[name]
@@ -337,20 +339,33 @@ class Detector:
             unusual = metric.score >= config.exit_fraction * config.score_threshold
             departed = metric.outlier | ((before > 0) & unusual)
             streak = np.where(seen_now & departed, before + 1, np.where(seen_now, 0, before))
-            adopt = streak > config.adopt_buckets
+            adopt = (streak > config.adopt_buckets) & metric.adoptable
             accept = seen_now.copy()
             if name == "count":
                 # Silence is never learnt as normal while a baseline exists.
                 accept &= ~(silent & metric.outlier)
                 adopt &= ~silent
-            elif name == "error_rate":
-                adopt &= raw[name] < config.never_normal_error_rate
+            # A departure longer than a burst is an incident or a shift: the window stands
+            # still until it is adopted. Learnt clipped at the band bucket after bucket, it
+            # would widen the spread and pull the mean until the departure lay inside the
+            # band and was learnt as it is: the alert would resolve while the incident went on.
+            held = seen_now & (streak > config.burst_run_buckets) & ~adopt
+            if name == "count":
+                held &= ~silent  # silence has its own course (`settle_buckets`)
+                # A generic value follows a departure with its local level instead
+                # (`values.py`); a window standing still would make it look wandering.
+                held &= not config.generic_values
             learnt = np.where(adopt, raw[name], metric.learnt)
             self.baselines[name].push(
-                rows, slots, steps, raw[name], seen_now, accept, learnt=learnt
+                rows, slots, steps, raw[name], seen_now, accept, learnt=learnt, hold=held
             )
             excluded_for[rows] = streak
             adopted[name] = adopt
+            incident[name] = held
+            # What the usual hour may learn: a bucket the window takes in as it is (outside
+            # any departure, or adopted) at a level that could be normal. A wide window's
+            # band can hold a drop that the usual hour alerts on.
+            ordinary[name] = (~(seen_now & departed) | adopt) & metric.adoptable
             tracker = self.bursts.get(name)
             if tracker is not None and metric.drift is not None:
                 tracker.learn(rows, metric.z, metric.drift, seen_now & metric.warm)
@@ -360,6 +375,11 @@ class Detector:
                 adopted["error_rate"] | (counts < config.min_count),
                 errors,
                 np.minimum(errors, error_sig.learnt * counts),
+            )
+            # During an incident the records still enter (quiet buckets are pooled with
+            # them), their failures at the service's usual rate: the incident is not learnt.
+            learnt_errors = np.where(
+                incident["error_rate"], np.minimum(errors, error_sig.mean * counts), learnt_errors
             )
             self.pools["records"].push(rows, slots, steps, counts, has_records, has_records)
             self.pools["errors"].push(
@@ -371,17 +391,16 @@ class Detector:
             miss = np.where(known, counts - usual, np.nan)
             # How far the usual hour misses, over its slot's spread, is learnt from ordinary
             # buckets only, as the slots themselves are: an incident is no miss of the hour.
-            ordinary = (self._excluded_for["count"][rows] == 0) | adopted["count"]
             unit = slot_spread(config, usual, variance, value_view)
             self.values.learn(
                 rows, counts, np.where(window_n >= 2, counts - mean, np.nan),
-                (miss, np.where(ordinary, miss / unit, np.nan)), value_view.floor,
+                (miss, np.where(ordinary["count"], miss / unit, np.nan)), value_view.floor,
                 traffic.observed,
             )  # fmt: skip
         if "count" in judged and config.seasonal:
             self.season.learn(
                 slots, hours, counts, traffic.observed & ~(silent & traffic.outlier),
-                ~traffic.outlier | adopted["count"],
+                ordinary["count"],
             )  # fmt: skip
         self.steps[rows] = steps + 1
         self.changes[rows] += 1

@@ -43,6 +43,9 @@ SHORT_SPAN = 3  # buckets: the error rate is tested over 1, this many and recent
 # (Bonferroni), so the least tail probability of the three is still a tail probability.
 _SCAN_COST = float(np.log10(3.0))
 MAX_SCORE = SCORE_CAP
+# A level is taken in as normal only when it is this many standard errors short of a
+# `never_normal_*` mark: a few noisy buckets of an incident must not let it in bit by bit.
+SURE = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,11 @@ class MetricSignals:
     warm: BoolArray
     outlier: BoolArray  # beyond the clipping band: the baseline learns a clipped value
     learnt: FloatArray  # what the baseline learns from this bucket
+    # The level now (its EWMA, not one bucket's noise) could be the service's normal: a
+    # departure at it that lasts `adopt_buckets` is taken in. Not so for a change users
+    # feel this much (`never_normal_*`, with `SURE` standard errors to spare): that is an
+    # incident for as long as it lasts.
+    adoptable: BoolArray
     score: FloatArray  # -log10 tail probability, in [0, SCORE_CAP]
     verdicts: dict[AlertType, Verdict] = field(default_factory=dict)
     drift: FloatArray | None = None
@@ -130,6 +138,7 @@ def error_signals(
     sd = np.sqrt(tested * (1 - tested) / np.maximum(records, 1.0))
     z = finite((rate - base) / sd)
     level = _level(config, rate, ewma)
+    level_sd = np.sqrt(level * (1 - level) / np.maximum(records, 1.0)) * config.ewma_scale
     ewma_z = finite((level - base) / (sd * config.ewma_scale))
     floor = np.maximum(base, config.error_rate_floor)
     ratio = finite(rate / floor)
@@ -194,6 +203,7 @@ def error_signals(
         warm=warm,
         outlier=outlier,
         learnt=np.where(outlier, high, bucket_rate),
+        adoptable=level + SURE * level_sd < config.never_normal_error_rate,
         score=score,
         verdicts={AlertType.ERROR_SPIKE: verdict},
     )
@@ -218,7 +228,9 @@ def latency_signals(
     typical = np.where(n > 0, np.exp(np.clip(mean_log, -10, 30)), 0.0)
     base = np.maximum(typical, config.latency_floor_ms)
     ratio = finite(p95_ms / base)
-    level = np.exp(np.clip(_level(config, value_log, ewma), -10, 30))
+    level_log = _level(config, value_log, ewma)
+    level = np.exp(np.clip(level_log, -10, 30))
+    usual_enough = level_log + SURE * config.ewma_scale * spread
     prev_ms = np.where(recent[1] > 0, np.exp(np.clip(recent[0], -10, 30)), 0.0)
     change = finite((p95_ms - prev_ms) / np.maximum(prev_ms, config.latency_floor_ms))
     warm = n >= config.warmup_buckets
@@ -246,6 +258,7 @@ def latency_signals(
         warm=warm,
         outlier=outlier,
         learnt=np.where(warm, np.clip(value_log, mean_log - band, mean_log + band), value_log),
+        adoptable=usual_enough < np.log(config.never_normal_latency_ratio * base),
         score=np.where(n >= 2, up, 0.0),
         verdicts={AlertType.HIGH_LATENCY: verdict},
         drift=drift,
@@ -373,6 +386,17 @@ def traffic_signals(
         )
         down_now = expected & silent & (silent_for >= config.silence_buckets)
     change = finite((counts - previous) / np.maximum(np.abs(previous), 1.0))
+    level = _level(config, counts, ewma)
+    if config.generic_values:
+        adoptable = np.ones(counts.size, np.bool_)
+    else:
+        # The level's noise: counting noise at the level, as much wider as the deviation's
+        # spread is than counting noise at what it is judged against.
+        judged_spread = np.where(known, np.minimum(season_spread, spread), spread)
+        dispersion = judged_spread / noise_floor(config, np.where(known, usual, mean))
+        level_sd = noise_floor(config, level) * np.maximum(dispersion, 1.0) * config.ewma_scale
+        share = config.never_normal_traffic_share
+        adoptable = ~expected | (level - SURE * level_sd > share * low_ref)
     down_severity = np.where(silent_for >= config.critical_silence_buckets, CRITICAL, HIGH)
     verdicts = {
         AlertType.TRAFFIC_DROP: Verdict(drop, drop_healthy, _rank(1.0 - ratio, 0.7, 0.9, 2.0)),
@@ -396,7 +420,7 @@ def traffic_signals(
         std=std if value_scale is None else spread,
         n=n,
         z=z,
-        ewma=_level(config, counts, ewma),
+        ewma=level,
         ewma_z=drift_z,
         ratio=ratio,
         change=change,
@@ -404,6 +428,7 @@ def traffic_signals(
         warm=warm,
         outlier=outlier | (expected & silent),
         learnt=learnt,
+        adoptable=adoptable,
         score=np.where(n >= 2, np.maximum(up, down), 0.0),
         verdicts=verdicts,
         drift=drift,

@@ -7,15 +7,17 @@ weighted mean and variance of the values seen in that hour, so memory per servic
 weekly slot is used once it has seen two weeks of its hour, otherwise the daily slot once it
 has seen one day of its hour; before that the profile is not ready and the service is judged
 on its recent past alone. Values that are far off the slot are clipped (at `SEASON_CLIP`
-spreads) before they are learnt, so an incident barely moves the profile.
+spreads) before they are learnt, and a slot that knows its hour learns only ordinary
+buckets (below), so an incident does not move the profile however long it lasts.
 
 The profile gives the shape of the rhythm; the level comes from the recent past. Each
-service keeps an offset: an EWMA (over `adopt_buckets`) of how far the buckets its recent
-baseline judged ordinary lie from the profile. Zero while the rhythm repeats, it follows a
-level shift that the recent baseline has taken in, so a persisting shift stops counting as
-"unusual for this hour" at the pace the recent baseline learns it, instead of days later.
-The slots learn each value less the offset, so they keep the shape and the shift is
-counted once, in the offset.
+service keeps an offset: an EWMA (over `adopt_buckets`) of how far the ordinary buckets lie
+from the profile - those its recent baseline takes in as they are (outside any departure,
+or adopted) at a level that could be normal (`MetricSignals.adoptable`). Zero while the
+rhythm repeats, it follows a level shift that the recent baseline has taken in, so a
+persisting shift stops counting as "unusual for this hour" at the pace the recent baseline
+learns it, instead of days later. The slots learn each value less the offset, so they keep
+the shape and the shift is counted once, in the offset.
 """
 
 from __future__ import annotations
@@ -106,11 +108,15 @@ class SeasonalProfile:
         observed: BoolArray,
         ordinary: BoolArray,
     ) -> None:
-        """Fold this bucket's values in, clipped to `clip_z` spreads around each slot;
-        `ordinary`: the recent baseline judged the value normal (the offset follows it)."""
+        """Fold this bucket's values in, clipped to `SEASON_CLIP` spreads around each slot;
+        `ordinary`: the recent baseline took the value in as it is (outside any departure,
+        or adopted) at a level that could be normal. The offset follows only those, and a
+        slot that knows its hour learns only those: an incident lasting hours, learnt
+        clipped bucket after bucket, would drag the usual hour down to meet it."""
         if not observed.any():
             return
         slots, epoch_hours = slots[observed], epoch_hours[observed]
+        ordinary = ordinary[observed]
         values = np.clip(values[observed], -1.0e15, 1.0e15)  # float32 storage
         offset = self.offset[slots]
         # The slots learn the rhythm at the profile's own level: the value less the offset.
@@ -129,17 +135,18 @@ class SeasonalProfile:
             band = clip * np.maximum(np.sqrt(var), noise_floor(self.config, mean + offset))
             x = np.where(known, np.clip(shaped, mean - band, mean + band), shaped)
             alpha = np.maximum(1.0 / (seen + 1.0), self.min_alpha)
+            alpha = np.where(known & ~ordinary, 0.0, alpha)
             delta = x - mean
             self.mean[index, slots] = mean + alpha * delta
             # The mean learns the clipped value; the spread only from values within the band,
             # so an incident cannot widen the usual hour.
             widened = np.minimum((1 - alpha) * (var + alpha * delta * delta), 1e30)
             self.var[index, slots] = np.where(x == shaped, widened, var)
-            self.seen[index, slots] = np.minimum(seen + 1.0, 1.0e6)
+            self.seen[index, slots] = np.where(alpha > 0, np.minimum(seen + 1.0, 1.0e6), seen)
         (day_seen, day_mean), (week_seen, week_mean) = before
         week_ready = week_seen >= 2 * self.per_hour  # as `expect` chose the slot
         usual = np.where(week_ready, week_mean, day_mean)
-        follow = ordinary[observed] & (week_ready | (day_seen >= self.per_hour))
+        follow = ordinary & (week_ready | (day_seen >= self.per_hour))
         pace = 1.0 / max(self.config.adopt_buckets, 1)
         self.offset[slots] = np.where(follow, offset + pace * (values - usual - offset), offset)
 
