@@ -62,5 +62,30 @@ def test_the_seasonal_level_follows_a_shift_the_recent_baseline_took_in() -> Non
     usual_now = float(taken_in.expect(ONE, hours)[0][0])
     assert 185.0 < usual_now < 215.0
     assert taken_in.offset[0] > 10.0  # ahead of what the slot itself has learnt
-    assert clipped.offset[0] == 0.0  # an incident moves only the clipped slot, not the level
+    # An incident moves neither the level nor a slot that knows its hour.
+    assert clipped.offset[0] == 0.0
+    assert float(clipped.expect(ONE, hours)[0][0]) == 100.0
     assert all(np.isfinite(a).all() for a in (taken_in.offset, taken_in.mean, taken_in.var))
+
+
+def test_a_slot_that_has_seen_its_hour_once_is_judged_wider_than_it_measured() -> None:
+    """A dozen buckets of one day's hour measure its spread roughly: the profile offers it
+    one standard error wider, by a margin that shrinks as the slot sees more days."""
+    config = DetectorConfig(bucket_seconds=300)
+    hours = np.array([10], np.int64)
+    profile = SeasonalProfile(config)
+    profile.ensure_capacity(1)
+    values = np.random.default_rng(8).normal(100.0, 5.0, 12 * 30)
+
+    def offered_over_measured() -> float:
+        measured = float(profile.var[10, 0])  # the daily slot of this hour
+        return float(profile.expect(ONE, hours)[1][0]) / measured
+
+    for value in values[:12]:
+        profile.learn(ONE, hours, np.array([value]), SEEN, SEEN)
+    once = offered_over_measured()
+    for value in values[12:]:
+        profile.learn(ONE, hours, np.array([value]), SEEN, SEEN)
+    often = offered_over_measured()
+    assert once > 1.5  # a spread from 12 buckets: about a fifth uncertain
+    assert 1.0 < often < 1.25  # ...from the slot's whole memory: a few per cent

@@ -50,6 +50,7 @@ class SeasonalProfile:
         self.config = config
         self.per_hour = max(1.0, 3600.0 / config.bucket_seconds)  # buckets in one slot visit
         self.min_alpha = 1.0 / (config.season_memory_cycles * self.per_hour)
+        self.memory = 2.0 / self.min_alpha - 1.0  # buckets a slot's estimates rest on, at most
         self.seen = np.zeros((SLOTS, 0), np.float32)
         self.mean = np.zeros((SLOTS, 0), np.float32)
         self.var = np.zeros((SLOTS, 0), np.float32)
@@ -85,20 +86,24 @@ class SeasonalProfile:
         self, slots: npt.NDArray[np.intp], epoch_hours: IntArray
     ) -> tuple[FloatArray, FloatArray, BoolArray]:
         """Usual mean (at the current level) and variance at this hour, and whether the
-        profile knows this hour."""
-        mean, var, known = self._profile(slots, epoch_hours)
-        return mean + self.offset[slots], var, known
+        profile knows this hour.
 
-    def _profile(
-        self, slots: npt.NDArray[np.intp], epoch_hours: IntArray
-    ) -> tuple[FloatArray, FloatArray, BoolArray]:
+        The variance is the slot's estimate taken one standard error wider (a spread
+        estimated from n buckets is uncertain by about 1 / sqrt(2n) of itself): the
+        deviation is judged in the tighter of this spread and the recent one, and a slot
+        that has seen its hour once - a dozen 5-minute buckets of one day, correlated -
+        would often win that choice with a spread that is low by chance."""
         daily, weekly = hour_slots(epoch_hours)
-        week_ready = self.seen[weekly, slots] >= 2 * self.per_hour
-        day_ready = self.seen[daily, slots] >= self.per_hour
+        week_seen = self.seen[weekly, slots].astype(np.float64)
+        day_seen = self.seen[daily, slots].astype(np.float64)
+        week_ready = week_seen >= 2 * self.per_hour
         use = np.where(week_ready, weekly, daily)
         mean = self.mean[use, slots].astype(np.float64)
         var = self.var[use, slots].astype(np.float64)
-        return mean, var, week_ready | day_ready
+        points = np.minimum(np.where(week_ready, week_seen, day_seen), self.memory)
+        wider = 1.0 / (1.0 - np.sqrt(0.5 / np.maximum(points, 2.0)))
+        known = week_ready | (day_seen >= self.per_hour)
+        return mean + self.offset[slots], var * wider * wider, known
 
     def learn(
         self,
