@@ -66,10 +66,9 @@ def test_a_dropout_of_a_few_points_is_flagged_however_heavy_the_noise() -> None:
     scored, calm, once = score_series(
         [(_times(points), series) for series in (values, quiet, blip)], kind=Kind.VALUE
     )
-    # One point at zero is a burst of this noise's size: scored near the threshold (either
-    # side of it, with the noise), and never more than that one point.
-    assert 3.0 < once.scores[dropout] < 8.0
-    assert not np.delete(once.flags[DAY:], dropout - DAY).any()
+    # One point at zero is a burst this noise makes now and then: scored, not flagged.
+    assert 3.0 < once.scores[dropout] < 6.0
+    assert not once.flags[DAY:].any()
     # The run is one event, far less likely than any of its points: flagged while it lasts.
     assert scored.scores[dropout + 3] > scored.scores[dropout]
     hits = np.flatnonzero(scored.flags[dropout : dropout + 4])
