@@ -39,12 +39,11 @@ Only buckets judged against a warm baseline are learnt from.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 
 from tracer_processor.buckets.registry import Rows, take
+from tracer_processor.detection.columns import ServiceColumns
 from tracer_processor.detection.config import DetectorConfig
 from tracer_processor.detection.tails import (
     LN10,
@@ -62,7 +61,9 @@ _NAMES = ("rate", "size", "size_sq", "drift", "seen", "previous", "lag", "energy
           "continued")  # fmt: skip
 
 
-class BurstTracker:
+class BurstTracker(ServiceColumns):
+    COLUMNS = _NAMES
+
     def __init__(self, config: DetectorConfig) -> None:
         self.config = config
         self.rate = np.zeros(0, np.float64)
@@ -80,26 +81,6 @@ class BurstTracker:
         self.last = np.zeros(0, np.float64)  # the previous bucket's |z|
         self.followed = np.zeros(0, np.float64)  # buckets that followed a burst (decayed)
         self.continued = np.zeros(0, np.float64)  # ...and were beyond the clip too
-
-    def _state(self) -> dict[str, FloatArray]:
-        return {name: getattr(self, name) for name in _NAMES}
-
-    def ensure_capacity(self, capacity: int) -> None:
-        grow = capacity - self.rate.size
-        if grow > 0:
-            for name, array in self._state().items():
-                setattr(self, name, np.concatenate([array, np.zeros(grow)]))
-
-    def reset(self, slots: npt.NDArray[np.intp]) -> None:
-        for array in self._state().values():
-            array[slots] = 0
-
-    def export(self, slots: npt.NDArray[np.intp]) -> dict[str, npt.NDArray[Any]]:
-        return {name: array[slots] for name, array in self._state().items()}
-
-    def restore(self, slots: npt.NDArray[np.intp], state: dict[str, npt.NDArray[Any]]) -> None:
-        for name, array in self._state().items():
-            array[slots] = state[name]
 
     def correlation(self, rows: Rows) -> FloatArray:
         """Learnt bucket-to-bucket correlation of the clipped deviations (0 to 0.9)."""

@@ -44,12 +44,12 @@ heavy-tailed series looks like an incident.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from tracer_processor.buckets.registry import Rows, take
+from tracer_processor.detection.columns import ServiceColumns
 from tracer_processor.detection.config import DetectorConfig
 
 FloatArray = npt.NDArray[np.float64]
@@ -97,8 +97,10 @@ class ValueView:
     season_widen: FloatArray  # the usual hour's misses over its slot's spread (RMS, >= 1)
 
 
-class ValueScale:
+class ValueScale(ServiceColumns):
     """Per series: the steps, last value, local level and learnt prediction errors."""
+
+    COLUMNS = _NAMES
 
     def __init__(self, config: DetectorConfig) -> None:
         self.config = config
@@ -114,26 +116,6 @@ class ValueScale:
         self.season_z_sq = np.zeros(0, np.float64)  # of the usual hour's deviations, in its units
         self.season_seen = np.zeros(0, np.float64)
         self.seen = np.zeros(0, np.float64)
-
-    def _state(self) -> dict[str, FloatArray]:
-        return {name: getattr(self, name) for name in _NAMES}
-
-    def ensure_capacity(self, capacity: int) -> None:
-        grow = capacity - self.seen.size
-        if grow > 0:
-            for name, array in self._state().items():
-                setattr(self, name, np.concatenate([array, np.zeros(grow)]))
-
-    def reset(self, slots: npt.NDArray[np.intp]) -> None:
-        for array in self._state().values():
-            array[slots] = 0.0
-
-    def export(self, slots: npt.NDArray[np.intp]) -> dict[str, npt.NDArray[Any]]:
-        return {name: array[slots] for name, array in self._state().items()}
-
-    def restore(self, slots: npt.NDArray[np.intp], state: dict[str, npt.NDArray[Any]]) -> None:
-        for name, array in self._state().items():
-            array[slots] = state[name]
 
     def view(self, rows: Rows, level: FloatArray, values: FloatArray) -> ValueView:
         """What the history of these series says about this bucket (`level`: the window's
